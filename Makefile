@@ -1,0 +1,47 @@
+# The two commands: `make run` (Switchboard on the local stack) and `make test`.
+# Both set up everything they need: the virtual environment, the Python packages,
+# DynamoDB Local (cached outside the clone) and moto's local AWS endpoints.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+
+.PHONY: help setup run test bench sam-check clean
+
+help:
+	@echo "make run     start the local stack and serve the webhook routes on http://127.0.0.1:$(PORT)"
+	@echo "make test    run the whole test suite (unit + integration on the local stack)"
+	@echo "make bench   print the benchmark figures (tests/bench/)"
+	@echo "make sam-check  sam validate --lint and sam build on template.yaml"
+	@echo "make clean   remove the virtual environment and local data (.local/)"
+
+# Recreated when the dependencies change.
+$(STAMP): pyproject.toml functions/requirements.txt
+	@command -v java >/dev/null || infra/install-java.sh
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch DynamoDB Local (apt-get install npm)"; exit 1; }
+	@test -x $(PY) || $$(infra/find-python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+	@$(PY) -c "from local_stack.dynamodb_local import ensure_jar; ensure_jar()"
+
+run: setup
+	PORT=$(PORT) $(VENV)/bin/switchboard local up --port $(PORT)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) tests/bench/run.py
+
+sam-check:
+	bash infra/sam-check.sh
+
+clean:
+	rm -rf $(VENV) .local

@@ -1,0 +1,1 @@
+"""Switchboard: one conversation per customer across every channel, on AWS Lambda."""

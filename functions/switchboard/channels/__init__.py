@@ -1,0 +1,4 @@
+"""One module per channel: inbound normalizing, outbound sending, signature checks.
+
+The only place provider SDKs are imported.
+"""

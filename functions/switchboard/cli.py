@@ -1,0 +1,277 @@
+"""The `switchboard` command: read the stream, and run the functions on the local stack.
+
+Data commands use the local stack by default (the running `make run`, or one started
+for the command on the same data) and a deployed stack with --stack NAME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---- where the data lives -------------------------------------------------------------
+
+
+@contextmanager
+def data_environment(stack_name: str | None) -> Iterator[None]:
+    """Point TABLE_NAME and QUARANTINE_BUCKET at a deployed stack, or at the local one."""
+    if stack_name:
+        os.environ.update(_stack_outputs(stack_name))
+        yield
+        return
+    with local_stack_attached():
+        yield
+
+
+@contextmanager
+def local_stack_attached() -> Iterator[None]:
+    """The running local stack, or one started for this command; start failures become CliErrors."""
+    from local_stack.processes import StartError
+    from local_stack.stack import attached
+
+    try:
+        context = attached()
+        context.__enter__()
+    except StartError as error:
+        raise CliError(f"cannot start the local stack: {error}") from None
+    try:
+        yield
+    except BaseException:
+        if not context.__exit__(*sys.exc_info()):
+            raise
+    else:
+        context.__exit__(None, None, None)
+
+
+def _stack_outputs(stack_name: str) -> dict[str, str]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise CliError(f"cannot read stack {stack_name!r}: {error}") from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    missing = [key for key in ("TableName", "QuarantineBucketName") if key not in outputs]
+    if missing:
+        raise CliError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a Switchboard stack?")
+    return {"TABLE_NAME": outputs["TableName"], "QUARANTINE_BUCKET": outputs["QuarantineBucketName"]}
+
+
+def _conversation_store():
+    import boto3
+
+    from switchboard.store.conversations import ConversationStore
+
+    return ConversationStore(boto3.client("dynamodb"), _required_env("TABLE_NAME"))
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise CliError(f"{name} is not set; use --stack NAME or the local stack")
+    return value
+
+
+# ---- output ---------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(len(headers))]
+    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _customer_label(conversation) -> str:
+    identity = conversation.customer_identity.value
+    return f"{conversation.customer_name} <{identity}>" if conversation.customer_name else identity
+
+
+# ---- commands -------------------------------------------------------------------------
+
+
+def cmd_conversations_list(args: argparse.Namespace) -> int:
+    with data_environment(args.stack):
+        conversations = _conversation_store().list_conversations(limit=args.limit)
+    if args.json:
+        _print_json([c.model_dump(mode="json") for c in conversations])
+        return 0
+    if not conversations:
+        print("no conversations yet")
+        return 0
+    rows = [
+        [c.conversation_id, _customer_label(c), c.channel.value, c.status.value, str(c.message_count), _when(c.last_activity_at), c.last_message_preview[:40]]
+        for c in conversations
+    ]
+    print(_table(rows, ["ID", "CUSTOMER", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
+    return 0
+
+
+def cmd_conversations_show(args: argparse.Namespace) -> int:
+    with data_environment(args.stack):
+        conversation = _conversation_store().get_conversation(args.id)
+    if conversation is None:
+        raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
+    if args.json:
+        _print_json(conversation.model_dump(mode="json"))
+        return 0
+    print(f"Conversation {conversation.conversation_id}  ({conversation.status.value})")
+    print(f"Customer     {_customer_label(conversation)}  [{conversation.customer_id}]")
+    print(f"Started      {_when(conversation.created_at)} UTC, last activity {_when(conversation.last_activity_at)} UTC")
+    print()
+    for message in conversation.messages:
+        arrow = "←" if message.direction.value == "inbound" else "→"
+        print(f"{_when(message.received_at)}  {arrow} {message.channel.value:<5} {message.sender.value}  [{message.provider_id}]")
+        for line in (message.body or "").splitlines() or [""]:
+            print(f"    {line}")
+        for media in message.media:
+            print(f"    📎 {media.content_type} {media.url}")
+    return 0
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    import boto3
+
+    from switchboard.store.quarantine import QuarantineStore
+
+    day = datetime.strptime(args.day, "%Y-%m-%d") if args.day else None
+    with data_environment(args.stack):
+        records = QuarantineStore(boto3.client("s3"), _required_env("QUARANTINE_BUCKET")).list(day, limit=args.limit)
+    if args.json:
+        _print_json(records)
+        return 0
+    if not records:
+        print("no rejected requests")
+        return 0
+    rows = [[r["received_at"][:19], str(r["status"]), r["route"], r["reason"][:70]] for r in records]
+    print(_table(rows, ["RECEIVED (UTC)", "STATUS", "ROUTE", "REASON"]))
+    return 0
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from local_stack.serve import serve
+
+    return serve(args.port)
+
+
+def cmd_local_invoke(args: argparse.Namespace) -> int:
+    from local_stack.invoke import invoke
+    from local_stack.template import Template
+
+    functions = Template().functions()
+    if args.function not in functions:
+        raise CliError(f"no function {args.function!r} in template.yaml; functions: {', '.join(sorted(functions))}", EXIT_USAGE)
+    try:
+        event = json.loads(Path(args.event).read_text()) if args.event != "-" else json.load(sys.stdin)
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot read event {args.event}: {error}", EXIT_USAGE) from None
+    with local_stack_attached():
+        result = invoke(functions[args.function], event)
+    _print_json(result)
+    return 0
+
+
+def cmd_local_send_sms(args: argparse.Namespace) -> int:
+    from local_stack.send import TWILIO_SMS_PATH, post_signed_form, twilio_sms_form
+    from local_stack.stack import local_auth_token, running_state
+    from local_stack.paths import LOCAL_DIR
+
+    state = running_state()
+    if not state or not state.get("gateway_port"):
+        raise CliError("the local stack is not running: start it with `make run`")
+    media = [(url, args.media_type) for url in args.media]
+    form = twilio_sms_form(args.sender, args.text, to=args.to, media=media, message_sid=args.sid)
+    status, body = post_signed_form(
+        f"http://127.0.0.1:{state['gateway_port']}", state["public_url"], TWILIO_SMS_PATH, form, local_auth_token(LOCAL_DIR)
+    )
+    print(f"{status} {body.strip()}")
+    print(f"MessageSid {form['MessageSid']}", file=sys.stderr)
+    return 0 if 200 <= status < 300 else 1
+
+
+# ---- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard: one conversation per customer, on every channel.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        command.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack (default: the local stack)")
+
+    conversations = commands.add_parser("conversations", help="the conversation stream").add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = conversations.add_parser("list", help="conversations, most recently active first")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    data_options(listing)
+    listing.set_defaults(run=cmd_conversations_list)
+    show = conversations.add_parser("show", help="one conversation and all its messages")
+    show.add_argument("id", help="conversation id (from `conversations list`)")
+    data_options(show)
+    show.set_defaults(run=cmd_conversations_show)
+
+    quarantine = commands.add_parser("quarantine", help="requests Switchboard refused").add_subparsers(dest="action", required=True, metavar="ACTION")
+    rejected = quarantine.add_parser("list", help="refused requests with their reasons, newest first")
+    rejected.add_argument("--day", metavar="YYYY-MM-DD", help="only this day (UTC)")
+    rejected.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    data_options(rejected)
+    rejected.set_defaults(run=cmd_quarantine_list)
+
+    local = commands.add_parser("local", help="the local stack (no AWS account needed)").add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = local.add_parser("up", help="start the local stack and serve the webhook routes until Ctrl-C (`make run`)")
+    up.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="gateway port (default $PORT or 3000)")
+    up.set_defaults(run=cmd_local_up)
+    invoke = local.add_parser("invoke", help="run a function of template.yaml with an event file, like `sam local invoke`")
+    invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. SmsWebhookFunction")
+    invoke.add_argument("--event", "-e", required=True, metavar="FILE", help="event JSON file (see events/), or - for stdin")
+    invoke.set_defaults(run=cmd_local_invoke)
+    send = local.add_parser("send", help="send a signed test webhook to the running local stack").add_subparsers(dest="channel", required=True, metavar="CHANNEL")
+    sms = send.add_parser("sms", help="a customer's SMS (MMS with --media) to the support number")
+    sms.add_argument("--from", dest="sender", required=True, help="the customer's number, e.g. +14155550100")
+    sms.add_argument("--to", default="+15005550006", help="the support number (default +15005550006)")
+    sms.add_argument("--media", action="append", default=[], metavar="URL", help="attach media (repeatable)")
+    sms.add_argument("--media-type", default="image/jpeg", help="content type of the media (default image/jpeg)")
+    sms.add_argument("--sid", help="MessageSid to use (repeat one to see duplicates ignored)")
+    sms.add_argument("text", help="the message text")
+    sms.set_defaults(run=cmd_local_send_sms)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CliError as error:
+        print(f"switchboard: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Customers, identities, conversations and messages: the stream."""

@@ -1,0 +1,12 @@
+"""Errors that cross rooms: each carries what the edge needs to answer."""
+
+from __future__ import annotations
+
+
+class RejectedRequest(Exception):
+    """Bad input: answered with a 4xx and a reason, kept in quarantine, never stored."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

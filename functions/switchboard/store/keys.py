@@ -1,0 +1,65 @@
+"""Key formats of the single Switchboard table, and the schema template.yaml must declare.
+
+One table, generic key names, items told apart by their key prefixes:
+
+| item          | pk                                  | sk                 |
+|---------------|-------------------------------------|--------------------|
+| identity      | IDENTITY#<kind>#<value>             | IDENTITY           |
+| customer      | CUSTOMER#<customer id>              | CUSTOMER           |
+| conversation  | CONVERSATION#<conversation id>      | CONVERSATION       |
+| message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
+| provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
+
+A conversation and its messages share a partition, so one Query returns the summary
+and the messages in order (ULIDs sort by time).
+"""
+
+from __future__ import annotations
+
+PK = "pk"
+SK = "sk"
+
+# The "conversations by last activity" index. Its partition key is a constant, which
+# makes it one partition: fine for a support team's volume (thousands of writes a
+# second per partition). Past that, shard it as ACTIVITY#<n> and merge on read.
+ACTIVITY_INDEX = "ByActivity"
+ACTIVITY_PK = "activity_pk"
+ACTIVITY_SK = "activity_sk"
+ACTIVITY_PARTITION = "ACTIVITY"
+
+# Attribute DynamoDB's TTL deletes items by (epoch seconds).
+TTL_ATTRIBUTE = "expires_at"
+
+# What template.yaml must declare for the table; tests compare the two.
+TABLE_SCHEMA = {
+    "key": {PK: "S", SK: "S"},
+    "indexes": {ACTIVITY_INDEX: {ACTIVITY_PK: "S", ACTIVITY_SK: "S"}},
+    "ttl_attribute": TTL_ATTRIBUTE,
+}
+
+CONVERSATION_SK = "CONVERSATION"
+MESSAGE_PREFIX = "MESSAGE#"
+
+
+def identity_key(kind: str, value: str) -> dict[str, str]:
+    return {PK: f"IDENTITY#{kind}#{value}", SK: "IDENTITY"}
+
+
+def customer_key(customer_id: str) -> dict[str, str]:
+    return {PK: f"CUSTOMER#{customer_id}", SK: "CUSTOMER"}
+
+
+def conversation_pk(conversation_id: str) -> str:
+    return f"CONVERSATION#{conversation_id}"
+
+
+def conversation_key(conversation_id: str) -> dict[str, str]:
+    return {PK: conversation_pk(conversation_id), SK: CONVERSATION_SK}
+
+
+def message_key(conversation_id: str, message_id: str) -> dict[str, str]:
+    return {PK: conversation_pk(conversation_id), SK: f"{MESSAGE_PREFIX}{message_id}"}
+
+
+def provider_key(provider: str, provider_id: str) -> dict[str, str]:
+    return {PK: f"PROVIDER#{provider}#{provider_id}", SK: "PROVIDER"}

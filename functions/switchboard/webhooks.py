@@ -1,0 +1,102 @@
+"""The edge of every webhook: the request as received, and how refusals are answered.
+
+A refused request is answered with its 4xx and reason, and kept in quarantine so an
+operator can see what was refused; an internal failure is kept the same way and
+answered 503 so the provider retries. Neither is ever stored as a message.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from switchboard.errors import RejectedRequest
+from switchboard.observability import logger
+from switchboard.settings import get_settings
+from switchboard.store.quarantine import QuarantineStore, RejectedRequestRecord
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    route: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names, as API Gateway v2 delivers them
+    body: bytes
+    source_ip: str | None
+    request_id: str | None
+
+    @classmethod
+    def from_api_gateway(cls, event: APIGatewayProxyEventV2) -> "WebhookRequest":
+        raw = event.body or ""
+        body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+        context = event.request_context
+        return cls(
+            route=event.route_key,
+            path=event.raw_path,
+            query=event.raw_query_string or "",
+            headers={name.lower(): value for name, value in (event.headers or {}).items()},
+            body=body,
+            source_ip=context.http.source_ip,
+            request_id=context.request_id,
+        )
+
+    def public_url(self, base_url: str) -> str:
+        """The URL the provider signed: the configured public base, this path, this query."""
+        return f"{base_url}{self.path}" + (f"?{self.query}" if self.query else "")
+
+
+@cache
+def _quarantine() -> QuarantineStore:
+    import boto3
+
+    settings = get_settings()
+    return QuarantineStore(boto3.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix)
+
+
+def keep_rejected(request: WebhookRequest, status: int, reason: str, now: datetime) -> None:
+    """Quarantine the raw request; a failure here is logged, never turned into a 500."""
+    record = RejectedRequestRecord(
+        status=status,
+        reason=reason,
+        route=request.route,
+        received_at=now,
+        headers=request.headers,
+        body=request.body,
+        source_ip=request.source_ip,
+        request_id=request.request_id,
+        query=request.query,
+    )
+    try:
+        key = _quarantine().keep(record)
+        logger.info("request kept in quarantine", extra={"quarantine_key": key})
+    except Exception:
+        logger.exception("could not keep the rejected request in quarantine")
+
+
+def refuse(request: WebhookRequest, rejection: RejectedRequest, now: datetime) -> dict[str, Any]:
+    logger.warning("request refused", extra={"status": rejection.status, "reason": rejection.reason})
+    keep_rejected(request, rejection.status, rejection.reason, now)
+    return text_response(rejection.status, rejection.reason)
+
+
+def fail(request: WebhookRequest, now: datetime) -> dict[str, Any]:
+    """An internal failure (e.g. DynamoDB unavailable): keep the request, ask for a retry."""
+    logger.exception("webhook failed")
+    keep_rejected(request, 503, "internal error; the provider should retry", now)
+    response = text_response(503, "temporarily unable to store the message; retry later")
+    response["headers"]["Retry-After"] = "5"
+    return response
+
+
+def text_response(status: int, text: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "text/plain; charset=utf-8"}, "body": text + "\n"}
+
+
+def xml_response(xml: str) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": "text/xml; charset=utf-8"}, "body": xml}

@@ -1,0 +1,82 @@
+"""DynamoDB Local: AWS's own local DynamoDB, fetched from the npm registry and cached.
+
+The npm package amplify-dynamodb-simulator ships DynamoDB Local's jar under emulator/,
+so `npm pack` of a pinned version fetches it without Docker or an AWS download.
+DYNAMODB_LOCAL_JAR may point at a DynamoDBLocal.jar the user already has.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from local_stack.paths import cache_dir
+from local_stack.processes import StartError, start_process
+
+SIMULATOR_PACKAGE = "amplify-dynamodb-simulator"
+SIMULATOR_VERSION = "2.9.30"
+HEAP = "-Xmx256m"
+
+
+def ensure_jar() -> Path:
+    """The path of DynamoDBLocal.jar, downloading it once per machine."""
+    configured = os.environ.get("DYNAMODB_LOCAL_JAR")
+    if configured:
+        jar = Path(configured)
+        if not jar.is_file():
+            raise StartError(f"DYNAMODB_LOCAL_JAR={configured} is not a file")
+        return jar
+    target = cache_dir() / "dynamodb-local" / SIMULATOR_VERSION
+    jar = target / "DynamoDBLocal.jar"
+    if jar.is_file():
+        return jar
+    npm = shutil.which("npm")
+    if not npm:
+        raise StartError("npm is needed once to fetch DynamoDB Local (or set DYNAMODB_LOCAL_JAR)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        print(f"fetching DynamoDB Local ({SIMULATOR_PACKAGE}@{SIMULATOR_VERSION}) into {target} ...", flush=True)
+        packed = subprocess.run(
+            [npm, "pack", f"{SIMULATOR_PACKAGE}@{SIMULATOR_VERSION}", "--silent", "--pack-destination", scratch],
+            cwd=scratch, capture_output=True, text=True, check=False,
+        )
+        if packed.returncode != 0:
+            raise StartError(f"npm pack {SIMULATOR_PACKAGE}@{SIMULATOR_VERSION} failed:\n{packed.stderr}")
+        archive = Path(scratch) / packed.stdout.strip().splitlines()[-1]
+        unpacked = Path(scratch) / "unpacked"
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("package/emulator/")]
+            tar.extractall(unpacked, members=members, filter="data")
+        # Rename into place last, so an interrupted download never looks complete.
+        os.replace(unpacked / "package" / "emulator", target)
+    return jar
+
+
+def command(jar: Path, db_path: Path, port: int) -> list[str]:
+    java = shutil.which("java")
+    if not java:
+        raise StartError("Java 17 or newer is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)")
+    return [
+        java, HEAP, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        "-jar", str(jar),
+        # One database for every access key and region: the CLI and the functions share it.
+        "-sharedDb", "-dbPath", str(db_path), "-port", str(port), "-disableTelemetry",
+    ]
+
+
+def start(db_path: Path, port: int, log_path: Path):
+    import boto3
+
+    db_path.mkdir(parents=True, exist_ok=True)
+    client = boto3.client(
+        "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )
+    return start_process(
+        command(ensure_jar(), db_path, port), log_path,
+        ready=lambda: client.list_tables(Limit=1) is not None, name="DynamoDB Local",
+    )

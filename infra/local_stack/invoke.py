@@ -1,0 +1,49 @@
+"""Running a function of template.yaml in this process, as Lambda would."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from local_stack.template import ACCOUNT_ID, REGION, FunctionSpec
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[{self.function_version}]{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+    """Import the handler module (its cold start) and return the handler function."""
+    module_name, _, function_name = spec.handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def invoke(spec: FunctionSpec, event: Any) -> Any:
+    context = LambdaContext(spec.logical_id, spec.memory, spec.timeout)
+    return load_handler(spec)(event, context)

@@ -1,0 +1,67 @@
+"""`make run`: the local stack and the gateway in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from local_stack.gateway import Gateway
+from local_stack.paths import LOCAL_DIR
+from local_stack.send import LOCAL_SUPPORT_NUMBER
+from local_stack.stack import LocalStack, default_public_url
+
+
+def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
+    public_url = default_public_url(port)
+    stack = LocalStack(state_dir, public_url=public_url)
+    print(f"starting the local stack (data in {state_dir}) ...", flush=True)
+    stack.start()
+    try:
+        os.environ.update(stack.function_environment())
+        gateway = Gateway(stack.template.http_routes(), stack.template.functions(), port=port)
+        stack.write_state(gateway.port)
+        _print_banner(stack, gateway, public_url)
+        # SIGTERM stops as cleanly as Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            gateway.serve_forever()
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+        finally:
+            gateway.stop()
+    finally:
+        stack.stop()
+    print("stopped: gateway, moto, DynamoDB Local", flush=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str) -> None:
+    assert stack.endpoints is not None
+    lines = [
+        "",
+        f"Switchboard is serving template.yaml's routes on http://127.0.0.1:{gateway.port}",
+        "",
+    ]
+    lines += [f"  {route.method:<6} {route.path:<32} → {route.function_id}" for route in gateway.routes]
+    lines += [
+        "",
+        f"Twilio signatures are checked against: {public_url}  (set SWITCHBOARD_PUBLIC_URL to change)",
+        f"Local Twilio auth token: {stack.state_dir / 'twilio-auth-token'} (or TWILIO_AUTH_TOKEN)",
+        f"DynamoDB Local: http://127.0.0.1:{stack.endpoints.dynamodb_port}  data: {stack.state_dir / 'dynamodb'}",
+        f"moto (S3, SQS, SES, SSM): http://127.0.0.1:{stack.endpoints.moto_port}",
+        "",
+        "Send a test message from another terminal:",
+        f"  .venv/bin/switchboard local send sms --from +14155550100 \"Hi, my invoice looks wrong\"",
+        "  .venv/bin/switchboard conversations list",
+        "",
+        f"(the support number is {LOCAL_SUPPORT_NUMBER}; Ctrl-C stops everything)",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+    sys.stdout.flush()

@@ -1,0 +1,176 @@
+"""The whole local stack: start, describe, attach to a running one, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from local_stack import dynamodb_local, moto_server
+from local_stack.paths import LOCAL_DIR
+from local_stack.processes import free_port, port_open, stop_process
+from local_stack.resources import ensure_buckets, ensure_tables, put_secret
+from local_stack.template import REGION, Resolver, Template
+
+STATE_FILE = "stack.json"
+DEFAULT_GATEWAY_PORT = 3000
+
+
+def default_public_url(gateway_port: int | None = None) -> str:
+    """SWITCHBOARD_PUBLIC_URL when set, else the gateway's own address."""
+    configured = os.environ.get("SWITCHBOARD_PUBLIC_URL")
+    if configured:
+        return configured.rstrip("/")
+    port = gateway_port or int(os.environ.get("PORT") or DEFAULT_GATEWAY_PORT)
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    dynamodb_port: int
+    moto_port: int
+
+    def environment(self) -> dict[str, str]:
+        """What points boto3 at the local stack: endpoints and throwaway credentials."""
+        moto = f"http://127.0.0.1:{self.moto_port}"
+        return {
+            "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{self.dynamodb_port}",
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://127.0.0.1:{self.dynamodb_port}",
+            "AWS_ENDPOINT_URL_S3": moto,
+            "AWS_ENDPOINT_URL_SQS": moto,
+            "AWS_ENDPOINT_URL_SES": moto,
+            "AWS_ENDPOINT_URL_SSM": moto,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": moto,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+
+# The local stack's Twilio auth token unless TWILIO_AUTH_TOKEN is set. It guards
+# nothing (the local stack listens on 127.0.0.1 only); being fixed lets the sample
+# events in events/ carry signatures that verify out of the box.
+DEFAULT_LOCAL_AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def local_auth_token(state_dir: Path) -> str:
+    """TWILIO_AUTH_TOKEN when set, else the token in state_dir (the default, written once)."""
+    configured = os.environ.get("TWILIO_AUTH_TOKEN")
+    if configured:
+        return configured
+    path = state_dir / "twilio-auth-token"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(DEFAULT_LOCAL_AUTH_TOKEN + "\n")
+    return path.read_text().strip()
+
+
+class LocalStack:
+    """DynamoDB Local (data under state_dir) and moto's endpoints, with template.yaml's resources."""
+
+    def __init__(self, state_dir: Path = LOCAL_DIR, public_url: str | None = None, template: Template | None = None) -> None:
+        self.state_dir = state_dir
+        self.template = template or Template()
+        self.public_url = public_url or default_public_url()
+        self.endpoints: Endpoints | None = None
+        self._dynamodb = None
+        self._moto = None
+
+    def start(self) -> "LocalStack":
+        self.endpoints = Endpoints(free_port(), free_port())
+        logs = self.state_dir / "logs"
+        self._dynamodb = dynamodb_local.start(self.state_dir / "dynamodb", self.endpoints.dynamodb_port, logs / "dynamodb.log")
+        try:
+            self._moto = moto_server.start(self.endpoints.moto_port, logs / "moto.log")
+            os.environ.update(self.endpoints.environment())
+            self.provision()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def provision(self) -> None:
+        """Tables, buckets and the Twilio secret, as template.yaml declares them."""
+        import boto3
+
+        ensure_tables(boto3.client("dynamodb"), self.template)
+        ensure_buckets(boto3.client("s3"), self.template, self.resolver())
+        put_secret(boto3.client("ssm"), self.resolver().names["TwilioAuthTokenParameterName"], self.auth_token)
+
+    @property
+    def auth_token(self) -> str:
+        return local_auth_token(self.state_dir)
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.template, {"PublicUrl": self.public_url})
+
+    def function_environment(self) -> dict[str, str]:
+        """Every function's environment, resolved; all functions share one process locally."""
+        resolver = self.resolver()
+        merged: dict[str, str] = {}
+        for spec in self.template.functions().values():
+            merged.update({name: str(resolver.resolve(value)) for name, value in spec.environment.items()})
+        return merged
+
+    def restart_dynamodb(self) -> None:
+        """Stop DynamoDB Local and start it again on the same data (the persistence check)."""
+        assert self.endpoints is not None
+        stop_process(self._dynamodb)
+        self._dynamodb = dynamodb_local.start(self.state_dir / "dynamodb", self.endpoints.dynamodb_port, self.state_dir / "logs" / "dynamodb.log")
+
+    def write_state(self, gateway_port: int | None) -> Path:
+        assert self.endpoints is not None
+        path = self.state_dir / STATE_FILE
+        state = {"pid": os.getpid(), "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
+        path.write_text(json.dumps(state, indent=2) + "\n")
+        return path
+
+    def stop(self) -> None:
+        stop_process(self._moto)
+        stop_process(self._dynamodb)
+        self._moto = self._dynamodb = None
+        state = self.state_dir / STATE_FILE
+        if state.exists() and _read_state(state).get("pid") == os.getpid():
+            state.unlink()
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def running_state(state_dir: Path = LOCAL_DIR) -> dict[str, Any] | None:
+    """What a `make run` that is up now wrote about itself (ports, public URL), if any."""
+    state = _read_state(state_dir / STATE_FILE)
+    if state and port_open(state["dynamodb_port"]) and port_open(state["moto_port"]):
+        return state
+    return None
+
+
+@contextmanager
+def attached(state_dir: Path = LOCAL_DIR, public_url: str | None = None) -> Iterator[LocalStack]:
+    """Use the running local stack, or start one on the same data for this command only.
+
+    Either way the process environment then points boto3 at it and carries the
+    functions' resolved environment.
+    """
+    state = running_state(state_dir)
+    stack = LocalStack(state_dir, public_url=public_url or (state or {}).get("public_url"))
+    started = state is None
+    if started:
+        stack.start()
+    else:
+        stack.endpoints = Endpoints(state["dynamodb_port"], state["moto_port"])
+        os.environ.update(stack.endpoints.environment())
+    os.environ.update(stack.function_environment())
+    try:
+        yield stack
+    finally:
+        if started:
+            stack.stop()
