@@ -16,7 +16,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from switchboard.errors import RejectedRequest
-from switchboard.observability import logger
+from aws_lambda_powertools.metrics import MetricUnit
+
+from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store.quarantine import QuarantineStore, RejectedRequestRecord
 
@@ -81,6 +83,7 @@ def keep_rejected(request: WebhookRequest, status: int, reason: str, now: dateti
 
 def refuse(request: WebhookRequest, rejection: RejectedRequest, now: datetime) -> dict[str, Any]:
     logger.warning("request refused", extra={"status": rejection.status, "reason": rejection.reason})
+    metrics.add_metric(name=f"Refused{rejection.status}", unit=MetricUnit.Count, value=1)
     keep_rejected(request, rejection.status, rejection.reason, now)
     return text_response(rejection.status, rejection.reason)
 
@@ -88,6 +91,7 @@ def refuse(request: WebhookRequest, rejection: RejectedRequest, now: datetime) -
 def fail(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     """An internal failure (e.g. DynamoDB unavailable): keep the request, ask for a retry."""
     logger.exception("webhook failed")
+    metrics.add_metric(name="WebhookFailures", unit=MetricUnit.Count, value=1)
     keep_rejected(request, 503, "internal error; the provider should retry", now)
     response = text_response(503, "temporarily unable to store the message; retry later")
     response["headers"]["Retry-After"] = "5"

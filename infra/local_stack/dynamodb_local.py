@@ -79,4 +79,5 @@ def start(db_path: Path, port: int, log_path: Path):
     return start_process(
         command(ensure_jar(), db_path, port), log_path,
         ready=lambda: client.list_tables(Limit=1) is not None, name="DynamoDB Local",
+        cwd=db_path,  # it writes a metadata file into its working directory
     )

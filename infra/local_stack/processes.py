@@ -26,12 +26,12 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_process(command: list[str], log_path: Path, ready: Callable[[], bool], name: str, timeout: float = 60) -> subprocess.Popen:
+def start_process(command: list[str], log_path: Path, ready: Callable[[], bool], name: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.Popen:
     """Start a server, wait until `ready()` says it answers, or fail with its log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     # Its own process group, so Ctrl-C in a terminal reaches us first and we stop it in order.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -63,7 +63,6 @@ def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, 
         "duplicate delivery ignored" if result.duplicate else "message stored",
         extra={"conversation_id": result.conversation_id, "message_id": result.message_id, "new_customer": result.new_customer},
     )
-    if not result.duplicate:
-        metrics.add_dimension(name="channel", value=message.channel.value)
-        metrics.add_metric(name="InboundMessages", unit=MetricUnit.Count, value=1)
+    metrics.add_dimension(name="channel", value=message.channel.value)
+    metrics.add_metric(name="DuplicateDeliveries" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
     return xml_response(EMPTY_TWIML)

@@ -187,6 +187,23 @@ class ConversationStore:
                 raise self._duplicate(message) from None
             raise
 
+    def resolve_conversation(self, conversation_id: str, now: datetime) -> bool:
+        """Mark a conversation resolved; False when there is no such conversation."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.conversation_key(conversation_id)),
+                UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": _iso(now)}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # ---- reading the stream ---------------------------------------------------------
 
     def list_conversations(self, limit: int = 50) -> list[Conversation]:
