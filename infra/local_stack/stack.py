@@ -82,10 +82,9 @@ class LocalStack:
 
     def start(self) -> "LocalStack":
         self.endpoints = Endpoints(free_port(), free_port())
-        logs = self.state_dir / "logs"
-        self._dynamodb = dynamodb_local.start(self.state_dir / "dynamodb", self.endpoints.dynamodb_port, logs / "dynamodb.log")
+        self.start_dynamodb()
         try:
-            self._moto = moto_server.start(self.endpoints.moto_port, logs / "moto.log")
+            self._moto = moto_server.start(self.endpoints.moto_port, self.state_dir / "logs" / "moto.log")
             os.environ.update(self.endpoints.environment())
             self.provision()
         except BaseException:
@@ -116,10 +115,14 @@ class LocalStack:
             merged.update({name: str(resolver.resolve(value)) for name, value in spec.environment.items()})
         return merged
 
-    def restart_dynamodb(self) -> None:
-        """Stop DynamoDB Local and start it again on the same data (the persistence check)."""
-        assert self.endpoints is not None
+    def stop_dynamodb(self) -> None:
+        """Stop DynamoDB Local alone (tests of outages and persistence)."""
         stop_process(self._dynamodb)
+        self._dynamodb = None
+
+    def start_dynamodb(self) -> None:
+        """Start DynamoDB Local on the same port and data as before."""
+        assert self.endpoints is not None
         self._dynamodb = dynamodb_local.start(self.state_dir / "dynamodb", self.endpoints.dynamodb_port, self.state_dir / "logs" / "dynamodb.log")
 
     def write_state(self, gateway_port: int | None) -> Path:
