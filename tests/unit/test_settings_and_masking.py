@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from switchboard.observability import mask_email, mask_phone
+from switchboard.settings import SettingsError, load_settings
+
+VALID = {
+    "TABLE_NAME": "switchboard-Table-1",
+    "QUARANTINE_BUCKET": "switchboard-quarantine",
+    "SWITCHBOARD_PUBLIC_URL": "https://support.example.com/",
+    "TWILIO_AUTH_TOKEN_PARAMETER": "/switchboard/twilio/auth-token",
+}
+
+
+def test_valid_environment_with_defaults():
+    settings = load_settings(VALID)
+    assert settings.public_url == "https://support.example.com"
+    assert settings.default_phone_region == "US"
+    assert settings.max_webhook_body_bytes == 65536
+
+
+def test_missing_and_malformed_variables_are_named():
+    environment = {**VALID, "SWITCHBOARD_PUBLIC_URL": "support.example.com", "MAX_WEBHOOK_BODY_BYTES": "-1"}
+    del environment["TABLE_NAME"]
+    with pytest.raises(SettingsError) as error:
+        load_settings(environment)
+    message = str(error.value)
+    assert "TABLE_NAME" in message and "SWITCHBOARD_PUBLIC_URL" in message and "MAX_WEBHOOK_BODY_BYTES" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [("+14155550100", "+1415***0100"), ("+442079460958", "+4420***0958"), ("12345", "***"), ("", ""), (None, "")],
+)
+def test_phone_numbers_are_masked(value, masked):
+    assert mask_phone(value) == masked
+
+
+def test_email_addresses_are_masked():
+    assert mask_email("jane.doe@example.com") == "j***@example.com"
+    assert mask_email("broken") == "***"

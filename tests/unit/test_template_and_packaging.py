@@ -1,0 +1,50 @@
+"""template.yaml, the code's key schema and the package lists must agree."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from local_stack.paths import REPO_ROOT
+from local_stack.resources import create_table_request
+from local_stack.template import Template
+from switchboard.store import keys
+
+
+def test_the_table_in_template_yaml_has_the_key_schema_the_code_uses():
+    (logical_id, table), = Template().tables().items()
+    request = create_table_request(logical_id, table)
+    types = {d["AttributeName"]: d["AttributeType"] for d in request["AttributeDefinitions"]}
+
+    def schema(key_schema):
+        return {k["AttributeName"]: types[k["AttributeName"]] for k in key_schema}
+
+    assert schema(request["KeySchema"]) == keys.TABLE_SCHEMA["key"]
+    assert [k["KeyType"] for k in request["KeySchema"]] == ["HASH", "RANGE"]
+    assert {i["IndexName"]: schema(i["KeySchema"]) for i in request["GlobalSecondaryIndexes"]} == keys.TABLE_SCHEMA["indexes"]
+    assert table["TimeToLiveSpecification"]["AttributeName"] == keys.TABLE_SCHEMA["ttl_attribute"]
+    assert request["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_every_function_handler_exists_and_every_function_has_a_sample_event():
+    import importlib.util
+
+    for logical_id, function in Template().functions().items():
+        module = function.handler.rpartition(".")[0]
+        assert importlib.util.find_spec(module) is not None, f"{logical_id}: no module {module}"
+        assert list((REPO_ROOT / "events").glob("*.json")), "events/ has no sample events"
+        source = (REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")).read_text()
+        assert f"def {function.handler.rpartition('.')[2]}(" in source
+
+
+def test_requirements_txt_matches_pyproject_dependencies():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    declared = sorted(pyproject["project"]["dependencies"])
+    lines = (REPO_ROOT / "functions" / "requirements.txt").read_text().splitlines()
+    required = sorted(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    assert required == declared
+
+
+def test_runtime_is_python_312_or_newer():
+    runtime = Template().document["Globals"]["Function"]["Runtime"]
+    assert re.fullmatch(r"python3\.(\d+)", runtime) and int(runtime.split(".")[1]) >= 12
