@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from switchboard.models import to_json_dict
+
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 
@@ -96,6 +98,7 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
@@ -119,7 +122,7 @@ def cmd_conversations_list(args: argparse.Namespace) -> int:
     with data_environment(args.stack):
         conversations = _conversation_store().list_conversations(limit=args.limit)
     if args.json:
-        _print_json([c.model_dump(mode="json") for c in conversations])
+        _print_json([{k: v for k, v in to_json_dict(c).items() if k != "messages"} for c in conversations])
         return 0
     if not conversations:
         print("no conversations yet")
@@ -138,7 +141,7 @@ def cmd_conversations_show(args: argparse.Namespace) -> int:
     if conversation is None:
         raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
     if args.json:
-        _print_json(conversation.model_dump(mode="json"))
+        _print_json(to_json_dict(conversation))
         return 0
     print(f"Conversation {conversation.conversation_id}  ({conversation.status.value})")
     print(f"Customer     {_customer_label(conversation)}  [{conversation.customer_id}]")

@@ -13,8 +13,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-
 from switchboard.errors import RejectedRequest
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -34,18 +32,23 @@ class WebhookRequest:
     request_id: str | None
 
     @classmethod
-    def from_api_gateway(cls, event: APIGatewayProxyEventV2) -> "WebhookRequest":
-        raw = event.body or ""
-        body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-        context = event.request_context
+    def from_api_gateway(cls, event: dict[str, Any]) -> "WebhookRequest":
+        """From an API Gateway HTTP API event (payload format 2.0).
+
+        Read directly rather than through powertools' event data classes, whose
+        package import costs ~20 ms of cold start for the five fields used here.
+        """
+        raw = event.get("body") or ""
+        body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
+        context = event.get("requestContext") or {}
         return cls(
-            route=event.route_key,
-            path=event.raw_path,
-            query=event.raw_query_string or "",
-            headers={name.lower(): value for name, value in (event.headers or {}).items()},
+            route=event.get("routeKey", ""),
+            path=event.get("rawPath", ""),
+            query=event.get("rawQueryString") or "",
+            headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
             body=body,
-            source_ip=context.http.source_ip,
-            request_id=context.request_id,
+            source_ip=(context.get("http") or {}).get("sourceIp"),
+            request_id=context.get("requestId"),
         )
 
     def public_url(self, base_url: str) -> str:

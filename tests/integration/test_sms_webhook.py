@@ -45,7 +45,7 @@ def test_sms_is_appended_and_answered_with_empty_twiml(local, sms_form):
     assert message.body == form["Body"]
     assert message.provider_id == form["MessageSid"]
     assert message.provider_fields["FromCity"] == "SAN FRANCISCO"
-    assert message.media == []
+    assert message.media == ()
 
 
 def test_messages_from_one_number_share_one_conversation_in_order(local, sms_form):

@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -33,8 +32,7 @@ def conversation_store() -> ConversationStore:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=APIGatewayProxyEventV2)
-def handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebhookRequest.from_api_gateway(event)
     now = utc_now()
     try:

@@ -8,14 +8,18 @@ from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
+from dataclasses import asdict, replace
+
 from switchboard.models import (
+    Channel,
     Conversation,
     ConversationStatus,
-    ConversationWithMessages,
     Direction,
     Identity,
     InboundMessage,
+    Media,
     Message,
+    iso_utc,
 )
 from switchboard.store import keys
 from switchboard.store.dynamo import (
@@ -47,10 +51,6 @@ class IdentityTaken(Exception):
 class IdentityRecord:
     customer_id: str
     conversation_id: str
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _preview(message: InboundMessage) -> str:
@@ -88,7 +88,7 @@ class ConversationStore:
         Raises IdentityTaken when a concurrent request created the customer first, and
         DuplicateMessage when the provider id is already stored.
         """
-        now = _iso(message.received_at)
+        now = iso_utc(message.received_at)
         identity = message.sender
         conversation = {
             **keys.conversation_key(conversation_id),
@@ -150,7 +150,7 @@ class ConversationStore:
         The provider-id claim makes a retried webhook fail the whole transaction, so a
         duplicate never writes anything. A resolved conversation reopens.
         """
-        now = _iso(message.received_at)
+        now = iso_utc(message.received_at)
         update = {
             "Update": {
                 "TableName": self._table,
@@ -196,7 +196,7 @@ class ConversationStore:
                 UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": _iso(now)}),
+                ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -222,7 +222,7 @@ class ConversationStore:
             conversations.extend(_conversation(from_item(item)) for item in page["Items"])
         return conversations[:limit]
 
-    def get_conversation(self, conversation_id: str) -> ConversationWithMessages | None:
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The summary and every message in order, from one partition."""
         summary: dict[str, Any] | None = None
         messages: list[Message] = []
@@ -233,7 +233,7 @@ class ConversationStore:
                 messages.append(_message(item))
         if summary is None:
             return None
-        return ConversationWithMessages(**_conversation(summary).model_dump(), messages=messages)
+        return replace(_conversation(summary), messages=tuple(messages))
 
     def message_ids_for_provider_id(self, provider: str, provider_id: str) -> tuple[str, str] | None:
         response = self._client.get_item(
@@ -274,7 +274,7 @@ class ConversationStore:
                 "type": "provider_id",
                 "conversation_id": conversation_id,
                 "message_id": message_id,
-                "created_at": _iso(message.received_at),
+                "created_at": iso_utc(message.received_at),
             }
         )
 
@@ -294,13 +294,17 @@ class ConversationStore:
             "direction": Direction.INBOUND.value,
             "provider": message.provider,
             "provider_id": message.provider_id,
-            "sender": message.sender.model_dump(mode="json", exclude_none=True),
+            "sender": {key: value for key, value in asdict(message.sender).items() if value is not None},
             "recipient": message.recipient,
             "body": message.body,
-            "media": [media.model_dump() for media in message.media],
-            "received_at": _iso(message.received_at),
+            "media": [asdict(media) for media in message.media],
+            "received_at": iso_utc(message.received_at),
             "provider_fields": message.provider_fields or None,
         }
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _conversation(item: dict[str, Any]) -> Conversation:
@@ -308,12 +312,12 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         conversation_id=item["conversation_id"],
         customer_id=item["customer_id"],
         customer_name=item.get("customer_name"),
-        customer_identity=Identity(**item["customer_identity"]),
-        status=item["status"],
-        channel=item["channel"],
-        created_at=item["created_at"],
-        last_activity_at=item["last_activity_at"],
-        waiting_since=item.get("waiting_since"),
+        customer_identity=Identity.from_dict(item["customer_identity"]),
+        status=ConversationStatus(item["status"]),
+        channel=Channel(item["channel"]),
+        created_at=datetime.fromisoformat(item["created_at"]),
+        last_activity_at=datetime.fromisoformat(item["last_activity_at"]),
+        waiting_since=_moment(item.get("waiting_since")),
         message_count=int(item.get("message_count", 0)),
         last_message_preview=item.get("last_message_preview", ""),
     )
@@ -324,14 +328,14 @@ def _message(item: dict[str, Any]) -> Message:
         message_id=item["message_id"],
         conversation_id=item["conversation_id"],
         customer_id=item["customer_id"],
-        channel=item["channel"],
-        direction=item["direction"],
+        channel=Channel(item["channel"]),
+        direction=Direction(item["direction"]),
         provider=item["provider"],
         provider_id=item["provider_id"],
-        sender=Identity(**item["sender"]),
+        sender=Identity.from_dict(item["sender"]),
         recipient=item.get("recipient"),
         body=item.get("body", ""),
-        media=item.get("media", []),
-        received_at=item["received_at"],
+        media=tuple(Media(m["url"], m["content_type"]) for m in item.get("media", [])),
+        received_at=datetime.fromisoformat(item["received_at"]),
         provider_fields=item.get("provider_fields", {}),
     )
