@@ -34,17 +34,22 @@ def start_process(command: list[str], log_path: Path, ready: Callable[[], bool],
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
     log.close()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StartError(f"{name} exited with {process.returncode}; see {log_path}:\n{_tail(log_path)}")
-        try:
-            if ready():
-                return process
-        except Exception:
-            pass
-        time.sleep(0.1)
-    stop_process(process)
-    raise StartError(f"{name} did not answer within {timeout:.0f}s; see {log_path}:\n{_tail(log_path)}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StartError(f"{name} exited with {process.returncode}; see {log_path}:\n{_tail(log_path)}")
+            try:
+                if ready():
+                    return process
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise StartError(f"{name} did not answer within {timeout:.0f}s; see {log_path}:\n{_tail(log_path)}")
+    except BaseException:
+        # Failed, timed out or interrupted (Ctrl-C): never leave the server behind,
+        # it runs in its own session where a terminal's Ctrl-C does not reach it.
+        stop_process(process)
+        raise
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float = 10) -> None:

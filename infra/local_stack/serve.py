@@ -16,15 +16,24 @@ from local_stack.stack import LocalStack, default_public_url
 def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
     public_url = default_public_url(port)
     stack = LocalStack(state_dir, public_url=public_url)
+    try:  # take the port first: a busy port should fail before anything starts
+        gateway = Gateway(stack.template.http_routes(), stack.template.functions(), port=port)
+    except OSError as error:
+        print(f"cannot serve on port {port}: {error.strerror}; choose another with PORT=<port> make run", file=sys.stderr)
+        return 1
+    # SIGTERM stops as cleanly as Ctrl-C does, from the first moment.
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"starting the local stack (data in {state_dir}) ...", flush=True)
-    stack.start()
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        gateway.server.server_close()
+        print("\nstopped while starting", flush=True)
+        return 130
     try:
         os.environ.update(stack.function_environment())
-        gateway = Gateway(stack.template.http_routes(), stack.template.functions(), port=port)
         stack.write_state(gateway.port)
         _print_banner(stack, gateway, public_url)
-        # SIGTERM stops as cleanly as Ctrl-C does.
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             gateway.serve_forever()
         except KeyboardInterrupt:

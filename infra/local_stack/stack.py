@@ -82,8 +82,8 @@ class LocalStack:
 
     def start(self) -> "LocalStack":
         self.endpoints = Endpoints(free_port(), free_port())
-        self.start_dynamodb()
         try:
+            self.start_dynamodb()
             self._moto = moto_server.start(self.endpoints.moto_port, self.state_dir / "logs" / "moto.log")
             os.environ.update(self.endpoints.environment())
             self.provision()

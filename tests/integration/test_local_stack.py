@@ -123,3 +123,83 @@ def _clean_env():
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "QUARANTINE_BUCKET", "SWITCHBOARD_", "TWILIO_"))}
+
+
+def _local_up(tmp_path, port):
+    env = {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(SWITCHBOARD + ["local", "up", "--port", str(port)], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _servers_using(path) -> list[int]:
+    """Pids of processes whose command line names this state dir (DynamoDB Local's -dbPath)."""
+    from pathlib import Path
+
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(path).encode() in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
+def test_local_up_serves_until_ctrl_c_and_stops_everything(tmp_path):
+    import signal
+    import time
+
+    import requests
+
+    from local_stack.processes import free_port
+
+    port = free_port()
+    process = _local_up(tmp_path, port)
+    try:
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "stack.json").exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            time.sleep(0.2)
+        env = {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path)}
+        sent = run_cli(["local", "send", "sms", "--from", "+14155550199", "Hello from the test"], env)
+        assert sent.returncode == 0 and sent.stdout.startswith("200 "), sent.stdout + sent.stderr
+        listed = run_cli(["conversations", "list", "--json"], env)
+        assert [c["last_message_preview"] for c in json.loads(listed.stdout)] == ["Hello from the test"]
+        assert requests.post(f"http://127.0.0.1:{port}/webhooks/twilio/sms", timeout=10).status_code == 415
+        assert _servers_using(tmp_path)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert f"http://127.0.0.1:{port}" in output and "POST   /webhooks/twilio/sms" in output
+    assert "stopped: gateway, moto, DynamoDB Local" in output
+    assert _servers_using(tmp_path) == []
+
+
+def test_ctrl_c_while_starting_leaves_nothing_running(tmp_path):
+    import signal
+    import time
+
+    from local_stack.processes import free_port
+
+    process = _local_up(tmp_path, free_port())
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "dynamodb").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # DynamoDB Local is starting now
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode in (0, 130)
+    time.sleep(0.5)
+    assert _servers_using(tmp_path) == []
+
+
+def test_local_up_refuses_a_busy_port_clearly(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        process = _local_up(tmp_path, busy.getsockname()[1])
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "choose another with PORT=" in output
