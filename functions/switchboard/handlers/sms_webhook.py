@@ -26,8 +26,11 @@ EMPTY_TWIML = str(MessagingResponse())
 @cache
 def conversation_store() -> ConversationStore:
     import boto3
+    from botocore.config import Config
 
-    return ConversationStore(boto3.client("dynamodb"), settings.table_name)
+    # DynamoDB validates every request itself; skipping botocore's client-side copy of
+    # that check saves ~0.5 ms of CPU per call on the hot path.
+    return ConversationStore(boto3.client("dynamodb", config=Config(parameter_validation=False)), settings.table_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
