@@ -32,6 +32,12 @@ class IdentityKind(StrEnum):
     X = "x"
 
 
+class MessageKind(StrEnum):
+    MESSAGE = "message"
+    VOICEMAIL = "voicemail"
+    MISSED_CALL = "missed_call"  # the caller hung up before the beep
+
+
 class ConversationStatus(StrEnum):
     WAITING_ON_US = "waiting_on_us"
     WAITING_ON_CUSTOMER = "waiting_on_customer"
@@ -43,18 +49,21 @@ class Identity:
     """How a customer is reached on one channel: an E.164 number, an address, an X id."""
 
     kind: IdentityKind
-    value: str
+    value: str  # E.164 number, lower-cased address, or X's numeric user id
     display_name: str | None = None
+    handle: str | None = None  # X's @username (the id is what stays stable)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Identity":
-        return cls(IdentityKind(data["kind"]), data["value"], data.get("display_name"))
+        return cls(IdentityKind(data["kind"]), data["value"], data.get("display_name"), data.get("handle"))
 
 
 @dataclass(frozen=True)
 class Media:
-    url: str
+    url: str  # https:// at the provider, or s3://bucket/key for what we stored
     content_type: str
+    filename: str | None = None
+    size: int | None = None  # bytes
 
 
 @dataclass(frozen=True)
@@ -67,29 +76,32 @@ class InboundMessage:
     sender: Identity
     received_at: datetime
     recipient: str | None = None
-    body: str = ""
+    body: str = ""  # what the customer just wrote (quoted history removed from email)
     media: tuple[Media, ...] = ()
     # Provider fields worth keeping for support work (geo hints, segments, service ids).
     provider_fields: dict[str, str] = field(default_factory=dict)
+    kind: MessageKind = MessageKind.MESSAGE
+    subject: str | None = None
+    full_body: str | None = None  # the whole text when body is only the new part
+    # Auto-replies and bounces: recorded in the stream, never paged.
+    automated: bool = False
+    # Other ids the same message is known by (e.g. an email's Message-ID besides SES's
+    # id): each is claimed with the provider id, so any of them repeated is a duplicate.
+    also_known_as: tuple[tuple[str, str], ...] = ()
+    # Email threading: Message-IDs this answers (In-Reply-To first, then References
+    # newest first), and the conversation named by a per-conversation reply address.
+    thread_refs: tuple[str, ...] = ()
+    reply_to_conversation: str | None = None
 
 
-@dataclass(frozen=True)
-class Message:
-    """A message as stored in a conversation."""
+@dataclass(frozen=True, kw_only=True)
+class Message(InboundMessage):
+    """A message as stored in a conversation: the inbound content plus where it lives."""
 
     message_id: str
     conversation_id: str
     customer_id: str
-    channel: Channel
-    direction: Direction
-    provider: str
-    provider_id: str
-    sender: Identity
-    received_at: datetime
-    recipient: str | None = None
-    body: str = ""
-    media: tuple[Media, ...] = ()
-    provider_fields: dict[str, str] = field(default_factory=dict)
+    direction: Direction = Direction.INBOUND
 
 
 @dataclass(frozen=True)
