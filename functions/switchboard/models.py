@@ -117,6 +117,7 @@ class Conversation:
     waiting_since: datetime | None = None
     message_count: int = 0
     last_message_preview: str = ""
+    merged_into: str | None = None  # set when a customer merge folded it into another
     # Filled by a conversation's full read, empty in listings.
     messages: tuple[Message, ...] = ()
 

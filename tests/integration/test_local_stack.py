@@ -35,20 +35,21 @@ def test_data_survives_a_dynamodb_restart_and_an_outage_loses_nothing(local, sms
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     wait_for_quarantine(local, lambda r: r["status"] == 503 and during["MessageSid"] in r["body"])
-    found = local.conversations().message_ids_for_provider_id("twilio", before["MessageSid"])
+    found = local.conversations().find_claim("twilio", before["MessageSid"])
     assert found is not None, "a message stored before the restart is gone"
-    assert local.conversations().message_ids_for_provider_id("twilio", during["MessageSid"]) is None
+    assert local.conversations().find_claim("twilio", during["MessageSid"]) is None
 
     # Twilio's retry after the outage is stored, once.
     assert local.post_sms(during).status_code == 200
-    conversation = local.conversations().get_conversation(found[0])
+    conversation = local.conversations().get_conversation(found[0].conversation_id)
     assert [m.body for m in conversation.messages] == ["before the restart", "while DynamoDB is down"]
 
 
 def test_cli_lists_and_shows_the_stream_as_json_and_as_tables(local, sms_form):
     form = sms_form(body="Where is my order?", media=[("https://api.twilio.com/m/ME1", "image/png")])
     assert local.post_sms(form).status_code == 200
-    conversation_id, message_id = local.conversations().message_ids_for_provider_id("twilio", form["MessageSid"])
+    route, message_id = local.conversations().find_claim("twilio", form["MessageSid"])
+    conversation_id = route.conversation_id
     env = local.cli_env()
 
     listed = run_cli(["conversations", "list", "--json", "--limit", "1000"], env)
@@ -70,7 +71,7 @@ def test_cli_lists_and_shows_the_stream_as_json_and_as_tables(local, sms_form):
         "body": "Where is my order?",
         "provider": "twilio",
         "provider_id": form["MessageSid"],
-        "media": [{"url": "https://api.twilio.com/m/ME1", "content_type": "image/png"}],
+        "media": [{"url": "https://api.twilio.com/m/ME1", "content_type": "image/png", "filename": None, "size": None}],
     }
     assert message["sender"]["value"] == form["From"]
     assert message["received_at"].endswith("Z")

@@ -18,10 +18,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 def stored(local, form):
     """The conversation holding this form's MessageSid, and that message (or Nones)."""
-    found = local.conversations().message_ids_for_provider_id("twilio", form["MessageSid"])
+    found = local.conversations().find_claim("twilio", form["MessageSid"])
     if found is None:
         return None, None
-    conversation = local.conversations().get_conversation(found[0])
+    conversation = local.conversations().get_conversation(found[0].conversation_id)
     return conversation, next(m for m in conversation.messages if m.message_id == found[1])
 
 
@@ -195,7 +195,7 @@ def test_bad_input_is_refused_with_a_reason_kept_in_quarantine_and_never_stored(
 
     assert response.status_code == status, response.text
     assert reason in response.text
-    assert local.conversations().message_ids_for_provider_id("twilio", sid) is None
+    assert local.conversations().find_claim("twilio", sid) is None
     record = wait_for_quarantine(local, lambda r: r["reason"] == response.text.strip() and (marker in r["body"] or case == "oversized body"))
     assert record["status"] == status
     assert record["route"] == "POST /webhooks/twilio/sms"

@@ -5,7 +5,18 @@ from __future__ import annotations
 from ulid import ULID
 
 from switchboard.models import AppendResult, InboundMessage
-from switchboard.store.conversations import ConversationStore, DuplicateMessage, IdentityTaken
+from switchboard.store.conversations import (
+    ConversationMoved,
+    ConversationStore,
+    DuplicateMessage,
+    IdentityTaken,
+    Lookup,
+    Route,
+)
+
+# A merge running at the same moment can move the conversation under us; each retry
+# reads the new route, and merges are rare, so a few attempts always settle.
+MAX_ATTEMPTS = 4
 
 
 def _new_id(message: InboundMessage) -> str:
@@ -13,38 +24,45 @@ def _new_id(message: InboundMessage) -> str:
 
 
 def record_inbound(message: InboundMessage, store: ConversationStore) -> AppendResult:
-    """Find or create the sender's customer, then append to their open conversation.
+    """Find or create the sender's customer, then append to the right conversation.
 
-    A known sender costs one GetItem and one transaction. A new sender costs the same:
-    the transaction creates identity, customer, conversation and message together, and
-    if another request won the race to create that identity, the message is appended
-    to the winner's conversation instead. A provider id seen before writes nothing.
+    The destination is, in order: the conversation an email answers (its reply
+    address, In-Reply-To, References), else the sender's current conversation, else a
+    new customer. A known sender costs one read and one transaction; a new one the
+    same (the transaction creates identity, customer, conversation and message). Any
+    of the message's ids seen before writes nothing and reports where it is stored.
     """
     message_id = _new_id(message)
-    record = store.find_identity(message.sender)
-    try:
-        if record is None:
-            customer_id, conversation_id = _new_id(message), _new_id(message)
-            try:
+    route = _destination(store.look_up(message), store)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            if route is None:
+                customer_id, conversation_id = _new_id(message), _new_id(message)
                 store.create_customer_with_message(message, customer_id, conversation_id, message_id)
-                return AppendResult(
-                    customer_id=customer_id,
-                    conversation_id=conversation_id,
-                    message_id=message_id,
-                    new_customer=True,
-                )
-            except IdentityTaken:
-                record = store.find_identity(message.sender, consistent=True)
-                if record is None:  # a committed identity is never deleted on this path
-                    raise
-        store.append_message(message, record, message_id)
-        return AppendResult(
-            customer_id=record.customer_id, conversation_id=record.conversation_id, message_id=message_id
-        )
-    except DuplicateMessage as duplicate:
-        return AppendResult(
-            customer_id=record.customer_id if record else "",
-            conversation_id=duplicate.conversation_id or "",
-            message_id=duplicate.message_id or "",
-            duplicate=True,
-        )
+                return AppendResult(customer_id, conversation_id, message_id, new_customer=True)
+            store.append_message(message, route, message_id)
+            return AppendResult(route.customer_id, route.conversation_id, message_id)
+        except DuplicateMessage as duplicate:
+            found = duplicate.route
+            return AppendResult(
+                found.customer_id if found else "",
+                found.conversation_id if found else "",
+                duplicate.message_id or "",
+                duplicate=True,
+            )
+        except IdentityTaken:  # another request created this sender's customer first
+            route = _destination(store.look_up(message, consistent=True), store)
+        except ConversationMoved:  # a customer merge folded the conversation into another
+            moved_from = route.conversation_id if route else ""
+            route = store.follow_conversation(moved_from) or _destination(store.look_up(message, consistent=True), store)
+    raise RuntimeError(f"could not settle where message {message.provider_id} belongs after {MAX_ATTEMPTS} attempts")
+
+
+def _destination(lookup: Lookup, store: ConversationStore) -> Route | None:
+    if lookup.thread is not None:
+        if not lookup.thread_moved:
+            return lookup.thread
+        followed = store.follow_conversation(lookup.thread.conversation_id)
+        if followed is not None:
+            return followed
+    return lookup.identity

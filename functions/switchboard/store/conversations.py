@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from botocore.exceptions import ClientError
-
-from dataclasses import asdict, replace
 
 from switchboard.models import (
     Channel,
@@ -19,11 +17,14 @@ from switchboard.models import (
     InboundMessage,
     Media,
     Message,
+    MessageKind,
     iso_utc,
 )
 from switchboard.store import keys
 from switchboard.store.dynamo import (
+    batch_get,
     cancellation_codes,
+    cancellation_items,
     from_item,
     is_transaction_cancelled,
     retry_conflicts,
@@ -32,14 +33,18 @@ from switchboard.store.dynamo import (
 )
 
 PREVIEW_LENGTH = 120
+# Email threading looks up In-Reply-To and at most this many of the newest References.
+MAX_THREAD_REFS = 10
+# The provider namespace of RFC 5322 Message-IDs, whoever delivered the email.
+EMAIL_MESSAGE_ID = "email"
 
 
 class DuplicateMessage(Exception):
-    """The provider id was stored before: the message exists, nothing was written."""
+    """One of the message's ids was claimed before: the message exists, nothing was written."""
 
-    def __init__(self, conversation_id: str | None, message_id: str | None) -> None:
-        super().__init__(f"already stored as {message_id} in {conversation_id}")
-        self.conversation_id = conversation_id
+    def __init__(self, route: "Route | None", message_id: str | None) -> None:
+        super().__init__(f"already stored as {message_id} in {route.conversation_id if route else None}")
+        self.route = route
         self.message_id = message_id
 
 
@@ -47,17 +52,43 @@ class IdentityTaken(Exception):
     """Another request created a customer for this identity first."""
 
 
+class ConversationMoved(Exception):
+    """The conversation was merged into another one (or is gone): resolve the route again."""
+
+
 @dataclass(frozen=True)
-class IdentityRecord:
+class Route:
+    """Where a customer's next message goes."""
+
     customer_id: str
     conversation_id: str
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What one BatchGetItem tells about an inbound message's destination."""
+
+    identity: Route | None  # the sender's customer and current conversation
+    thread: Route | None = None  # the conversation an email answers, if it names one
+    thread_moved: bool = False  # the thread's conversation was merged: follow it
+
+
 def _preview(message: InboundMessage) -> str:
     text = " ".join(message.body.split())
-    if not text and message.media:
+    if not text and message.kind is MessageKind.VOICEMAIL:
+        text = "[voicemail]"
+    elif not text and message.kind is MessageKind.MISSED_CALL:
+        text = "[missed call]"
+    elif not text and message.media:
         text = f"[{len(message.media)} attachment{'s' if len(message.media) > 1 else ''}]"
+    if message.subject and message.channel is Channel.EMAIL:
+        text = f"{message.subject}: {text}" if text else message.subject
     return text[:PREVIEW_LENGTH]
+
+
+def claims_of(message: InboundMessage) -> list[tuple[str, str]]:
+    """Every (provider, id) the message is known by; each is claimed when it is stored."""
+    return [(message.provider, message.provider_id), *message.also_known_as]
 
 
 class ConversationStore:
@@ -65,9 +96,9 @@ class ConversationStore:
         self._client = client
         self._table = table_name
 
-    # ---- the inbound hot path: one GetItem, then one transaction -------------------
+    # ---- the inbound hot path: one BatchGetItem (or GetItem), then one transaction ----
 
-    def find_identity(self, identity: Identity, consistent: bool = False) -> IdentityRecord | None:
+    def find_identity(self, identity: Identity, consistent: bool = False) -> Route | None:
         response = self._client.get_item(
             TableName=self._table,
             Key=to_item(keys.identity_key(identity.kind, identity.value)),
@@ -75,10 +106,64 @@ class ConversationStore:
             ConsistentRead=consistent,
         )
         item = response.get("Item")
-        if not item:
-            return None
-        values = from_item(item)
-        return IdentityRecord(values["customer_id"], values["conversation_id"])
+        return _route(from_item(item)) if item else None
+
+    def look_up(self, message: InboundMessage, consistent: bool = False) -> Lookup:
+        """The sender's identity, and for an email the conversation it answers, in one call.
+
+        A message with nothing to thread (SMS, calls, mentions) is a single GetItem; an
+        email reads its identity, its reply address's conversation and the claims of
+        the Message-IDs it answers in one BatchGetItem.
+        """
+        if not message.reply_to_conversation and not message.thread_refs:
+            return Lookup(self.find_identity(message.sender, consistent))
+        identity_key = keys.identity_key(message.sender.kind, message.sender.value)
+        wanted = [identity_key]
+        if message.reply_to_conversation:
+            wanted.append(keys.conversation_key(message.reply_to_conversation))
+        refs = list(dict.fromkeys(message.thread_refs))[:MAX_THREAD_REFS]
+        wanted += [keys.provider_key(EMAIL_MESSAGE_ID, ref) for ref in refs]
+        found = {
+            (item[keys.PK], item[keys.SK]): item
+            for item in batch_get(
+                self._client, self._table, wanted, "pk, sk, customer_id, conversation_id, merged_into", consistent
+            )
+        }
+
+        def get(key: dict[str, str]) -> dict[str, Any] | None:
+            return found.get((key[keys.PK], key[keys.SK]))
+
+        identity_item = get(identity_key)
+        # The reply address wins: it names the conversation; then In-Reply-To, then
+        # References from the newest.
+        for candidate in wanted[1:]:
+            item = get(candidate)
+            if item:
+                return Lookup(
+                    _route(identity_item) if identity_item else None,
+                    _route(item),
+                    thread_moved="merged_into" in item,
+                )
+        return Lookup(_route(identity_item) if identity_item else None)
+
+    def follow_conversation(self, conversation_id: str) -> Route | None:
+        """The live conversation a (possibly merged) conversation id leads to."""
+        seen = set()
+        while conversation_id not in seen:
+            seen.add(conversation_id)
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=to_item(keys.conversation_key(conversation_id)),
+                ProjectionExpression="customer_id, conversation_id, merged_into",
+                ConsistentRead=True,
+            ).get("Item")
+            if not item:
+                return None
+            values = from_item(item)
+            if "merged_into" not in values:
+                return _route(values)
+            conversation_id = values["merged_into"]
+        return None  # a merge cycle cannot be written, but never loop on one
 
     def create_customer_with_message(
         self, message: InboundMessage, customer_id: str, conversation_id: str, message_id: str
@@ -86,17 +171,18 @@ class ConversationStore:
         """A first message from a new identity: identity, customer, conversation and message at once.
 
         Raises IdentityTaken when a concurrent request created the customer first, and
-        DuplicateMessage when the provider id is already stored.
+        DuplicateMessage when one of the message's ids is already stored.
         """
         now = iso_utc(message.received_at)
         identity = message.sender
+        route = Route(customer_id, conversation_id)
         conversation = {
             **keys.conversation_key(conversation_id),
             "type": "conversation",
             "conversation_id": conversation_id,
             "customer_id": customer_id,
-            "customer_name": identity.display_name,
-            "customer_identity": {"kind": identity.kind.value, "value": identity.value},
+            "customer_name": identity.display_name or identity.handle,
+            "customer_identity": _identity_values(identity),
             "status": ConversationStatus.WAITING_ON_US.value,
             "channel": message.channel.value,
             "created_at": now,
@@ -111,8 +197,9 @@ class ConversationStore:
             **keys.customer_key(customer_id),
             "type": "customer",
             "customer_id": customer_id,
-            "display_name": identity.display_name,
-            "identities": [{"kind": identity.kind.value, "value": identity.value}],
+            "display_name": identity.display_name or identity.handle,
+            "identities": {keys.identity_map_key(identity.kind, identity.value): _identity_values(identity)},
+            "conversation_ids": {conversation_id},
             "current_conversation_id": conversation_id,
             "created_at": now,
         }
@@ -123,12 +210,13 @@ class ConversationStore:
             "conversation_id": conversation_id,
             "created_at": now,
         }
+        claims = self._claims(message, route, message_id)
         transaction = [
             self._put_new(identity_item),
             self._put_new(customer),
             self._put_new(conversation),
-            self._provider_claim(message, conversation_id, message_id),
-            {"Put": {"TableName": self._table, "Item": to_item(self._message_item(message, customer_id, conversation_id, message_id))}},
+            *claims,
+            {"Put": {"TableName": self._table, "Item": to_item(message_item(message, route, message_id))}},
         ]
         try:
             retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
@@ -136,56 +224,99 @@ class ConversationStore:
             if not is_transaction_cancelled(error):
                 raise
             codes = cancellation_codes(error)
-            if codes[3] == "ConditionalCheckFailed":
-                raise self._duplicate(message) from None
+            if "ConditionalCheckFailed" in codes[3 : 3 + len(claims)]:
+                raise self._duplicate(error, first_claim=3, count=len(claims)) from None
             if codes[0] == "ConditionalCheckFailed":
                 raise IdentityTaken(message.sender.value) from None
             raise
 
-    def append_message(
-        self, message: InboundMessage, record: IdentityRecord, message_id: str
-    ) -> None:
-        """Append to the customer's conversation and update its summary, exactly once.
+    def append_message(self, message: InboundMessage, route: Route, message_id: str) -> None:
+        """Append to a conversation and update its summary, exactly once.
 
-        The provider-id claim makes a retried webhook fail the whole transaction, so a
-        duplicate never writes anything. A resolved conversation reopens.
+        The id claims make a retried delivery fail the whole transaction, so a duplicate
+        never writes anything. A resolved conversation reopens. A conversation merged
+        into another raises ConversationMoved: nothing is written there any more.
         """
         now = iso_utc(message.received_at)
+        waiting = not message.automated
+        # An auto-reply is recorded but does not make the conversation wait on us.
+        status_update = (
+            "#status = :waiting, waiting_since = if_not_exists(waiting_since, :now), "
+            if waiting
+            else ""
+        )
+        values = {
+            ":now": now,
+            ":channel": message.channel.value,
+            ":preview": _preview(message),
+            ":activity": f"{now}#{route.conversation_id}",
+            ":one": 1,
+        }
+        if waiting:
+            values[":waiting"] = ConversationStatus.WAITING_ON_US.value
         update = {
             "Update": {
                 "TableName": self._table,
-                "Key": to_item(keys.conversation_key(record.conversation_id)),
+                "Key": to_item(keys.conversation_key(route.conversation_id)),
                 "UpdateExpression": (
-                    "SET #status = :waiting, last_activity_at = :now, channel = :channel,"
-                    " waiting_since = if_not_exists(waiting_since, :now),"
+                    f"SET {status_update}last_activity_at = :now, channel = :channel,"
                     " last_message_preview = :preview, activity_sk = :activity"
                     " ADD message_count :one"
                 ),
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": to_values(
-                    {
-                        ":waiting": ConversationStatus.WAITING_ON_US.value,
-                        ":now": now,
-                        ":channel": message.channel.value,
-                        ":preview": _preview(message),
-                        ":activity": f"{now}#{record.conversation_id}",
-                        ":one": 1,
-                    }
-                ),
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+                "ExpressionAttributeValues": to_values(values),
+                **({"ExpressionAttributeNames": {"#status": "status"}} if waiting else {}),
             }
         }
+        claims = self._claims(message, route, message_id)
         transaction = [
-            self._provider_claim(message, record.conversation_id, message_id),
-            {"Put": {"TableName": self._table, "Item": to_item(self._message_item(message, record.customer_id, record.conversation_id, message_id))}},
+            *claims,
+            {"Put": {"TableName": self._table, "Item": to_item(message_item(message, route, message_id))}},
             update,
         ]
         try:
             retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
         except ClientError as error:
-            if is_transaction_cancelled(error) and cancellation_codes(error)[0] == "ConditionalCheckFailed":
-                raise self._duplicate(message) from None
+            if not is_transaction_cancelled(error):
+                raise
+            codes = cancellation_codes(error)
+            if "ConditionalCheckFailed" in codes[: len(claims)]:
+                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
+            if codes[-1] == "ConditionalCheckFailed":
+                raise ConversationMoved(route.conversation_id) from None
             raise
+
+    def update_message(self, route: Route, message_id: str, fields: dict[str, Any]) -> bool:
+        """Set fields on a stored message (a voicemail's transcription arriving later).
+
+        False when the message is not there (moved by a merge meanwhile): look it up again.
+        """
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": to_values({"v": value})["v"] for i, value in enumerate(fields.values())}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.message_key(route.conversation_id, message_id)),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def find_claim(self, provider: str, provider_id: str) -> tuple[Route, str] | None:
+        """Where the message known by this id lives: its route and message id."""
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.provider_key(provider, provider_id)), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        values = from_item(item)
+        return _route(values), values["message_id"]
 
     def resolve_conversation(self, conversation_id: str, now: datetime) -> bool:
         """Mark a conversation resolved; False when there is no such conversation."""
@@ -226,7 +357,7 @@ class ConversationStore:
         """The summary and every message in order, from one partition."""
         summary: dict[str, Any] | None = None
         messages: list[Message] = []
-        for item in self._query_partition(keys.conversation_pk(conversation_id)):
+        for item in self.query_partition(keys.conversation_pk(conversation_id)):
             if item[keys.SK] == keys.CONVERSATION_SK:
                 summary = item
             elif item[keys.SK].startswith(keys.MESSAGE_PREFIX):
@@ -235,72 +366,93 @@ class ConversationStore:
             return None
         return replace(_conversation(summary), messages=tuple(messages))
 
-    def message_ids_for_provider_id(self, provider: str, provider_id: str) -> tuple[str, str] | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=to_item(keys.provider_key(provider, provider_id)), ConsistentRead=True
-        )
-        item = response.get("Item")
-        if not item:
-            return None
-        values = from_item(item)
-        return values["conversation_id"], values["message_id"]
+    def get_conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
+        """Conversation summaries by id (BatchGetItem), oldest first."""
+        wanted = [keys.conversation_key(cid) for cid in dict.fromkeys(conversation_ids)]
+        found = [_conversation(item) for item in batch_get(self._client, self._table, wanted, None, True)]
+        return sorted(found, key=lambda c: c.created_at)
 
     # ---- helpers --------------------------------------------------------------------
 
-    def _query_partition(self, pk: str) -> Iterator[dict[str, Any]]:
+    def query_partition(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("query")
+        condition, values = "pk = :pk", {":pk": pk}
+        if sk_prefix:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = sk_prefix
         for page in paginator.paginate(
             TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=to_values({":pk": pk}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=to_values(values),
             ConsistentRead=True,
         ):
             for item in page["Items"]:
                 yield from_item(item)
 
-    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+    def _put_new(self, item: dict[str, Any], return_old: bool = False) -> dict[str, Any]:
+        put = {"TableName": self._table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        if return_old:
+            put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Put": put}
 
-    def _provider_claim(self, message: InboundMessage, conversation_id: str, message_id: str) -> dict[str, Any]:
-        return self._put_new(
-            {
-                **keys.provider_key(message.provider, message.provider_id),
-                "type": "provider_id",
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "created_at": iso_utc(message.received_at),
-            }
-        )
-
-    def _duplicate(self, message: InboundMessage) -> DuplicateMessage:
-        found = self.message_ids_for_provider_id(message.provider, message.provider_id)
-        return DuplicateMessage(*(found or (None, None)))
+    def _claims(self, message: InboundMessage, route: Route, message_id: str) -> list[dict[str, Any]]:
+        # A failed claim returns the item it collided with, so a duplicate learns where
+        # the original lives without another round trip.
+        return [
+            self._put_new(
+                {
+                    **keys.provider_key(provider, provider_id),
+                    "type": "provider_id",
+                    "customer_id": route.customer_id,
+                    "conversation_id": route.conversation_id,
+                    "message_id": message_id,
+                    "created_at": iso_utc(message.received_at),
+                },
+                return_old=True,
+            )
+            for provider, provider_id in claims_of(message)
+        ]
 
     @staticmethod
-    def _message_item(message: InboundMessage, customer_id: str, conversation_id: str, message_id: str) -> dict[str, Any]:
-        return {
-            **keys.message_key(conversation_id, message_id),
-            "type": "message",
-            "message_id": message_id,
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "channel": message.channel.value,
-            "direction": Direction.INBOUND.value,
-            "provider": message.provider,
-            "provider_id": message.provider_id,
-            "sender": {key: value for key, value in asdict(message.sender).items() if value is not None},
-            "recipient": message.recipient,
-            "body": message.body,
-            "media": [asdict(media) for media in message.media],
-            "received_at": iso_utc(message.received_at),
-            "provider_fields": message.provider_fields or None,
-        }
+    def _duplicate(error: ClientError, first_claim: int, count: int) -> DuplicateMessage:
+        for item in cancellation_items(error)[first_claim : first_claim + count]:
+            if item and "conversation_id" in item:
+                return DuplicateMessage(_route(item) if "customer_id" in item else None, item.get("message_id"))
+        return DuplicateMessage(None, None)
+
+
+def message_item(message: InboundMessage, route: Route, message_id: str, direction: Direction = Direction.INBOUND) -> dict[str, Any]:
+    """The stored form of a message (also used when a merge moves it)."""
+    return {
+        **keys.message_key(route.conversation_id, message_id),
+        "type": "message",
+        "message_id": message_id,
+        "conversation_id": route.conversation_id,
+        "customer_id": route.customer_id,
+        "channel": message.channel.value,
+        "direction": direction.value,
+        "kind": message.kind.value,
+        "provider": message.provider,
+        "provider_id": message.provider_id,
+        "claims": [list(claim) for claim in claims_of(message)],
+        "sender": _identity_values(message.sender),
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "body": message.body,
+        "full_body": message.full_body,
+        "media": [{k: v for k, v in asdict(media).items() if v is not None} for media in message.media],
+        "received_at": iso_utc(message.received_at),
+        "automated": message.automated or None,
+        "provider_fields": message.provider_fields or None,
+    }
+
+
+def _identity_values(identity: Identity) -> dict[str, Any]:
+    return {key: value for key, value in asdict(identity).items() if value is not None}
+
+
+def _route(values: dict[str, Any]) -> Route:
+    return Route(values["customer_id"], values["conversation_id"])
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -320,6 +472,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         waiting_since=_moment(item.get("waiting_since")),
         message_count=int(item.get("message_count", 0)),
         last_message_preview=item.get("last_message_preview", ""),
+        merged_into=item.get("merged_into"),
     )
 
 
@@ -330,12 +483,19 @@ def _message(item: dict[str, Any]) -> Message:
         customer_id=item["customer_id"],
         channel=Channel(item["channel"]),
         direction=Direction(item["direction"]),
+        kind=MessageKind(item.get("kind", MessageKind.MESSAGE.value)),
         provider=item["provider"],
         provider_id=item["provider_id"],
         sender=Identity.from_dict(item["sender"]),
         recipient=item.get("recipient"),
+        subject=item.get("subject"),
         body=item.get("body", ""),
-        media=tuple(Media(m["url"], m["content_type"]) for m in item.get("media", [])),
+        full_body=item.get("full_body"),
+        media=tuple(
+            Media(m["url"], m["content_type"], m.get("filename"), int(m["size"]) if "size" in m else None)
+            for m in item.get("media", [])
+        ),
         received_at=datetime.fromisoformat(item["received_at"]),
+        automated=bool(item.get("automated", False)),
         provider_fields=item.get("provider_fields", {}),
     )

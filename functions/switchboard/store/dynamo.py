@@ -34,6 +34,39 @@ def cancellation_codes(error: ClientError) -> list[str]:
     return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
 
 
+def cancellation_items(error: ClientError) -> list[dict[str, Any] | None]:
+    """The items a cancelled transaction's failed conditions returned (ReturnValuesOnConditionCheckFailure)."""
+    return [
+        from_item(reason["Item"]) if reason.get("Item") else None
+        for reason in error.response.get("CancellationReasons", [])
+    ]
+
+
+def batch_get(
+    client: Any, table: str, keys: list[dict[str, str]], projection: str | None, consistent: bool
+) -> list[dict[str, Any]]:
+    """BatchGetItem of up to 100 keys in one round trip, retrying what DynamoDB left unprocessed."""
+    if not keys:
+        return []
+    if len(keys) > 100:
+        return batch_get(client, table, keys[:100], projection, consistent) + batch_get(
+            client, table, keys[100:], projection, consistent
+        )
+    request: dict[str, Any] = {"Keys": [to_item(key) for key in keys], "ConsistentRead": consistent}
+    if projection:
+        request["ProjectionExpression"] = projection
+    found: list[dict[str, Any]] = []
+    pending = {table: request}
+    for attempt in range(8):
+        response = client.batch_get_item(RequestItems=pending)
+        found += [from_item(item) for item in response["Responses"].get(table, [])]
+        pending = response.get("UnprocessedKeys") or {}
+        if not pending:
+            return found
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise RuntimeError(f"DynamoDB left {len(pending[table]['Keys'])} keys unprocessed after retries")
+
+
 def is_transaction_cancelled(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "TransactionCanceledException"
 

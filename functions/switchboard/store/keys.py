@@ -9,9 +9,16 @@ One table, generic key names, items told apart by their key prefixes:
 | conversation  | CONVERSATION#<conversation id>      | CONVERSATION       |
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
+| x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
 
 A conversation and its messages share a partition, so one Query returns the summary
 and the messages in order (ULIDs sort by time).
+
+Provider-id items ("claims") make every inbound message exactly-once: a message claims
+its provider's id (MessageSid, SES messageId, CallSid, tweet id) and any other id it is
+known by (an email's Message-ID) in the transaction that stores it. The claim records
+where the message lives, which is also how email threading finds the conversation an
+In-Reply-To answers: our own outbound Message-IDs are claimed the same way.
 """
 
 from __future__ import annotations
@@ -63,3 +70,12 @@ def message_key(conversation_id: str, message_id: str) -> dict[str, str]:
 
 def provider_key(provider: str, provider_id: str) -> dict[str, str]:
     return {PK: f"PROVIDER#{provider}#{provider_id}", SK: "PROVIDER"}
+
+
+def identity_map_key(kind: str, value: str) -> str:
+    """The key of one identity in a customer item's identities map."""
+    return f"{kind}#{value}"
+
+
+def checkpoint_key(name: str) -> dict[str, str]:
+    return {PK: f"CHECKPOINT#{name}", SK: "CHECKPOINT"}
