@@ -84,6 +84,48 @@ def _conversation_store():
     return ConversationStore(boto3.client("dynamodb"), _required_env("TABLE_NAME"))
 
 
+def _customer_stores():
+    import boto3
+
+    from switchboard.store.customers import CustomerStore
+
+    client = boto3.client("dynamodb")
+    table = _required_env("TABLE_NAME")
+    return CustomerStore(client, table), _conversation_store()
+
+
+CUSTOMER_ID_PATTERN = r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}"
+
+
+def parse_customer_reference(text: str, default_region: str = "US"):
+    """A customer id, or an identity: +E.164 phone, email address, or x:<numeric user id>."""
+    import re
+
+    from switchboard.models import Identity, IdentityKind
+
+    value = text.strip()
+    if re.fullmatch(CUSTOMER_ID_PATTERN, value):
+        return value.upper()
+    if value.lower().startswith("x:"):
+        user_id = value[2:]
+        if not user_id.isdigit():
+            raise CliError(f"{text!r}: an X identity is x:<numeric user id>", EXIT_USAGE)
+        return Identity(IdentityKind.X, user_id)
+    if value.startswith("@"):
+        raise CliError(f"{text!r}: X handles change hands; use x:<numeric user id> (see `customers show`)", EXIT_USAGE)
+    if "@" in value:
+        return Identity(IdentityKind.EMAIL, value.lower())
+    from switchboard.channels.sms import to_e164
+    from switchboard.errors import RejectedRequest
+
+    try:
+        return Identity(IdentityKind.PHONE, to_e164(value, default_region, "the phone number"))
+    except RejectedRequest as error:
+        raise CliError(
+            f"{text!r} is not a customer id, an email address, x:<user id> or a phone number ({error.reason})", EXIT_USAGE
+        ) from None
+
+
 def _required_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -154,6 +196,64 @@ def cmd_conversations_show(args: argparse.Namespace) -> int:
             print(f"    {line}")
         for media in message.media:
             print(f"    📎 {media.content_type} {media.url}")
+    return 0
+
+
+def _customer_document(customer, conversations) -> dict[str, Any]:
+    document = to_json_dict(customer)
+    document["conversations"] = [
+        {k: v for k, v in to_json_dict(c).items() if k != "messages"} for c in conversations if not c.merged_into
+    ]
+    return document
+
+
+def cmd_customers_show(args: argparse.Namespace) -> int:
+    from switchboard.conversations.customers import LinkError, resolve_customer
+
+    reference = parse_customer_reference(args.customer)
+    with data_environment(args.stack):
+        customers, conversation_store = _customer_stores()
+        try:
+            customer = resolve_customer(customers, reference)
+        except LinkError as error:
+            raise CliError(str(error), EXIT_NOT_FOUND) from None
+        conversations = conversation_store.get_conversations(customer.conversation_ids)
+    if args.json:
+        _print_json(_customer_document(customer, conversations))
+        return 0
+    print(f"Customer     {customer.display_name or '-'}  [{customer.customer_id}]")
+    print(f"Since        {_when(customer.created_at)} UTC")
+    for identity in customer.identities:
+        handle = f" (@{identity.handle})" if identity.handle else ""
+        name = f"  {identity.display_name}" if identity.display_name else ""
+        print(f"Identity     {identity.kind.value:<6} {identity.value}{handle}{name}")
+    print()
+    rows = [
+        [c.conversation_id, c.channel.value, c.status.value, str(c.message_count), _when(c.last_activity_at), c.last_message_preview[:40]]
+        for c in conversations
+        if not c.merged_into
+    ]
+    print(_table(rows, ["CONVERSATION", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
+    return 0
+
+
+def cmd_customers_link(args: argparse.Namespace) -> int:
+    from switchboard.conversations.customers import LinkError, link_customers
+    from switchboard.models import utc_now
+
+    survivor, absorbed = parse_customer_reference(args.customer), parse_customer_reference(args.other)
+    with data_environment(args.stack):
+        customers, conversation_store = _customer_stores()
+        try:
+            result = link_customers(customers, conversation_store, survivor, absorbed, utc_now())
+        except LinkError as error:
+            raise CliError(str(error), EXIT_NOT_FOUND) from None
+    if args.json:
+        _print_json(to_json_dict(result))
+    elif result.already_linked:
+        print(f"already one customer: {result.survivor_id}")
+    else:
+        print(f"merged customer {result.absorbed_id} into {result.survivor_id} ({result.messages_moved} messages moved)")
     return 0
 
 
@@ -237,6 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="conversation id (from `conversations list`)")
     data_options(show)
     show.set_defaults(run=cmd_conversations_show)
+
+    customers = commands.add_parser("customers", help="customers and their identities on every channel").add_subparsers(dest="action", required=True, metavar="ACTION")
+    customer_show = customers.add_parser("show", help="a customer's identities and conversations")
+    customer_show.add_argument("customer", help="customer id, or an identity: +E.164 phone, email address, x:<user id>")
+    data_options(customer_show)
+    customer_show.set_defaults(run=cmd_customers_show)
+    link = customers.add_parser(
+        "link",
+        help="merge two customers into one (the second into the first); safe to repeat",
+        description="Merge customer B into customer A: B's identities and conversation history join A's stream, "
+        "in time order, and later messages on any of them go to A. Running it again finishes an interrupted merge.",
+    )
+    link.add_argument("customer", metavar="A", help="the customer that stays (id or identity)")
+    link.add_argument("other", metavar="B", help="the customer folded into A (id or identity)")
+    data_options(link)
+    link.set_defaults(run=cmd_customers_link)
 
     quarantine = commands.add_parser("quarantine", help="requests Switchboard refused").add_subparsers(dest="action", required=True, metavar="ACTION")
     rejected = quarantine.add_parser("list", help="refused requests with their reasons, newest first")

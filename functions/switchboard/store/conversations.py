@@ -447,6 +447,16 @@ def message_item(message: InboundMessage, route: Route, message_id: str, directi
     }
 
 
+def message_item_moved(item: dict[str, Any], survivor: Route) -> dict[str, Any]:
+    """A stored message item, re-homed into another conversation (a customer merge)."""
+    return {
+        **item,
+        **keys.message_key(survivor.conversation_id, item["message_id"]),
+        "conversation_id": survivor.conversation_id,
+        "customer_id": survivor.customer_id,
+    }
+
+
 def _identity_values(identity: Identity) -> dict[str, Any]:
     return {key: value for key, value in asdict(identity).items() if value is not None}
 

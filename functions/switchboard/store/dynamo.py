@@ -83,7 +83,8 @@ def retry_conflicts(operation: Callable[[], T], attempts: int = 6) -> T:
             return operation()
         except ClientError as error:
             conflict = is_transaction_cancelled(error) and "TransactionConflict" in cancellation_codes(error)
-            throttled = error.response["Error"]["Code"] in ("TransactionInProgressException",)
+            # A single-item write that meets a running transaction fails with TransactionConflictException.
+            throttled = error.response["Error"]["Code"] in ("TransactionInProgressException", "TransactionConflictException")
             if not (conflict or throttled) or attempt == attempts - 1:
                 raise
             time.sleep(random.uniform(0, 0.02 * 2**attempt))
