@@ -38,6 +38,38 @@ class Settings:
     # Where refused requests are kept in the quarantine bucket (expired by its lifecycle rule).
     quarantine_prefix: str = "rejected/"
 
+    # ---- email (SES inbound) ----
+    # The bucket SES's receipt rule writes raw mail to, under mail_prefix + SES messageId;
+    # attachments are stored next to it under attachments/.
+    mail_bucket: str = ""
+    mail_prefix: str = "inbound/"
+    # The support address customers write to; replies use <local>+<conversation>@<domain>.
+    support_email_address: str = ""
+
+    # ---- voice ----
+    # When the team answers, in business_time_zone: "Mon-Fri 09:00-17:00", several
+    # ranges separated by ";" ("Mon-Thu 09:00-17:00; Fri 09:00-13:00"), or "always".
+    business_hours: str = "Mon-Fri 09:00-17:00"
+    business_time_zone: str = "UTC"
+    voice_greeting_open: str = "Thanks for calling support. Please leave a message after the tone and we will get back to you shortly."
+    voice_greeting_closed: str = (
+        "Thanks for calling support. We are closed right now. Please leave a message after the tone"
+        " and we will get back to you as soon as we open."
+    )
+    voicemail_max_seconds: int = 120
+
+    # ---- X mentions ----
+    # The support account as "<numeric user id>:<username>" (the username is optional).
+    x_support_account: str = ""
+    # SSM Parameter Store name of the X API bearer token (a SecureString).
+    x_bearer_token_parameter: str = "/switchboard/x/bearer-token"
+
+    def require(self, *names: str) -> None:
+        """Fail with the variable names when a function needs settings that are unset."""
+        missing = [_VARIABLES[name][0] for name in names if not getattr(self, name)]
+        if missing:
+            raise SettingsError("invalid environment: " + "; ".join(f"{variable} is required" for variable in missing))
+
 
 # field → (environment variable, pattern its value must match)
 _VARIABLES: dict[str, tuple[str, str]] = {
@@ -49,6 +81,16 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "default_phone_region": ("DEFAULT_PHONE_REGION", r"[A-Z]{2}"),
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
+    "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+    "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
+    "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),
+    "business_hours": ("BUSINESS_HOURS", r".{1,200}"),
+    "business_time_zone": ("BUSINESS_TIME_ZONE", r"[A-Za-z0-9_+/-]{1,64}"),
+    "voice_greeting_open": ("VOICE_GREETING_OPEN", r".{1,500}"),
+    "voice_greeting_closed": ("VOICE_GREETING_CLOSED", r".{1,500}"),
+    "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
+    "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
+    "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
 }
 
 

@@ -84,6 +84,19 @@ def keep_rejected(request: WebhookRequest, status: int, reason: str, now: dateti
         logger.exception("could not keep the rejected request in quarantine")
 
 
+def keep_rejected_event(route: str, body: bytes, reason: str, now: datetime, extra: dict[str, Any] | None = None) -> None:
+    """Quarantine an event that is not an HTTP request (an SES receipt), like keep_rejected.
+
+    Its status is 422: well-formed delivery, unacceptable content. A failure to keep it
+    is raised, not logged: the event source retries, and its dead-letter queue keeps it.
+    """
+    record = RejectedRequestRecord(
+        status=422, reason=reason, route=route, received_at=now, headers={}, body=body, extra=extra or {}
+    )
+    key = _quarantine().keep(record)
+    logger.info("event kept in quarantine", extra={"quarantine_key": key})
+
+
 def refuse(request: WebhookRequest, rejection: RejectedRequest, now: datetime) -> dict[str, Any]:
     logger.warning("request refused", extra={"status": rejection.status, "reason": rejection.reason})
     metrics.add_metric(name=f"Refused{rejection.status}", unit=MetricUnit.Count, value=1)

@@ -114,3 +114,13 @@ def register(responses_mock: Any, account_id: str, pages: list[dict[str, Any] | 
 def x_time(moment: datetime) -> str:
     """'2026-11-23T09:30:00.000Z', X's timestamp format (tweepy requires the millis)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# X's ids are Snowflakes: milliseconds since X's epoch in the high bits, so they sort by time.
+SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
+def new_tweet_id(moment: datetime) -> int:
+    import secrets
+
+    return ((int(moment.timestamp() * 1000) - SNOWFLAKE_EPOCH_MS) << 22) | secrets.randbits(22)

@@ -57,6 +57,17 @@ class Endpoints:
 DEFAULT_LOCAL_AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
+# Parameters whose deployed default is "off", switched on for the local stack.
+LOCAL_SUPPORT_EMAIL = "support@switchboard.example"
+LOCAL_X_ACCOUNT_ID = "1500000000000000001"
+LOCAL_X_USERNAME = "switchboardhq"
+LOCAL_PARAMETERS = {
+    "SupportEmailAddress": LOCAL_SUPPORT_EMAIL,
+    "XSupportAccount": f"{LOCAL_X_ACCOUNT_ID}:{LOCAL_X_USERNAME}",
+}
+LOCAL_X_BEARER_TOKEN = "local-x-bearer-token"
+
+
 def local_auth_token(state_dir: Path) -> str:
     """TWILIO_AUTH_TOKEN when set, else the token in state_dir (the default, written once)."""
     configured = os.environ.get("TWILIO_AUTH_TOKEN")
@@ -98,14 +109,17 @@ class LocalStack:
 
         ensure_tables(boto3.client("dynamodb"), self.template)
         ensure_buckets(boto3.client("s3"), self.template, self.resolver())
-        put_secret(boto3.client("ssm"), self.resolver().names["TwilioAuthTokenParameterName"], self.auth_token)
+        names = self.resolver().names
+        put_secret(boto3.client("ssm"), names["TwilioAuthTokenParameterName"], self.auth_token)
+        # Locally X is replayed through intercepted HTTP (`local send mention`); any token does.
+        put_secret(boto3.client("ssm"), names["XBearerTokenParameterName"], LOCAL_X_BEARER_TOKEN)
 
     @property
     def auth_token(self) -> str:
         return local_auth_token(self.state_dir)
 
     def resolver(self) -> Resolver:
-        return Resolver(self.template, {"PublicUrl": self.public_url})
+        return Resolver(self.template, {"PublicUrl": self.public_url, **LOCAL_PARAMETERS})
 
     def function_environment(self) -> dict[str, str]:
         """Every function's environment, resolved; all functions share one process locally."""

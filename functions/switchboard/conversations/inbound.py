@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ulid import ULID
 
 from switchboard.models import AppendResult, InboundMessage
@@ -66,3 +68,23 @@ def _destination(lookup: Lookup, store: ConversationStore) -> Route | None:
         if followed is not None:
             return followed
     return lookup.identity
+
+
+def record_part(message: InboundMessage, updates: dict[str, Any] | None, store: ConversationStore) -> AppendResult:
+    """Record one of several deliveries that make up one message (a call's callbacks).
+
+    The first stores the message; each later one sets its own fields (`updates`) on
+    it, so any order, and any repeat, ends in the same single message.
+    """
+    result = record_inbound(message, store)
+    if not result.duplicate or not updates:
+        return result
+    route, message_id = Route(result.customer_id, result.conversation_id), result.message_id
+    for _ in range(MAX_ATTEMPTS):
+        if store.update_message(route, message_id, updates):
+            return result
+        found = store.find_claim(message.provider, message.provider_id)  # moved by a merge
+        if found is None:
+            break
+        route, message_id = found
+    raise RuntimeError(f"message {message.provider_id} could not be found to update")

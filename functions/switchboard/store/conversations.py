@@ -35,8 +35,6 @@ from switchboard.store.dynamo import (
 PREVIEW_LENGTH = 120
 # Email threading looks up In-Reply-To and at most this many of the newest References.
 MAX_THREAD_REFS = 10
-# The provider namespace of RFC 5322 Message-IDs, whoever delivered the email.
-EMAIL_MESSAGE_ID = "email"
 
 
 class DuplicateMessage(Exception):
@@ -122,7 +120,7 @@ class ConversationStore:
         if message.reply_to_conversation:
             wanted.append(keys.conversation_key(message.reply_to_conversation))
         refs = list(dict.fromkeys(message.thread_refs))[:MAX_THREAD_REFS]
-        wanted += [keys.provider_key(EMAIL_MESSAGE_ID, ref) for ref in refs]
+        wanted += [keys.provider_key(keys.EMAIL_MESSAGE_ID, ref) for ref in refs]
         found = {
             (item[keys.PK], item[keys.SK]): item
             for item in batch_get(
@@ -289,18 +287,27 @@ class ConversationStore:
     def update_message(self, route: Route, message_id: str, fields: dict[str, Any]) -> bool:
         """Set fields on a stored message (a voicemail's transcription arriving later).
 
-        False when the message is not there (moved by a merge meanwhile): look it up again.
+        Names may be paths into maps ("provider_fields.RecordingSid"). False when the
+        message is not there (moved by a merge meanwhile): look it up again.
         """
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": to_values({"v": value})["v"] for i, value in enumerate(fields.values())}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        assignments = []
+        for index, (name, value) in enumerate(fields.items()):
+            path = []
+            for depth, part in enumerate(name.split(".")):
+                names[f"#f{index}_{depth}"] = part
+                path.append(f"#f{index}_{depth}")
+            values[f":v{index}"] = value
+            assignments.append(f"{'.'.join(path)} = :v{index}")
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=to_item(keys.message_key(route.conversation_id, message_id)),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues=to_values(values),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -45,6 +45,9 @@ TABLE_SCHEMA = {
 }
 
 CONVERSATION_SK = "CONVERSATION"
+# The provider namespace of RFC 5322 Message-IDs (ours and customers'), whoever
+# delivered the email: In-Reply-To and References are looked up under it.
+EMAIL_MESSAGE_ID = "email"
 MESSAGE_PREFIX = "MESSAGE#"
 
 

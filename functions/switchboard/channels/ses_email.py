@@ -1,0 +1,145 @@
+"""Inbound email through SES: the receipt event, its verdicts, reply addresses → InboundMessage.
+
+SES's receipt rule first stores the raw message in S3, then invokes the email
+function with a receipt event that names it. The MIME itself is read by
+`channels.mime`; this module decides what SES's verdicts mean and how the parsed mail
+becomes a message in the stream. Pure: no AWS calls, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from switchboard.channels.mime import ParsedEmail
+from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
+from switchboard.store.keys import EMAIL_MESSAGE_ID
+
+PROVIDER = "ses"
+# A conversation's reply address is <support local part>+c<conversation id>@<domain>.
+REPLY_TAG = "c"
+_ULID = r"[0-9a-hjkmnp-tv-z]{26}"
+
+
+class MalformedReceipt(ValueError):
+    """The event is not an SES receipt we can act on."""
+
+
+@dataclass(frozen=True)
+class SesReceipt:
+    message_id: str  # SES's id, also the raw message's S3 object name
+    timestamp: datetime
+    recipients: tuple[str, ...]  # the envelope recipients on our domain
+    spam: str
+    virus: str
+    spf: str
+    dkim: str
+    dmarc: str
+
+
+def receipt_from_record(record: dict) -> SesReceipt:
+    """One record of an SES receipt event (the Lambda action's event shape)."""
+    try:
+        ses = record["ses"]
+        mail, receipt = ses["mail"], ses["receipt"]
+        message_id = mail["messageId"]
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", message_id):
+            raise MalformedReceipt(f"messageId {message_id[:40]!r} is not an SES message id")
+        return SesReceipt(
+            message_id=message_id,
+            timestamp=datetime.fromisoformat(mail["timestamp"].replace("Z", "+00:00")),
+            recipients=tuple(address.lower() for address in receipt.get("recipients") or mail.get("destination") or ()),
+            spam=_verdict(receipt, "spamVerdict"),
+            virus=_verdict(receipt, "virusVerdict"),
+            spf=_verdict(receipt, "spfVerdict"),
+            dkim=_verdict(receipt, "dkimVerdict"),
+            dmarc=_verdict(receipt, "dmarcVerdict"),
+        )
+    except MalformedReceipt:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedReceipt(f"not an SES receipt record: {type(error).__name__} {error}") from None
+
+
+def _verdict(receipt: dict, name: str) -> str:
+    """PASS, FAIL, GRAY or PROCESSING_FAILED as SES reports it; NOT_CHECKED when the
+    rule has scanning off (SES then omits the verdict)."""
+    if name not in receipt:
+        return "NOT_CHECKED"
+    return str((receipt[name] or {}).get("status") or "PROCESSING_FAILED")
+
+
+def refusal(receipt: SesReceipt) -> str | None:
+    """Why a message must not reach the stream (it goes to quarantine), or None."""
+    if receipt.virus == "FAIL":
+        return "SES virus verdict FAIL"
+    if receipt.spam == "FAIL":
+        return "SES spam verdict FAIL"
+    return None
+
+
+def reply_address(support_address: str, conversation_id: str) -> str:
+    """The address that threads replies into this conversation, whatever the subject says."""
+    local, _, domain = support_address.partition("@")
+    return f"{local}+{REPLY_TAG}{conversation_id.lower()}@{domain}"
+
+
+def conversation_in_addresses(addresses: tuple[str, ...], support_address: str) -> str | None:
+    """The conversation named by a reply address among these recipients, if any."""
+    if not support_address:
+        return None
+    local, _, domain = support_address.lower().partition("@")
+    pattern = re.compile(rf"{re.escape(local)}\+{REPLY_TAG}({_ULID})@{re.escape(domain)}")
+    for address in addresses:
+        match = pattern.fullmatch(address.lower())
+        if match:
+            return match.group(1).upper()
+    return None
+
+
+def attachment_name(index: int, filename: str | None) -> str:
+    """An S3-safe object name that keeps the original name readable and unique per message."""
+    safe = re.sub(r"[^\w.-]+", "_", filename or "", flags=re.UNICODE).strip("._")[:100]
+    return f"{index:02d}-{safe or 'attachment'}"
+
+
+def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...], support_address: str) -> InboundMessage:
+    """A parsed email and its receipt → the message stored in the stream."""
+    addresses = receipt.recipients + parsed.to + parsed.cc
+    full_text = parsed.text if parsed.new_text.strip() != parsed.text.strip() else None
+    fields = {
+        "message_id": parsed.message_id,
+        "spf": receipt.spf,
+        "dkim": receipt.dkim,
+        "dmarc": receipt.dmarc,
+        "body_source": parsed.body_source,
+        "automated": parsed.automated,
+        "reply_to": parsed.reply_to if parsed.reply_to != parsed.sender_address else None,
+        "defects": "; ".join(parsed.defects)[:1000] or None,
+    }
+    return InboundMessage(
+        channel=Channel.EMAIL,
+        provider=PROVIDER,
+        provider_id=receipt.message_id,
+        also_known_as=((EMAIL_MESSAGE_ID, parsed.message_id),) if parsed.message_id else (),
+        sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=parsed.sender_name),
+        recipient=_our_address(addresses, support_address),
+        received_at=receipt.timestamp,
+        subject=parsed.subject,
+        body=parsed.new_text,
+        full_body=full_text,
+        media=media,
+        automated=parsed.automated is not None,
+        thread_refs=tuple(ref for ref in (parsed.in_reply_to, *reversed(parsed.references)) if ref),
+        reply_to_conversation=conversation_in_addresses(addresses, support_address),
+        provider_fields={name: value for name, value in fields.items() if value},
+    )
+
+
+def _our_address(addresses: tuple[str, ...], support_address: str) -> str | None:
+    domain = support_address.lower().partition("@")[2]
+    for address in addresses:
+        if domain and address.lower().endswith("@" + domain):
+            return address.lower()
+    return addresses[0].lower() if addresses else None

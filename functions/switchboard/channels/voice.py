@@ -1,0 +1,245 @@
+"""Twilio Voice: answer with a greeting and <Record>, and turn its callbacks into one message per call.
+
+Twilio reports a voicemail in up to four requests, in any order and sometimes twice:
+the <Record> action, the recording status callback, the transcription callback, and
+the number's call status callback (the only one sent when the caller hangs up before
+the beep). Each becomes an InboundMessage for the same call (provider id = CallSid),
+so the first one stores the message and the others only add their part to it (see
+`VoicePart.updates`). Pure: no AWS calls, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from switchboard.channels.sms import to_e164
+from switchboard.errors import RejectedRequest
+from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media, MessageKind
+
+PROVIDER = "twilio-call"
+CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
+RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+
+# The callback routes, relative to the public URL (template.yaml declares the same).
+VOICE_PATH = "/webhooks/twilio/voice"
+RECORDED_PATH = VOICE_PATH + "/recorded"
+RECORDING_STATUS_PATH = VOICE_PATH + "/recording"
+TRANSCRIPTION_PATH = VOICE_PATH + "/transcription"
+CALL_STATUS_PATH = VOICE_PATH + "/status"
+
+# Twilio transcribes recordings of at most two minutes.
+MAX_TRANSCRIBED_SECONDS = 120
+NO_MESSAGE = "We did not get a message. Goodbye."
+
+# ---- business hours -------------------------------------------------------------------
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_RANGE = re.compile(r"(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Weekly opening hours in a time zone: e.g. "Mon-Fri 09:00-17:00; Sat 10:00-14:00"."""
+
+    zone: ZoneInfo
+    # (weekday 0=Monday, opens, closes) in local time; "always" is every day 00:00-24:00.
+    windows: tuple[tuple[int, time, time | None], ...] = field(default_factory=tuple)
+
+    def is_open(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        now = local.time()
+        return any(
+            day == local.weekday() and opens <= now and (closes is None or now < closes)
+            for day, opens, closes in self.windows
+        )
+
+
+def parse_business_hours(text: str, time_zone: str) -> BusinessHours:
+    """The BUSINESS_HOURS setting; ValueError saying what is wrong."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {time_zone!r} (use an IANA name such as Europe/Berlin)") from None
+    spec = text.strip().lower()
+    if spec == "always":
+        return BusinessHours(zone, tuple((day, time(0), None) for day in range(7)))
+    if spec == "never":
+        return BusinessHours(zone, ())
+    windows = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        match = _RANGE.fullmatch(part)
+        if not match or match["first"] not in _DAYS or (match["last"] and match["last"] not in _DAYS):
+            raise ValueError(f"business hours {part!r} are not like 'Mon-Fri 09:00-17:00'")
+        first = _DAYS.index(match["first"])
+        last = _DAYS.index(match["last"]) if match["last"] else first
+        opens, closes = _clock(match["start"]), _clock(match["end"])
+        if closes is not None and closes <= opens:
+            raise ValueError(f"business hours {part!r} close before they open")
+        days = range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)]
+        windows += [(day, opens, closes) for day in days]
+    return BusinessHours(zone, tuple(windows))
+
+
+def _clock(text: str) -> time | None:
+    hours, minutes = map(int, text.split(":"))
+    if hours == 24 and minutes == 0:
+        return None  # until midnight
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{text!r} is not a time of day")
+    return time(hours, minutes)
+
+
+# ---- answering the call ---------------------------------------------------------------
+
+
+def greeting_twiml(public_url: str, form: dict[str, str], greeting: str, max_seconds: int) -> str:
+    """The TwiML that greets the caller and records a voicemail, built with Twilio's builders.
+
+    The callbacks carry the caller and the number called in their query string: the
+    recording status callback does not send them, and Twilio signs the full URL, so
+    they cannot be altered.
+    """
+    from twilio.twiml.voice_response import VoiceResponse
+
+    call = urlencode({"caller": form.get("From", ""), "called": form.get("To", "")})
+    response = VoiceResponse()
+    response.say(greeting)
+    response.record(
+        action=f"{public_url}{RECORDED_PATH}?{call}",
+        method="POST",
+        max_length=max_seconds,
+        timeout=5,
+        finish_on_key="#",
+        play_beep=True,
+        transcribe=max_seconds <= MAX_TRANSCRIBED_SECONDS,
+        transcribe_callback=f"{public_url}{TRANSCRIPTION_PATH}?{call}",
+        recording_status_callback=f"{public_url}{RECORDING_STATUS_PATH}?{call}",
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed absent",
+    )
+    # Reached only when nothing was recorded (silence until the timeout).
+    response.say(NO_MESSAGE)
+    response.hangup()
+    return str(response)
+
+
+def hang_up_twiml() -> str:
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+# ---- the callbacks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoicePart:
+    """One callback's share of the call's message."""
+
+    message: InboundMessage  # what to store if this callback is the first
+    # What to set on the message when another callback stored it first (None: nothing).
+    updates: dict[str, Any] | None
+
+
+def call_part(path: str, form: dict[str, str], query: dict[str, str], received_at: datetime, region: str) -> VoicePart | None:
+    """A callback's form → its part of the call's message; None when it adds nothing.
+
+    RejectedRequest(400) when a required field is missing or malformed.
+    """
+    call_sid = _required(form, "CallSid", CALL_SID)
+    caller = _caller(form.get("From") or query.get("caller", ""), region, call_sid)
+    called = form.get("To") or query.get("called") or None
+    fields = {"CallSid": call_sid}
+
+    if path == CALL_STATUS_PATH:
+        if form.get("CallStatus") not in ("completed", "busy", "no-answer", "failed", "canceled"):
+            return None  # ringing, in-progress: the call is not over
+        # Stored only if no recording callback came first; never updates a voicemail.
+        fields["CallStatus"] = form["CallStatus"]
+        return VoicePart(_message(call_sid, caller, called, received_at, MessageKind.MISSED_CALL, fields), None)
+
+    recording_sid = form.get("RecordingSid", "")
+    if recording_sid and not RECORDING_SID.match(recording_sid):
+        raise RejectedRequest(400, "RecordingSid is not a Twilio recording id")
+    duration = form.get("RecordingDuration", "")
+    if duration and not duration.lstrip("-").isdigit():
+        raise RejectedRequest(400, f"RecordingDuration is not a number: {duration[:20]!r}")
+    url = form.get("RecordingUrl", "")
+    if url and not url.startswith("https://"):
+        raise RejectedRequest(400, "RecordingUrl is not an https URL")
+    nothing_recorded = form.get("RecordingStatus") in ("absent", "failed") or not url or (duration and int(duration) <= 0)
+    if path in (RECORDED_PATH, RECORDING_STATUS_PATH) and nothing_recorded:
+        fields["RecordingStatus"] = form.get("RecordingStatus") or "absent"
+        return VoicePart(_message(call_sid, caller, called, received_at, MessageKind.MISSED_CALL, fields), None)
+
+    recording = {"RecordingSid": recording_sid, "RecordingDuration": duration if duration else None}
+    fields.update({k: v for k, v in recording.items() if v})
+    media = (Media(url=url, content_type="audio/x-wav"),) if url else ()
+    updates: dict[str, Any] = {"kind": MessageKind.VOICEMAIL.value}
+    if media:
+        updates["media"] = [{"url": url, "content_type": "audio/x-wav"}]
+    for name, value in fields.items():
+        updates[f"provider_fields.{name}"] = value
+    body = ""
+    if path == TRANSCRIPTION_PATH:
+        status = form.get("TranscriptionStatus", "")
+        if status not in ("completed", "failed"):
+            raise RejectedRequest(400, f"TranscriptionStatus is {status[:20]!r}, not completed or failed")
+        body = form.get("TranscriptionText", "").strip() if status == "completed" else ""
+        transcription = "failed" if status == "failed" else ("empty" if not body else "completed")
+        fields["Transcription"] = transcription
+        updates["provider_fields.Transcription"] = transcription
+        updates["body"] = body
+    return VoicePart(_message(call_sid, caller, called, received_at, MessageKind.VOICEMAIL, fields, body, media), updates)
+
+
+def _message(
+    call_sid: str,
+    caller: Identity,
+    called: str | None,
+    received_at: datetime,
+    kind: MessageKind,
+    fields: dict[str, str],
+    body: str = "",
+    media: tuple[Media, ...] = (),
+) -> InboundMessage:
+    return InboundMessage(
+        channel=Channel.VOICE,
+        provider=PROVIDER,
+        provider_id=call_sid,
+        sender=caller,
+        recipient=called,
+        received_at=received_at,
+        kind=kind,
+        body=body,
+        media=media,
+        provider_fields=dict(fields),
+    )
+
+
+def _caller(raw: str, region: str, call_sid: str) -> Identity:
+    """The caller's number. A withheld number ("Anonymous", "Restricted") is one
+    identity per call: lumping every anonymous caller into one customer would mix
+    strangers' voicemails into one stream."""
+    if not raw.strip():
+        raise RejectedRequest(400, "From is missing (and no caller in the callback URL)")
+    try:
+        return Identity(IdentityKind.PHONE, to_e164(raw, region, "From"))
+    except RejectedRequest:
+        return Identity(IdentityKind.PHONE, f"withheld:{call_sid}", display_name="Withheld number")
+
+
+def _required(form: dict[str, str], name: str, pattern: re.Pattern[str]) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise RejectedRequest(400, f"{name} is missing")
+    if not pattern.match(value):
+        raise RejectedRequest(400, f"{name} is not a Twilio id")
+    return value

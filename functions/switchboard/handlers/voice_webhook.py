@@ -1,0 +1,95 @@
+"""Twilio Voice webhooks: greet and record the caller, then keep the voicemail in their conversation.
+
+POST /webhooks/twilio/voice               incoming call → greeting + <Record> (TwiML)
+POST /webhooks/twilio/voice/recorded      <Record> action → the voicemail, then hang up
+POST /webhooks/twilio/voice/recording     recording status callback → the voicemail
+POST /webhooks/twilio/voice/transcription transcription callback → its text on the voicemail
+POST /webhooks/twilio/voice/status        call status callback → a missed-call note if nothing was recorded
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard.channels.twilio_webhook import verified_form
+from switchboard.channels.voice import (
+    RECORDED_PATH,
+    VOICE_PATH,
+    call_part,
+    greeting_twiml,
+    hang_up_twiml,
+    parse_business_hours,
+)
+from switchboard.conversations.inbound import record_part
+from switchboard.errors import RejectedRequest
+from switchboard.models import utc_now
+from switchboard.observability import logger, mask_phone, metrics
+from switchboard.settings import SettingsError, get_secret, get_settings
+from switchboard.store.conversations import ConversationStore
+from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, xml_response
+
+settings = get_settings()
+try:
+    business_hours = parse_business_hours(settings.business_hours, settings.business_time_zone)
+except ValueError as error:  # fail the cold start with the setting's name
+    raise SettingsError(f"BUSINESS_HOURS / BUSINESS_TIME_ZONE: {error}") from None
+
+
+@cache
+def conversation_store() -> ConversationStore:
+    import boto3
+    from botocore.config import Config
+
+    return ConversationStore(boto3.client("dynamodb", config=Config(parameter_validation=False)), settings.table_name)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = WebhookRequest.from_api_gateway(event)
+    now = utc_now()
+    try:
+        form = verified_form(
+            url=request.public_url(settings.public_url),
+            content_type=request.headers.get("content-type"),
+            body=request.body,
+            signature=request.headers.get("x-twilio-signature"),
+            auth_token=get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds),
+            max_body_bytes=settings.max_webhook_body_bytes,
+        )
+        logger.set_correlation_id(form.get("CallSid"))
+        if request.path == VOICE_PATH:
+            return _answer(form, now)
+        part = call_part(request.path, form, dict(parse_qsl(request.query)), now, settings.default_phone_region)
+    except RejectedRequest as rejection:
+        return refuse(request, rejection, now)
+    except Exception:
+        return fail(request, now)
+
+    if part is not None:
+        try:
+            result = record_part(part.message, part.updates, conversation_store())
+        except Exception:
+            return fail(request, now)
+        logger.append_keys(caller=mask_phone(part.message.sender.value))
+        logger.info(
+            "call part added" if result.duplicate else "call stored",
+            extra={"kind": part.message.kind.value, "conversation_id": result.conversation_id, "message_id": result.message_id},
+        )
+        metrics.add_dimension(name="channel", value="voice")
+        metrics.add_metric(name="CallParts" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
+    if request.path == RECORDED_PATH:
+        return xml_response(hang_up_twiml())
+    return text_response(200, "ok")
+
+
+def _answer(form: dict[str, str], now) -> dict[str, Any]:
+    open_now = business_hours.is_open(now)
+    logger.info("call answered", extra={"open": open_now, "caller": mask_phone(form.get("From"))})
+    greeting = settings.voice_greeting_open if open_now else settings.voice_greeting_closed
+    return xml_response(greeting_twiml(settings.public_url, form, greeting, settings.voicemail_max_seconds))
