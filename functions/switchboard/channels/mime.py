@@ -1,0 +1,932 @@
+"""Raw email bytes (RFC 5322 / MIME) → ParsedEmail. Pure: no AWS, no clock.
+
+parse_email() never raises anything but UnreadableEmail: a malformed message gives what
+could be read, plus `defects`, short notes on what could not. The standard library's
+`email` package (policy.default) does the MIME work. Only the standard library is
+imported at module level: BeautifulSoup (HTML bodies) and mailparser_reply (quoted
+history) are imported where first needed, since they cost tens of milliseconds of cold
+start and many messages need neither.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.errors
+import email.utils
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email import message_from_bytes
+from email.header import decode_header
+from email.headerregistry import HeaderRegistry
+from email.message import Message
+from email.policy import EmailPolicy
+from email.policy import default as DEFAULT_POLICY
+from functools import lru_cache
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+class UnreadableEmail(Exception):
+    """Nothing usable in the input: empty, not an email, or no sender address at all."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ParsedAttachment:
+    """A leaf part that is not the body text: a file, an inline image, a forwarded email."""
+
+    filename: str | None
+    content_type: str
+    content: bytes
+    inline: bool  # has a Content-ID and is not disposition "attachment": shown in the HTML
+    content_id: str | None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    """What an inbound email says, decoded (see parse_email)."""
+
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    sender_address: str
+    sender_name: str | None
+    reply_to: str | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    date: datetime | None
+    text: str  # the whole body as plain text
+    new_text: str  # what the sender just wrote, without the quoted history
+    body_source: str  # "text/plain", "text/html" or "none"
+    attachments: tuple[ParsedAttachment, ...]
+    automated: str | None  # why a machine wrote it, or None for a person
+    defects: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- charsets
+
+# Labels mail clients use that Python does not know, or knows as a smaller charset than
+# the one the sender's software really used (Outlook's ks_c_5601-1987 is cp949, a
+# superset of EUC-KR; Shift_JIS mail from Windows is cp932; GB2312 mail is mostly GBK).
+CHARSET_ALIASES = {
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "ks_c_5601_1987": "cp949",
+    "ksc5601": "cp949",
+    "euc-kr": "cp949",
+    "x-sjis": "cp932",
+    "shift-jis": "cp932",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+    "x-shift_jis": "cp932",
+    "windows-31j": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "cn-gb": "gb18030",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-8-e": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "iso-8859-6-e": "iso-8859-6",
+    "windows-874": "cp874",
+    "x-windows-874": "cp874",
+    "x-mac-roman": "mac-roman",
+    # Mail labelled Latin-1 is mostly written on Windows, with cp1252's quotes and dashes
+    # in 0x80-0x9F (control characters in Latin-1). Latin-1 is tried when cp1252 fails.
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    # Undeclared or "ASCII" 8-bit text is UTF-8 far more often than anything else.
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
+# Python codecs that are not character sets.
+UNUSABLE_CODECS = frozenset({"punycode", "unicode-escape", "raw-unicode-escape"})
+
+
+@lru_cache(maxsize=256)
+def _text_codec(label: str) -> str | None:
+    """Python's codec for a MIME charset label, or None when it is unknown or unusable."""
+    try:
+        name = codecs.lookup(label).name
+        b"a".decode(name, "replace")  # LookupError for "base64", UnicodeError for "idna"
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
+    return None if name in UNUSABLE_CODECS else name
+
+
+def _guess_decode(data: bytes) -> tuple[str, str]:
+    """(text, codec) for bytes of unknown charset: UTF-8 when they mostly are, else Latin-1."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = sum(1 for byte in data if byte >= 0x80)
+    # A few stray bytes in UTF-8 text stay UTF-8; in Latin-1 text most 8-bit bytes are invalid.
+    if invalid * 10 < non_ascii:
+        return text, "utf-8"
+    return data.decode("latin-1"), "latin-1"
+
+
+def _decode_bytes(data: bytes, charset: str | None, where: str, defects: list[str]) -> str:
+    """Text from bytes in a declared charset; never fails, notes what it had to guess."""
+    label = (charset or "us-ascii").strip().strip('"').lower()
+    preferred = _text_codec(CHARSET_ALIASES.get(label, label))
+    if preferred is None:
+        text, used = _guess_decode(data)
+        defects.append(f"{where}: charset {label!r} unknown, decoded as {used}")
+        return text
+    for codec in dict.fromkeys((preferred, _text_codec(label) or preferred)):
+        try:
+            return data.decode(codec)
+        except (UnicodeError, ValueError, TypeError, LookupError):
+            continue
+    if preferred == "utf-8":  # undeclared, ASCII or UTF-8: Latin-1 is a common mislabel
+        text, used = _guess_decode(data)
+        replaced = " with replacements" if used == "utf-8" else ""
+        defects.append(f"{where}: not valid {label}, decoded as {used}{replaced}")
+        return text
+    defects.append(f"{where}: bytes invalid in {label}, replaced")
+    return data.decode(preferred, "replace")
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """text without lone surrogates. The email package keeps undecodable header bytes as
+    surrogate escapes, which JSON and DynamoDB reject; raw UTF-8 is recovered here."""
+    if text.isascii() or not _SURROGATES.search(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- defects
+
+# Plain words for the email package's defects; other class names are spelled out.
+DEFECT_WORDS = {
+    "CloseBoundaryNotFoundDefect": "missing closing boundary",
+    "StartBoundaryNotFoundDefect": "declared boundary not found",
+    "NoBoundaryInMultipartDefect": "multipart without a boundary",
+    "MultipartInvariantViolationDefect": "multipart without parts",
+    "MissingHeaderBodySeparatorDefect": "missing blank line after the headers",
+    "FirstHeaderLineIsContinuationDefect": "first header line is a continuation",
+    "MisplacedEnvelopeHeaderDefect": "misplaced mbox From line",
+    "InvalidBase64PaddingDefect": "truncated base64",
+    "InvalidBase64CharactersDefect": "invalid characters in base64",
+    "InvalidBase64LengthDefect": "truncated base64 (incomplete last group dropped)",
+    "InvalidMultipartContentTransferEncodingDefect": "transfer encoding on a multipart",
+    "UndecodableBytesDefect": "undecodable bytes",
+    "NonPrintableDefect": "non-printable characters",
+    "InvalidDateDefect": "invalid date",
+    "HeaderMissingRequiredValue": "empty value",
+}
+# Old but valid syntax: nothing is lost.
+IGNORED_DEFECTS = frozenset({"ObsoleteHeaderDefect"})
+# Encoded words where RFC 2047 does not allow them: decoded anyway, nothing is lost.
+IGNORED_HEADER_NOTES = frozenset(
+    {
+        "encoded word inside quoted string",
+        "missing trailing whitespace after encoded-word",
+        "missing whitespace before encoded word",
+    }
+)
+_CAMEL_CASE_WORD = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _describe(defect: Exception) -> str | None:
+    name = type(defect).__name__
+    if name in IGNORED_DEFECTS:
+        return None
+    if name == "InvalidHeaderDefect" and str(defect):
+        # The message is what says something ("missing '.' between words"), unless benign.
+        return None if str(defect) in IGNORED_HEADER_NOTES else str(defect)
+    return DEFECT_WORDS.get(name) or _CAMEL_CASE_WORD.sub(" ", name.removesuffix("Defect")).lower()
+
+
+def _add_defects(defects: list[str], where: str, found: object) -> None:
+    for defect in found or ():  # type: ignore[attr-defined]
+        described = _describe(defect)
+        if described:
+            defects.append(f"{where}: {described}" if where else described)
+
+
+# --------------------------------------------------------------------------- the email package
+
+
+class _MemoisedHeaderRegistry(HeaderRegistry):
+    """policy.default's header classes, each (name, value) parsed once per message.
+
+    The email package parses a header again on every access and reads Content-Type a
+    dozen times per part while walking a message: that was most of the parse time.
+    A registry per message, so nothing a customer wrote outlives the parse.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: dict[tuple[str, str], object] = {}
+
+    def __call__(self, name: str, value: str):  # type: ignore[override]
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            header = self._parsed[key] = super().__call__(name, value)
+        return header
+
+
+def _policy() -> EmailPolicy:
+    return DEFAULT_POLICY.clone(header_factory=_MemoisedHeaderRegistry())
+
+
+def _safely(function: Callable[[], T], default: T) -> T:
+    """function(), or default when the email package trips over hostile input."""
+    try:
+        return function()
+    except Exception:
+        return default
+
+
+def _content_type(part: Message) -> str:
+    return _safely(part.get_content_type, "application/octet-stream")
+
+
+def _param(part: Message, name: str) -> str:
+    """A Content-Type parameter as clean text, "" when absent (RFC 2231 values included)."""
+    value = _safely(lambda: part.get_param(name), None)
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        value = email.utils.collapse_rfc2231_value(value)
+    return _clean(str(value))
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def _header(msg: Message, name: str, defects: list[str]) -> object | None:
+    """The parsed header (policy.default), or its raw text if the parser gave up on it."""
+    try:
+        value = msg.get(name)
+    except Exception as error:
+        defects.append(f"{name}: unparseable ({type(error).__name__})")
+        raw = _raw_header(msg, name)
+        return None if raw is None else _clean(raw)
+    if value is not None:
+        _add_defects(defects, name, getattr(value, "defects", ()))
+    return value
+
+
+def _raw_header(msg: Message, name: str) -> str | None:
+    """A header's unparsed value (undecodable bytes as surrogate escapes)."""
+    wanted = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
+def _addresses(header: object | None) -> list[tuple[str, str | None]]:
+    """(address lower-cased, display name or None) for each address in a header."""
+    if header is None:
+        return []
+    parsed = getattr(header, "addresses", None)
+    if parsed is None:  # raw text: the header parser failed, try the lenient one
+        name, address = email.utils.parseaddr(str(header))
+        return [(_clean(address).lower(), _clean(name) or None)] if address else []
+    found = []
+    for item in parsed:
+        address = _clean(item.addr_spec or "").strip().lower()
+        if address and address != "<>":
+            found.append((address, _clean(item.display_name or "").strip() or None))
+    return found
+
+
+def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
+    """(address, name) from From, else Sender, else Return-Path: the first usable one."""
+    for name in ("From", "Sender"):
+        for address, display_name in _addresses(_header(msg, name, defects)):
+            if "@" in address:
+                if name != "From":
+                    defects.append(f"no usable From address, sender taken from {name}")
+                return address, _display_name(msg, name, address, display_name, defects)
+    return_path = _header(msg, "Return-Path", defects)
+    if return_path is not None:
+        _, address = email.utils.parseaddr(_clean(str(return_path)))
+        if "@" in address:
+            defects.append("no usable From address, sender taken from Return-Path")
+            return address.strip().lower(), None
+    raise UnreadableEmail("no sender address: From, Sender and Return-Path missing or unreadable")
+
+
+def _display_name(
+    msg: Message, header_name: str, address: str, parsed: str | None, defects: list[str]
+) -> str | None:
+    """The display name, encoded words joined as RFC 2047 says: the email package keeps
+    the space between adjacent encoded words in names ("みけ る" for "みける")."""
+    raw = _raw_header(msg, header_name) or ""
+    if parsed and "=?" in raw and raw.isascii():
+        raw_name, raw_address = email.utils.parseaddr(raw)
+        if raw_address.strip().lower() == address and "=?" in raw_name:
+            parsed = _decode_encoded_words(raw_name, header_name, defects)
+    if not parsed:
+        return None
+    return " ".join(_clean(parsed).split()) or None
+
+
+_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _message_ids(header: object | None) -> list[str]:
+    """Message-IDs without <>, in order; a bare id without brackets is taken as it is."""
+    if header is None:
+        return []
+    value = _clean(str(header))
+    found = _MESSAGE_ID.findall(value)
+    if found:
+        return found
+    return [token for token in value.split() if "@" in token][:1] or value.split()[:1]
+
+
+def _subject(msg: Message, defects: list[str]) -> str:
+    header = _header(msg, "Subject", defects)
+    if header is None:
+        return ""
+    subject = str(header)
+    raw = _raw_header(msg, "Subject")
+    if raw and raw.isascii() and _has_remapped_charset(raw):
+        subject = _decode_encoded_words(raw, "Subject", defects)
+    return " ".join(_clean(subject).split())
+
+
+_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]+)")
+
+
+def _has_remapped_charset(raw: str) -> bool:
+    """Encoded words in a charset we decode differently from the email package."""
+    return any(
+        label.lower() in CHARSET_ALIASES or _text_codec(label.lower()) is None
+        for label in _ENCODED_WORD_CHARSET.findall(raw)
+    )
+
+
+def _decode_encoded_words(raw: str, where: str, defects: list[str]) -> str:
+    """RFC 2047 words decoded with our charset table (ks_c_5601-1987 as cp949 ...)."""
+    try:
+        pieces = decode_header(raw)
+    except Exception:  # malformed encoded words: keep the raw text
+        return raw
+    return "".join(
+        data if isinstance(data, str) else _decode_bytes(data, charset, where, defects)
+        for data, charset in pieces
+    )
+
+
+def _date(msg: Message, defects: list[str]) -> datetime | None:
+    value = getattr(_header(msg, "Date", defects), "datetime", None)
+    if not isinstance(value, datetime):
+        return None
+    # "-0000" (zone unknown) gives a naive datetime; RFC 5322 reads it as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- automated
+
+AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+# X-Auto-Response-Suppress is deliberately absent: Exchange sets it on ordinary mail to
+# ask *others* not to auto-reply, so it says nothing about this message.
+AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-AutoReply-From", "X-Mail-Autoreply")
+BOUNCE_MAILBOXES = frozenset({"mailer-daemon", "postmaster"})
+
+
+def _automated(msg: Message, sender_address: str, defects: list[str]) -> str | None:
+    """Why a machine wrote this message (RFC 3834 and common practice), or None."""
+    auto_submitted = _header(msg, "Auto-Submitted", defects)
+    if auto_submitted is not None:
+        value = str(auto_submitted).split(";")[0].strip().lower()
+        if value and value != "no":
+            return f"Auto-Submitted: {value}"
+    local_part = sender_address.rsplit("@", 1)[0]
+    if local_part in BOUNCE_MAILBOXES:
+        return f"bounce from {local_part}"
+    if _content_type(msg) == "multipart/report":
+        report_type = _param(msg, "report-type").lower()
+        if report_type == "disposition-notification":
+            return "read receipt"
+        if report_type in ("delivery-status", ""):
+            return "delivery status report"
+        return f"{report_type} report"
+    for name in AUTOREPLY_HEADERS:
+        if _header(msg, name, defects) is not None:
+            return name
+    precedence = str(_header(msg, "Precedence", defects) or "").strip().lower()
+    if precedence in AUTOMATED_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    if (_raw_header(msg, "Return-Path") or "").strip() == "<>":
+        return "empty Return-Path (bounce or auto-reply)"
+    return None
+
+
+# --------------------------------------------------------------------------- MIME tree
+
+
+@dataclass(slots=True)
+class _Leaf:
+    part: Message
+    content_type: str
+    alternative: Message | None  # the nearest multipart/alternative around it
+
+
+def _leaves(root: Message, defects: list[str]) -> list[_Leaf]:
+    """Leaf parts in document order, walked without recursion (hostile nesting is deep).
+    message/* parts are leaves: a forwarded email is one attachment."""
+    leaves: list[_Leaf] = []
+    stack: list[tuple[Message, Message | None]] = [(root, None)]
+    while stack:
+        part, alternative = stack.pop()
+        content_type = _content_type(part)
+        if not (content_type.startswith("multipart/") and part.is_multipart()):
+            leaves.append(_Leaf(part, content_type, alternative))
+            continue
+        if part is not root:
+            _add_defects(defects, content_type, part.defects)
+        if content_type == "multipart/alternative":
+            alternative = part
+        children = [child for child in part.get_payload() if isinstance(child, Message)]
+        stack.extend((child, alternative) for child in reversed(children))
+    return leaves
+
+
+_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*$", re.MULTILINE)
+
+
+def _recover_multipart(msg: Message, defects: list[str]) -> Message | None:
+    """A multipart whose declared boundary never appears: its body reparsed with the
+    boundary its lines actually use. None when no line looks like a boundary."""
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return None
+    found = _BOUNDARY_LINE.search(payload)
+    if found is None:
+        return None
+    boundary = found.group(1)
+    container = (
+        f'Content-Type: {_content_type(msg)}; boundary="{boundary}"\n\n'.encode()
+        + payload.encode("utf-8", "surrogateescape")
+    )
+    recovered = message_from_bytes(container, policy=msg.policy)
+    if not recovered.is_multipart():
+        return None
+    defects.append(f"declared boundary not used, parts read with boundary {boundary!r}")
+    return recovered
+
+
+def _payload_bytes(part: Message, where: str, defects: list[str]) -> bytes:
+    """A leaf's decoded content; for message/* parts, the embedded message's bytes."""
+    payload = part.get_payload()
+    if isinstance(payload, list):  # message/rfc822, message/delivery-status
+        chunks = []
+        for embedded in payload:
+            try:
+                chunks.append(embedded.as_bytes(policy=part.policy.clone(refold_source="none")))
+            except Exception as error:
+                defects.append(f"{where}: embedded message unreadable ({type(error).__name__})")
+        return b"\n".join(chunks)
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return b""
+    if any(isinstance(defect, email.errors.InvalidBase64LengthDefect) for defect in part.defects):
+        # The email package hands back the still-encoded text here: decode the whole groups.
+        data = _decode_base64_prefix(part.get_payload())
+    return data
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _decode_base64_prefix(encoded: str) -> bytes:
+    import base64  # only for this rare repair
+
+    alphabet_only = _NOT_BASE64.sub(b"", encoded.encode("ascii", "replace"))
+    return base64.b64decode(alphabet_only[: len(alphabet_only) // 4 * 4])
+
+
+def _find_body(tree: Message, leaves: list[_Leaf]) -> _Leaf | None:
+    """The body: text/plain preferred, else HTML, as the email package chooses it."""
+    if not tree.is_multipart() and _content_type(tree).startswith("multipart/"):
+        # No parts could be found at all: the raw body is the best text there is.
+        return _Leaf(tree, "text/plain", None)
+    body = _safely(lambda: tree.get_body(preferencelist=("plain", "html")), None)
+    return next((leaf for leaf in leaves if leaf.part is body), None)
+
+
+def _body_alternatives(body: _Leaf, leaves: list[_Leaf]) -> set[int]:
+    """ids of the body and of its other versions (the HTML twin of a text/plain body):
+    the rest of the leaves are attachments."""
+    found = {id(body.part)}
+    if body.alternative is not None:
+        for leaf in leaves:
+            if (
+                leaf.alternative is body.alternative
+                and leaf.content_type.startswith("text/")
+                and not _safely(leaf.part.is_attachment, True)
+            ):
+                found.add(id(leaf.part))
+    return found
+
+
+def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
+    part = leaf.part
+    filename = _clean(str(_safely(part.get_filename, None) or "")).strip() or None
+    where = f"attachment {filename!r}" if filename else f"attachment {number} ({leaf.content_type})"
+    if filename and "\ufffd" in filename:
+        defects.append(f"{where}: invalid bytes in the filename replaced")
+    content = _payload_bytes(part, where, defects)
+    if part is not root:  # the message's own defects are reported once, at the end
+        _add_defects(defects, where, part.defects)
+    content_id = _content_id(part)
+    disposition = _safely(part.get_content_disposition, None)
+    return ParsedAttachment(
+        filename=filename,
+        content_type=leaf.content_type,
+        content=content,
+        inline=content_id is not None and disposition != "attachment",
+        content_id=content_id,
+    )
+
+
+def _content_id(part: Message) -> str | None:
+    value = _safely(lambda: part.get("Content-ID"), None)
+    if value is None:
+        return None
+    return _clean(str(value)).strip().strip("<>").strip() or None
+
+
+# --------------------------------------------------------------------------- body text
+
+
+def _body_text(body: _Leaf, defects: list[str], root: Message) -> str:
+    """The body part as normalised plain text."""
+    part, where = body.part, f"body ({body.content_type})"
+    data = part.get_payload(decode=True)
+    if part is not root:  # decoding added any base64 defects; the root's come at the end
+        _add_defects(defects, where, part.defects)
+    data = data if isinstance(data, bytes) else b""
+    text = _decode_bytes(data, _param(part, "charset"), where, defects)
+    if body.content_type == "text/html" or _looks_like_html(text):
+        return _html_to_text(text, defects)
+    if _param(part, "format").lower() == "flowed":
+        text = _unflow(text, delete_space=_param(part, "delsp").lower() == "yes")
+    return _normalise_text(text)
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def _normalise_text(text: str) -> str:
+    """\\n line endings, no trailing blanks, at most one blank line in a row, stripped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def _unflow(text: str, delete_space: bool) -> str:
+    """RFC 3676 format=flowed: a line ending in a space goes on with the next line."""
+    lines: list[str] = []
+    paragraph: list[str] = []
+    paragraph_depth = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:].removeprefix(" ")  # space-stuffing
+        soft_break = content.endswith(" ") and content != "-- "
+        if soft_break and delete_space:
+            content = content[:-1]
+        if paragraph and depth != paragraph_depth:  # a flowed line must not change depth
+            lines.append(_quoted(paragraph_depth, "".join(paragraph)))
+            paragraph = []
+        paragraph.append(content)
+        paragraph_depth = depth
+        if not soft_break:
+            lines.append(_quoted(depth, "".join(paragraph)))
+            paragraph = []
+    if paragraph:
+        lines.append(_quoted(paragraph_depth, "".join(paragraph)))
+    return "\n".join(lines)
+
+
+def _quoted(depth: int, text: str) -> str:
+    return f"{'>' * depth} {text}" if depth else text
+
+
+_HTML_START = re.compile(
+    r"\s*<(?:!doctype\s+html|html|head|body|div|p|br|table|span|a\s|font|meta)\b", re.IGNORECASE
+)
+_HTML_TAG = re.compile(r"</(?:div|p|html|body|span|table|td|a|font)>|<br\s*/?>", re.IGNORECASE)
+
+
+def _looks_like_html(text: str) -> bool:
+    """A text/plain part that is really HTML: some senders mislabel their HTML part."""
+    head = text[:2000]
+    return bool(_HTML_START.match(head) and _HTML_TAG.search(head))
+
+
+# --------------------------------------------------------------------------- HTML
+
+# Never shown. <head> is not skipped as a whole: with an unclosed <head> the standard
+# library's parser nests the entire body inside it.
+_HIDDEN_TAGS = frozenset({"script", "style", "title", "template", "xml"})
+# A blank line around paragraphs, a line break around other blocks.
+_PARAGRAPH_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "pre", "hr", "dl"}
+)
+_LINE_TAGS = frozenset(
+    {
+        "div", "li", "tr", "blockquote", "dt", "dd", "address", "article", "aside", "section",
+        "header", "footer", "nav", "form", "fieldset", "figure", "figcaption", "center", "main",
+        "caption", "tbody", "thead", "tfoot", "body",
+    }
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+class _TextWriter:
+    """Rendered text. A block boundary is owed newlines, paid before the next text, so
+    nested blocks never stack up blank lines; a <br> always adds one."""
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.words: list[str] = []  # the text alone, for reading a link's text
+        self.owed_newlines = 0
+        self.quote_depth = 0  # inside <blockquote>: lines start with "> "
+        self.preformatted = 0  # inside <pre>: whitespace kept
+        self.bullet = False  # a <li> waiting for its first text
+
+    def block(self, newlines: int) -> None:
+        if self.chunks and not self.bullet:
+            self.owed_newlines = max(self.owed_newlines, newlines)
+
+    def line_break(self) -> None:
+        self.owed_newlines += 1
+
+    def write(self, text: str) -> None:
+        at_line_start = self.owed_newlines > 0 or not self.chunks
+        if not self.preformatted:
+            text = _WHITESPACE.sub(" ", text)
+            if at_line_start or self.chunks[-1].endswith(" "):
+                text = text.lstrip(" ")
+        if not text:
+            return
+        if at_line_start:
+            if self.chunks:
+                self.chunks.append("\n" * self.owed_newlines)
+            self.chunks.append("> " * self.quote_depth + ("- " if self.bullet else ""))
+            self.owed_newlines, self.bullet = 0, False
+        self.chunks.append(text)
+        self.words.append(text)
+
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from an HTML body: no scripts, styles or comments; blocks on
+    their own lines; links keep their text (and show the URL when the text hides it)."""
+    return _html_to_text(html, [])
+
+
+def _html_to_text(html: str, defects: list[str]) -> str:
+    try:
+        return _normalise_text(_render_html(html))
+    except Exception as error:  # the stdlib parser rejects some markup: strip the tags
+        import html as html_entities
+
+        defects.append(f"HTML not parseable ({type(error).__name__}), tags stripped")
+        return _normalise_text(html_entities.unescape(_TAG.sub(" ", html)))
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _render_html(html: str) -> str:
+    from bs4 import BeautifulSoup, NavigableString, Tag  # imported when first needed
+
+    writer = _TextWriter()
+    # (node, leaving, where the link text starts): a stack, since hostile HTML nests deeply.
+    stack: list[tuple[object, bool, int]] = [(BeautifulSoup(html, "html.parser"), False, 0)]
+    while stack:
+        node, leaving, link_start = stack.pop()
+        if isinstance(node, NavigableString):
+            if type(node) is NavigableString:  # not a comment, doctype, CDATA ...
+                writer.write(str(node))
+        elif isinstance(node, Tag):
+            name = (node.name or "").lower()
+            if leaving:
+                _leave_tag(writer, node, name, link_start)
+            elif name not in _HIDDEN_TAGS:
+                stack.append((node, True, len(writer.words)))
+                stack.extend((child, False, 0) for child in reversed(node.contents))
+                _enter_tag(writer, name)
+    return writer.text()
+
+
+def _enter_tag(writer: _TextWriter, name: str) -> None:
+    if name == "br":
+        writer.line_break()
+    elif name in _PARAGRAPH_TAGS:
+        writer.block(2)
+    elif name in _LINE_TAGS:
+        writer.block(1)
+    elif name in ("td", "th"):
+        writer.write(" ")
+    if name == "li":
+        writer.bullet = True
+    elif name == "blockquote":
+        writer.quote_depth += 1
+    elif name == "pre":
+        writer.preformatted += 1
+
+
+def _leave_tag(writer: _TextWriter, node: object, name: str, link_start: int) -> None:
+    if name == "a":
+        href = node.get("href")  # type: ignore[attr-defined]
+        if isinstance(href, str):
+            writer.write(_link_suffix(href, "".join(writer.words[link_start:])))
+    elif name == "blockquote":
+        writer.quote_depth = max(0, writer.quote_depth - 1)
+    elif name == "pre":
+        writer.preformatted = max(0, writer.preformatted - 1)
+    if name in _PARAGRAPH_TAGS:
+        writer.block(2)
+    elif name in _LINE_TAGS:
+        writer.block(1)
+
+
+def _link_suffix(href: str, link_text: str) -> str:
+    """" (url)" after a link whose text does not already show where it goes."""
+    href = href.strip()
+    if not href.lower().startswith(("http://", "https://")):
+        return ""  # mailto:, tel:, cid:, anchors: the text says enough
+    shown = link_text.strip().rstrip("/")
+    bare = href.rstrip("/")
+    if not shown or shown in (bare, bare.split("://", 1)[1]):
+        return ""
+    return f" ({href})"
+
+
+# --------------------------------------------------------------------------- new text
+
+# Languages whose reply headers ("On … wrote:", "Am … schrieb …:", "Von:/Gesendet:")
+# are recognised. Each costs a little per message and on first use; "it" and "pl" are
+# left out because their one-line "A:"/"Do:" header patterns split ordinary text.
+REPLY_LANGUAGES = ("en", "de", "fr", "es", "nl", "ja")
+# The reply parser's "On … wrote:" patterns take time quadratic in a line's length
+# (0.1 s for one 2,000-character line starting with "On"; a paragraph converted from
+# HTML is one line). So it reads only the top of the text, where the newest words are,
+# with every line cut short: reply headers are short lines.
+REPLY_SCAN_LIMIT = 16_000
+REPLY_LINE_LIMIT = 200
+# Left at the end of a forward's note: Gmail's "---------- Forwarded message ---------"
+# (in any language), Apple Mail's "Begin forwarded message:".
+_FORWARD_MARKER = re.compile(
+    r"^[ \t]*(?:-{3,}[ \t]*[^\W\d_][^\n]{0,60}?-{3,}"
+    r"|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:)[ \t]*\Z",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _reply_parser():  # -> mailparser_reply.EmailReplyParser
+    from mailparser_reply import EmailReplyParser  # imported when first needed
+
+    return EmailReplyParser(languages=list(REPLY_LANGUAGES))
+
+
+def _new_text(text: str) -> str:
+    """What the sender just wrote: text minus the quoted history; all of text when
+    nothing would be left."""
+    if not text:
+        return ""
+    scanned = "\n".join(line[:REPLY_LINE_LIMIT] for line in text[:REPLY_SCAN_LIMIT].split("\n"))
+    replies = _reply_parser().read(scanned).replies
+    if replies and (len(replies) > 1 or len(text) <= REPLY_SCAN_LIMIT):
+        latest = _with_original_lines(text, replies[0].full_body)
+    else:  # no reply header near the top of a long text
+        latest = text
+    latest = _normalise_text(_without_quoted_lines(latest))
+    return _normalise_text(_FORWARD_MARKER.sub("", latest)) or text
+
+
+def _with_original_lines(text: str, reply: str) -> str:
+    """The sender's own lines for the reply the parser found: it saw them cut short and
+    stripped (indentation lost), and it drops separator lines. All of text when they
+    cannot be matched up."""
+    wanted = reply.split("\n")
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if len(kept) == len(wanted):
+            break
+        if line[:REPLY_LINE_LIMIT].strip() == wanted[len(kept)]:
+            kept.append(line)
+    return "\n".join(kept) if len(kept) == len(wanted) else text
+
+
+def _without_quoted_lines(text: str) -> str:
+    """Without ">" lines (bottom-posted and interleaved replies), nor the "… wrote:" line
+    before a trailing quote in a language the reply parser does not know."""
+    lines = text.split("\n")
+    quoted = [line.lstrip().startswith(">") for line in lines]
+    if not any(quoted):
+        return text
+    unquoted = [i for i, line in enumerate(lines) if line.strip() and not quoted[i]]
+    last = unquoted[-1] if unquoted else None
+    attribution = None
+    if last is not None and any(quoted[last:]) and lines[last].rstrip().endswith((":", "：")):
+        attribution = last
+    return "\n".join(line for i, line in enumerate(lines) if not quoted[i] and i != attribution)
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Decode a raw email. UnreadableEmail, and no other exception, when nothing usable
+    is in it; whatever is merely malformed comes back with notes in `defects`."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"parse_email takes bytes, not {type(raw).__name__}")
+    data = bytes(raw).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not data:
+        raise UnreadableEmail("empty input")
+    try:
+        return _parse(data)
+    except UnreadableEmail:
+        raise
+    except RecursionError:  # the email package's parser recurses per nesting level
+        raise UnreadableEmail("MIME parts nested too deeply to read") from None
+    except Exception as error:  # a bug here must still be a clear answer, not a crash
+        raise UnreadableEmail(f"internal error: {type(error).__name__}: {error}") from error
+
+
+def _parse(data: bytes) -> ParsedEmail:
+    msg = message_from_bytes(data, policy=_policy())
+    if not msg.keys():
+        raise UnreadableEmail("not an email: no header lines")
+    defects: list[str] = []
+    sender_address, sender_name = _sender(msg, defects)
+
+    tree = msg
+    if _content_type(msg).startswith("multipart/") and not msg.is_multipart():
+        tree = _recover_multipart(msg, defects) or msg
+    text, body_source, attachments = _read_parts(tree, defects)
+    # After the parts: decoding a single-part message's body adds to the message's defects.
+    _add_defects(defects, "", msg.defects)
+
+    reply_to = _addresses(_header(msg, "Reply-To", defects))
+    message_id = _message_ids(_header(msg, "Message-ID", defects))
+    in_reply_to = _message_ids(_header(msg, "In-Reply-To", defects))
+    return ParsedEmail(
+        message_id=message_id[0] if message_id else None,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=tuple(_message_ids(_header(msg, "References", defects))),
+        sender_address=sender_address,
+        sender_name=sender_name,
+        reply_to=reply_to[0][0] if reply_to else None,
+        to=tuple(address for address, _ in _addresses(_header(msg, "To", defects))),
+        cc=tuple(address for address, _ in _addresses(_header(msg, "Cc", defects))),
+        subject=_subject(msg, defects),
+        date=_date(msg, defects),
+        text=text,
+        new_text=_new_text(text),
+        body_source=body_source,
+        attachments=tuple(attachments),
+        automated=_automated(msg, sender_address, defects),
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def _read_parts(tree: Message, defects: list[str]) -> tuple[str, str, list[ParsedAttachment]]:
+    """(text, body_source, attachments) from the MIME tree."""
+    leaves = _leaves(tree, defects)
+    body = _find_body(tree, leaves)
+    text, body_source, body_parts = "", "none", set()
+    if body is not None:
+        # A text/plain part that turns out to be HTML is still a "text/plain" body.
+        text, body_source = _body_text(body, defects, tree), body.content_type
+        body_parts = _body_alternatives(body, leaves)
+    others = (leaf for leaf in leaves if id(leaf.part) not in body_parts)
+    attachments = [_attachment(leaf, n, defects, tree) for n, leaf in enumerate(others, 1)]
+    return text, body_source, attachments
