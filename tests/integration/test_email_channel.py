@@ -1,0 +1,220 @@
+"""Email through SES: raw mail in S3, the receipt event, the stream; against the local stack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest_helpers import wait_for_quarantine
+from local_stack.invoke import invoke
+from local_stack.send import new_ses_message_id, ses_receipt_event
+from local_stack.stack import LOCAL_SUPPORT_EMAIL
+from local_stack.template import Template
+from switchboard.channels.mime import parse_email
+from switchboard.channels.ses_email import reply_address
+from switchboard.store.mail import MailStore
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
+CORPUS_FILES = sorted(CORPUS.glob("*.eml"))
+
+
+def mail_store() -> MailStore:
+    return MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], os.environ.get("MAIL_PREFIX", "inbound/"))
+
+
+def send_email(raw: bytes, *, ses_id: str | None = None, recipients: list[str] | None = None, spam: str = "PASS", virus: str = "PASS") -> dict:
+    """What SES does: store the raw message, then invoke the function with the receipt event."""
+    ses_id = ses_id or new_ses_message_id()
+    mail_store().put_raw(ses_id, raw)
+    event = ses_receipt_event(raw, ses_id, recipients or [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc), spam=spam, virus=virus)
+    result = invoke(Template().functions()["EmailFunction"], event)
+    assert result["disposition"] == "CONTINUE"
+    (outcome,) = result["messages"]
+    return outcome
+
+
+def stored_message(local, outcome):
+    conversation = local.conversations().get_conversation(outcome["conversation_id"])
+    return conversation, next(m for m in conversation.messages if m.message_id == outcome["message_id"])
+
+
+def email(sender: str, subject: str, body: str, **headers: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = LOCAL_SUPPORT_EMAIL
+    message["Subject"] = subject
+    message["Message-ID"] = headers.pop("message_id", None) or make_msgid(domain="customer.example")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return bytes(message)
+
+
+def unique_address(name: str = "jane") -> str:
+    return f"{name}.{uuid.uuid4().hex[:10]}@customer.example"
+
+
+def test_the_corpus_exists():
+    assert len(CORPUS_FILES) >= 9, f"the MIME corpus is missing at {CORPUS}"
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
+def test_every_corpus_message_is_stored_as_parsed_with_its_attachments_in_s3(local, path):
+    raw = path.read_bytes()
+    parsed = parse_email(raw)
+    outcome = send_email(raw)
+    assert outcome["status"] == "stored", outcome
+    conversation, message = stored_message(local, outcome)
+    assert message.channel.value == "email" and message.provider == "ses"
+    assert message.sender.value == parsed.sender_address and message.sender.display_name == parsed.sender_name
+    assert message.subject == parsed.subject
+    assert message.body == parsed.new_text and message.body.strip()
+    assert (message.full_body or message.body) == parsed.text
+    assert [m.filename for m in message.media] == [a.filename for a in parsed.attachments]
+    s3 = boto3.client("s3")
+    for media, attachment in zip(message.media, parsed.attachments):
+        bucket, _, key = media.url.removeprefix("s3://").partition("/")
+        assert bucket == os.environ["MAIL_BUCKET"] and key.startswith(f"attachments/{outcome['ses_message_id']}/")
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == attachment.content
+        assert media.size == len(attachment.content) and media.content_type == attachment.content_type
+
+
+def test_corpus_spot_checks_decoded_charsets_and_quote_stripping(local):
+    def stored(name):
+        # A duplicate when the test above stored it first: the outcome names the original.
+        outcome = send_email((CORPUS / name).read_bytes())
+        return stored_message(local, outcome)[1]
+
+    apple = stored("talon_apple_mail_reply_quoted.eml")
+    assert apple.sender.display_name == "Adam Renberg" and apple.body == "Hello"
+    assert "wrote:" in (apple.full_body or "")
+    japanese = stored("mail_japanese_iso2022jp_7bit_crlf.eml")
+    assert japanese.subject == "まみむめも"
+    bilingual = stored("flanker_bilingual_rfc2047_qp_utf8.eml")
+    assert "Как ты пож" in bilingual.subject
+
+
+def test_a_repeated_ses_delivery_or_message_id_stores_one_message(local):
+    raw = email(unique_address(), "Refund please", "Please refund order 1234.")
+    ses_id = new_ses_message_id()
+    first = send_email(raw, ses_id=ses_id)
+    again = send_email(raw, ses_id=ses_id)
+    resent = send_email(raw)  # the same Message-ID under a new SES id (e.g. sent to two of our addresses)
+    assert first["status"] == "stored"
+    assert again["status"] == resent["status"] == "duplicate"
+    assert again["message_id"] == resent["message_id"] == first["message_id"]
+    assert again["conversation_id"] == first["conversation_id"]
+    conversation, _ = stored_message(local, first)
+    assert [m.body for m in conversation.messages] == ["Please refund order 1234."]
+
+
+def test_replies_thread_by_in_reply_to_references_and_reply_address(local):
+    customer = unique_address()
+    opening = email(customer, "Login broken", "I cannot log in since this morning.")
+    first = send_email(opening)
+    opening_id = parse_email(opening).message_id
+
+    # A colleague answers in the thread from another address: In-Reply-To finds the conversation.
+    colleague = unique_address("colleague")
+    reply = email(colleague, "Re: Login broken", "Same here for me.", In_Reply_To=f"<{opening_id}>", References=f"<{opening_id}>")
+    threaded = send_email(reply)
+    assert threaded["conversation_id"] == first["conversation_id"] and threaded["customer_id"] == first["customer_id"]
+
+    # References alone (In-Reply-To pointing at a message we never saw) still thread.
+    later = email(colleague, "Re: Login broken", "Still broken.", In_Reply_To="<unknown@elsewhere>", References=f"<{opening_id}> <unknown@elsewhere>")
+    assert send_email(later)["conversation_id"] == first["conversation_id"]
+
+    # The per-conversation reply address threads even with no headers at all.
+    address = reply_address(LOCAL_SUPPORT_EMAIL, first["conversation_id"])
+    tagged = email(unique_address("other"), "new subject", "Answering on the reply address.")
+    via_address = send_email(tagged, recipients=[address])
+    assert via_address["conversation_id"] == first["conversation_id"]
+
+    conversation, _ = stored_message(local, first)
+    assert [m.body for m in conversation.messages] == [
+        "I cannot log in since this morning.",
+        "Same here for me.",
+        "Still broken.",
+        "Answering on the reply address.",
+    ]
+
+    # Without any thread, the sender's address decides: the customer's own new email joins their stream.
+    fresh = send_email(email(customer, "Another thing", "Also, my invoice."))
+    assert fresh["conversation_id"] == first["conversation_id"] and not fresh.get("new_customer")
+
+
+@pytest.mark.parametrize("verdict", [{"spam": "FAIL"}, {"virus": "FAIL"}])
+def test_spam_and_viruses_go_to_quarantine_not_the_stream(local, verdict):
+    raw = email(unique_address("spammer"), "WIN NOW", "Click here.")
+    outcome = send_email(raw, **verdict)
+    assert outcome["status"] == "quarantined"
+    assert outcome["reason"] == f"SES {next(iter(verdict))} verdict FAIL"
+    record = wait_for_quarantine(local, lambda r: outcome["ses_message_id"] in r.get("raw_mail", ""))
+    assert record["status"] == 422 and record["route"] == "ses:receipt"
+    assert local.conversations().find_claim("ses", outcome["ses_message_id"]) is None
+
+
+@pytest.mark.parametrize(
+    "headers, sender",
+    [
+        ({"Auto_Submitted": "auto-replied"}, None),
+        ({"Precedence": "bulk"}, None),
+        ({}, "MAILER-DAEMON@mx.customer.example"),
+    ],
+    ids=["auto-submitted", "precedence-bulk", "mailer-daemon"],
+)
+def test_auto_replies_and_bounces_are_recorded_but_wait_on_nobody(local, headers, sender):
+    raw = email(sender or unique_address("ooo"), "Out of office", "I am away until Monday.", **headers)
+    outcome = send_email(raw)
+    assert outcome["status"] == "stored" and outcome["automated"] is True
+    conversation, message = stored_message(local, outcome)
+    assert message.automated is True
+    if len(conversation.messages) == 1:
+        assert conversation.status.value == "waiting_on_customer" and conversation.waiting_since is None
+
+
+def test_malformed_mime_is_stored_with_what_could_be_read(local):
+    sender = unique_address("broken")
+    truncated = (
+        f"From: Broken <{sender}>\r\nTo: {LOCAL_SUPPORT_EMAIL}\r\nSubject: cut off\r\nMessage-ID: <{uuid.uuid4().hex}@x>\r\n"
+        'Content-Type: multipart/mixed; boundary="AAA"\r\n\r\n--AAA\r\nContent-Type: text/plain\r\n\r\nThe first part survives\r\n'
+        "--AAA\r\nContent-Type: application/pdf; name=report.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK"
+    ).encode()
+    outcome = send_email(truncated)
+    assert outcome["status"] == "stored"
+    _, message = stored_message(local, outcome)
+    assert message.body == "The first part survives" and message.subject == "cut off"
+    assert message.provider_fields.get("defects")
+
+
+def test_unreadable_mail_is_quarantined_with_a_reason(local):
+    outcome = send_email(b"\x00\xff this is not an email at all")
+    assert outcome["status"] == "quarantined" and outcome["reason"]
+    wait_for_quarantine(local, lambda r: outcome["ses_message_id"] in r.get("raw_mail", ""))
+
+
+def test_cli_sends_an_eml_and_exits_non_zero_with_the_reason_when_rejected(local):
+    import subprocess
+    import sys
+
+    env = local.cli_env()
+    eml = Path(os.environ.get("TMPDIR", "/tmp")) / f"cli-{uuid.uuid4().hex}.eml"
+    eml.write_bytes(email(unique_address("cli"), "From the CLI", "Sent with switchboard local send email."))
+    ok = subprocess.run([sys.executable, "-m", "switchboard.cli", "local", "send", "email", str(eml)], capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert '"status": "stored"' in ok.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", "local", "send", "email", "--virus", "FAIL", str(eml)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert refused.returncode == 1 and "rejected: SES virus verdict FAIL" in refused.stderr
+    missing = subprocess.run([sys.executable, "-m", "switchboard.cli", "local", "send", "email", "/nonexistent.eml"], capture_output=True, text=True, env=env, timeout=60)
+    assert missing.returncode == 2 and "cannot read /nonexistent.eml" in missing.stderr
