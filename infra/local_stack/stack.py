@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from local_stack import dynamodb_local, moto_server
-from local_stack.paths import LOCAL_DIR
+from local_stack.paths import LOCAL_DIR, REPO_ROOT
 from local_stack.processes import free_port, port_open, stop_process
 from local_stack.resources import ensure_buckets, ensure_tables, put_secret
 from local_stack.template import REGION, Resolver, Template
@@ -68,6 +68,15 @@ LOCAL_PARAMETERS = {
 LOCAL_X_BEARER_TOKEN = "local-x-bearer-token"
 
 
+def seed_sample_mail(s3: Any, bucket: str) -> None:
+    """Put events/email_inbound.eml where SES's S3 action would have, under the id the
+    sample event names, so `local invoke EmailFunction -e events/email_inbound.json` works."""
+    event = json.loads((REPO_ROOT / "events" / "email_inbound.json").read_text())
+    ses_message_id = event["Records"][0]["ses"]["mail"]["messageId"]
+    raw = (REPO_ROOT / "events" / "email_inbound.eml").read_bytes()
+    s3.put_object(Bucket=bucket, Key=f"inbound/{ses_message_id}", Body=raw)
+
+
 def local_auth_token(state_dir: Path) -> str:
     """TWILIO_AUTH_TOKEN when set, else the token in state_dir (the default, written once)."""
     configured = os.environ.get("TWILIO_AUTH_TOKEN")
@@ -111,6 +120,7 @@ class LocalStack:
         ensure_buckets(boto3.client("s3"), self.template, self.resolver())
         names = self.resolver().names
         put_secret(boto3.client("ssm"), names["TwilioAuthTokenParameterName"], self.auth_token)
+        seed_sample_mail(boto3.client("s3"), names["MailBucket"])
         # Locally X is replayed through intercepted HTTP (`local send mention`); any token does.
         put_secret(boto3.client("ssm"), names["XBearerTokenParameterName"], LOCAL_X_BEARER_TOKEN)
 

@@ -114,6 +114,22 @@ def test_local_invoke_runs_the_sample_event_with_masked_structured_logs(tmp_path
     assert [c["customer_identity"]["value"] for c in json.loads(listed.stdout)] == ["+14155550100"]
 
 
+def test_local_invoke_runs_the_voice_and_email_sample_events(tmp_path):
+    env = {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path)}
+
+    voice = run_cli(["local", "invoke", "VoiceWebhookFunction", "--event", "events/voice_webhook.json"], env)
+    assert voice.returncode == 0, voice.stderr
+    response = json.loads(voice.stdout[voice.stdout.rindex('{\n  "statusCode"'):])
+    assert response["statusCode"] == 200 and "<Record " in response["body"]
+
+    email = run_cli(["local", "invoke", "EmailFunction", "--event", "events/email_inbound.json"], env)
+    assert email.returncode == 0, email.stderr
+    result = json.loads(email.stdout[email.stdout.rindex('{\n  "disposition"'):])
+    assert result["messages"][0]["status"] == "stored"
+    listed = json.loads(run_cli(["conversations", "list", "--json"], env).stdout)
+    assert [c["last_message_preview"][:25] for c in listed] == ["Invoice shows two charges"]
+
+
 def test_local_invoke_names_the_functions_when_one_is_unknown(tmp_path):
     result = run_cli(["local", "invoke", "NoSuchFunction", "--event", "events/sms_webhook.json"], {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path)})
     assert result.returncode == 2

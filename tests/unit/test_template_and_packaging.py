@@ -32,7 +32,8 @@ def test_every_function_handler_exists_and_every_function_has_a_sample_event():
     for logical_id, function in Template().functions().items():
         module = function.handler.rpartition(".")[0]
         assert importlib.util.find_spec(module) is not None, f"{logical_id}: no module {module}"
-        assert list((REPO_ROOT / "events").glob("*.json")), "events/ has no sample events"
+        event = REPO_ROOT / "events" / f"{module.rpartition('.')[2]}.json"
+        assert event.is_file(), f"{logical_id}: no sample event {event.relative_to(REPO_ROOT)}"
         source = (REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")).read_text()
         assert f"def {function.handler.rpartition('.')[2]}(" in source
 

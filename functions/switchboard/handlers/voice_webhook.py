@@ -83,6 +83,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         metrics.add_dimension(name="channel", value="voice")
         metrics.add_metric(name="CallParts" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="CallCallbacksIgnored", unit=MetricUnit.Count, value=1)
     if request.path == RECORDED_PATH:
         return xml_response(hang_up_twiml())
     return text_response(200, "ok")
@@ -91,5 +93,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _answer(form: dict[str, str], now) -> dict[str, Any]:
     open_now = business_hours.is_open(now)
     logger.info("call answered", extra={"open": open_now, "caller": mask_phone(form.get("From"))})
+    metrics.add_dimension(name="channel", value="voice")
+    metrics.add_metric(name="CallsAnswered", unit=MetricUnit.Count, value=1)
     greeting = settings.voice_greeting_open if open_now else settings.voice_greeting_closed
     return xml_response(greeting_twiml(settings.public_url, form, greeting, settings.voicemail_max_seconds))
