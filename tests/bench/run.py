@@ -37,6 +37,7 @@ import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
@@ -59,6 +60,7 @@ _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_")
 
 IMPORT_RATIO_TARGET = 1.3
 ROUND_TRIP_TARGET = 2
+EMAIL_PARSE_TARGET_MS = 5.0
 THROUGHPUT_RATIO_TARGET = 0.5
 MEMORY_TARGET_BYTES = 1 << 30
 STOP_TIMEOUT_S = 15.0
@@ -467,7 +469,7 @@ class CallCounter:
 
 
 def figure_b(report: Report, tmp: Path, cleanups: contextlib.ExitStack) -> None:
-    block("(b) DynamoDB round trips per inbound SMS on the hot path (handler invoked in-process)")
+    block("(b) DynamoDB round trips per inbound message on each channel (handlers invoked in-process)")
     target = f"≤ {ROUND_TRIP_TARGET} DynamoDB calls"
     try:
         _figure_b(report, tmp, cleanups)
@@ -584,8 +586,141 @@ def _figure_b(report: Report, tmp: Path, cleanups: contextlib.ExitStack) -> None
     row("known customer", results[2:2 + known_reps])
     row("duplicate MessageSid (no target)", [results[-1]], judged=False)
 
+    _channel_round_trips(report, stack, counter, function_log)
     stack.stop()
     say("  stopped the in-process stack")
+
+
+def _channel_round_trips(report: Report, stack: Any, counter: CallCounter, function_log: Any) -> None:
+    """(b) for email, voicemail and X: DynamoDB calls per inbound message, each handler in-process."""
+    import boto3
+
+    from local_stack import fake_x
+    from local_stack.gateway import api_gateway_event
+    from local_stack.invoke import invoke
+    from local_stack.send import new_call_sid, new_ses_message_id, ses_receipt_event, voicemail_requests
+    from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_ACCOUNT_ID
+    from switchboard.store.mail import MailStore
+    from twilio.request_validator import RequestValidator
+    import responses
+
+    functions = stack.template.functions()
+    mail = MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], "inbound/")
+    rows: list[tuple[str, str, list[str], bool]] = []  # channel, case, calls, judged
+
+    def counted(function_id: str, event: Any) -> tuple[list[str], Any]:
+        with counter.counting(), contextlib.redirect_stdout(function_log):
+            result = invoke(functions[function_id], event)
+        return list(counter.calls), result
+
+    # Email: a new sender, the same sender again, a reply threaded by In-Reply-To, a redelivery.
+    def email(sender: str, subject: str, message_id: str, in_reply_to: str | None = None) -> bytes:
+        reply = f"In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n" if in_reply_to else ""
+        return (
+            f"From: Bench <{sender}>\r\nTo: {LOCAL_SUPPORT_EMAIL}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{reply}"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nMy invoice looks wrong.\r\n"
+        ).encode()
+
+    def send_email(raw: bytes, ses_id: str | None = None) -> list[str]:
+        ses_id = ses_id or new_ses_message_id()
+        mail.put_raw(ses_id, raw)
+        calls, result = counted("EmailFunction", ses_receipt_event(raw, ses_id, [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc)))
+        if result["messages"][0]["status"] not in ("stored", "duplicate"):
+            raise RuntimeError(f"email not stored: {result}")
+        return calls
+
+    send_email(email("warm@bench.example", "warm-up", "warm@bench"))  # cold start, not counted
+    rows.append(("email", "new customer", send_email(email("ann@bench.example", "hello", "m1@bench")), True))
+    rows.append(("email", "known customer", send_email(email("ann@bench.example", "again", "m2@bench")), True))
+    rows.append(("email", "reply threaded by In-Reply-To", send_email(email("ann@bench.example", "Re: hello", "m3@bench", "m1@bench")), True))
+    redelivered = new_ses_message_id()
+    send_email(email("ann@bench.example", "dup", "m4@bench"), redelivered)
+    rows.append(("email", "duplicate SES delivery (no target)", send_email(email("ann@bench.example", "dup", "m4@bench"), redelivered), False))
+
+    # Voicemail: the first callback of a call stores the message; later ones add their part.
+    validator = RequestValidator(stack.auth_token)
+    routes = {route.path: route for route in stack.template.http_routes()}
+
+    def voice_event(path_and_query: str, form: dict[str, str]) -> dict[str, Any]:
+        path, _, query = path_and_query.partition("?")
+        body = urlencode(form).encode()
+        headers = [("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", validator.compute_signature(stack.public_url + path_and_query, form))]
+        return api_gateway_event(routes[path], "POST", path_and_query, headers, body, "127.0.0.1", {})
+
+    def call(caller: str) -> list[tuple[str, list[str]]]:
+        out = []
+        for path, form in voicemail_requests(caller, new_call_sid(), text="please call back", duration=9):
+            calls, result = counted("VoiceWebhookFunction", voice_event(path, form))
+            if result["statusCode"] != 200:
+                raise RuntimeError(f"{path}: {result}")
+            out.append((path.split("?")[0].rsplit("/", 1)[-1], calls))
+        return out
+
+    call("+14155550190")  # cold start
+    first = call("+14155550191")
+    again = call("+14155550191")
+    rows.append(("voice", f"new caller: first callback ({first[1][0]})", first[1][1], True))
+    rows.append(("voice", f"known caller: first callback ({again[1][0]})", again[1][1], True))
+    for name, calls in again[2:]:
+        rows.append(("voice", f"later callback ({name}) adds its part", calls, False))
+
+    # X: one poll with three mentions from new authors and one from a known author.
+    def poll(mentions: list[dict[str, Any]]) -> list[str]:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as x_api:
+            fake_x.register(x_api, LOCAL_X_ACCOUNT_ID, [fake_x.mentions_page(mentions)])
+            calls, summary = counted("XMentionsFunction", {"source": "aws.scheduler"})
+        if summary["stored"] != len(mentions):
+            raise RuntimeError(f"mentions not stored: {summary}")
+        return calls
+
+    now = datetime.now(timezone.utc)
+
+    def mention(author: str, minutes: int) -> dict[str, Any]:
+        moment = now + timedelta(seconds=minutes)
+        return fake_x.mention(str(fake_x.new_tweet_id(moment)), "@support help", author, f"user{author[-3:]}", "Bench", moment)
+
+    poll([mention("700000000000000100", 1)])  # cold start and first checkpoint
+    calls = poll([mention("700000000000000101", 2), mention("700000000000000102", 3), mention("700000000000000100", 4)])
+    # A poll reads the checkpoint first and moves it last; what lies between is the mentions'.
+    if calls[0] != "GetItem" or calls[-1] != "UpdateItem":
+        raise RuntimeError(f"unexpected poll calls: {calls}")
+    per_mention = (len(calls) - 2) / 3
+    rows.append(("x", "per mention (3 in one poll; checkpoint read + write per poll excluded)", calls, True))
+
+    say()
+    say("  other channels (calls per inbound message; voice's later callbacks and duplicates are informational):")
+    for channel, case, calls, judged in rows:
+        say(f"  {channel:<6} {case:<58} {len(calls) if channel != 'x' else per_mention:>5}  {', '.join(calls)}")
+    for channel, case, calls, judged in rows:
+        count = per_mention if channel == "x" else len(calls)
+        measured = f"{count:g} ({', '.join(calls) if channel != 'x' else f'{len(calls)} calls for the poll'})"
+        if not judged:
+            report.add(Row("(b)", f"{channel}: {case}", measured, None, informational=True))
+            continue
+        met, miss = at_most(count, ROUND_TRIP_TARGET, " call(s)", "{:.0f}")
+        report.add(Row("(b)", f"{channel}: {case} ≤ {ROUND_TRIP_TARGET} DynamoDB calls", measured, met, miss))
+
+
+# ---- (e) email parsing -------------------------------------------------------------------
+
+
+def figure_e(report: Report, iterations: int) -> None:
+    block(f"(e) Email parse time per message over ../shared/corpus/mime ({iterations} parses of each file)")
+    target = f"median ≤ {EMAIL_PARSE_TARGET_MS} ms per message"
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from email_parse import run as parse_run
+
+        figures = parse_run(iterations)
+        overall = figures["overall"]
+        for name, numbers in figures["files"].items():
+            say(f"  {name:<66} median {numbers['median_ms']:6.2f} ms   p90 {numbers['p90_ms']:6.2f} ms")
+        say(f"  {'all files':<66} median {overall['median_ms']:6.2f} ms   p90 {overall['p90_ms']:6.2f} ms")
+        met, miss = at_most(overall["median_ms"], EMAIL_PARSE_TARGET_MS, " ms")
+        report.add(Row("(e)", f"email parse {target}", f"{overall['median_ms']:.2f} ms (p90 {overall['p90_ms']:.2f})", met, miss))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(e)", target, error)
 
 
 # ---- (c) throughput and (d) memory ---------------------------------------------------
@@ -1106,7 +1241,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these figures (c includes d); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e"], action="append", help="run only these figures (c includes d); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -1147,7 +1282,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c"])
+    only = set(args.only or ["a", "b", "c", "e"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -1160,6 +1295,8 @@ def main(argv: list[str] | None = None) -> int:
         if "b" in only:
             with contextlib.ExitStack() as b_cleanups:
                 figure_b(report, tmp, b_cleanups)
+        if "e" in only:
+            figure_e(report, 20 if args.quick else 200)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)
