@@ -18,3 +18,15 @@ def wait_for_quarantine(local, matches: Callable[[dict[str, Any]], bool], timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"no matching quarantined request among {len(records)}")
         time.sleep(0.2)
+
+
+_numbers = iter(range(1000, 9999))
+
+
+def unique_number() -> str:
+    """A US number in the 555 fictional range, unique within this test run.
+
+    It lives here, in one module, so every test file shares the same sequence (a test
+    importing it from a conftest would get a second copy of the module and repeat numbers).
+    """
+    return f"+1415555{next(_numbers):04d}"

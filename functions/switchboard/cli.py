@@ -190,13 +190,41 @@ def cmd_conversations_show(args: argparse.Namespace) -> int:
     print(f"Started      {_when(conversation.created_at)} UTC, last activity {_when(conversation.last_activity_at)} UTC")
     print()
     for message in conversation.messages:
-        arrow = "←" if message.direction.value == "inbound" else "→"
-        print(f"{_when(message.received_at)}  {arrow} {message.channel.value:<5} {message.sender.value}  [{message.provider_id}]")
-        for line in (message.body or "").splitlines() or [""]:
+        print(_message_heading(message))
+        if message.subject:
+            print(f"    Subject: {message.subject}")
+        for line in (message.body or _empty_body(message)).splitlines() or [""]:
             print(f"    {line}")
         for media in message.media:
-            print(f"    📎 {media.content_type} {media.url}")
+            name = f"{media.filename} " if media.filename else ""
+            size = f" ({media.size:,} bytes)" if media.size is not None else ""
+            print(f"    📎 {name}{media.content_type}{size} {media.url}")
     return 0
+
+
+def _message_heading(message) -> str:
+    arrow = "←" if message.direction.value == "inbound" else "→"
+    sender = message.sender.value
+    if message.sender.handle:
+        sender = f"@{message.sender.handle} ({sender})"
+    elif message.sender.display_name:
+        sender = f"{message.sender.display_name} <{sender}>"
+    notes = [message.kind.value.replace("_", " ")] if message.kind.value != "message" else []
+    if message.automated:
+        notes.append("automated: " + message.provider_fields.get("automated", "auto-reply"))
+    note = f"  ({'; '.join(notes)})" if notes else ""
+    return f"{_when(message.received_at)}  {arrow} {message.channel.value:<5} {sender}{note}  [{message.provider_id}]"
+
+
+def _empty_body(message) -> str:
+    transcription = message.provider_fields.get("Transcription")
+    if transcription == "failed":
+        return "(transcription failed)"
+    if transcription == "empty":
+        return "(nothing was said)"
+    if message.kind.value == "voicemail":
+        return "(no transcription yet)"
+    return ""
 
 
 def _customer_document(customer, conversations) -> dict[str, Any]:

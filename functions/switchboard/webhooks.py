@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
+from switchboard.store import clients
 from switchboard.store.quarantine import QuarantineStore, RejectedRequestRecord
 
 
@@ -58,10 +59,25 @@ class WebhookRequest:
 
 @cache
 def _quarantine() -> QuarantineStore:
-    import boto3
+    settings = get_settings()
+    return QuarantineStore(clients.s3(), settings.quarantine_bucket, settings.quarantine_prefix)
+
+
+def twilio_form(request: WebhookRequest) -> dict[str, str]:
+    """The request's form, verified as Twilio's (size, type, signature over the public URL)."""
+    # Imported here so the functions that take no Twilio webhook (email, X) never load it.
+    from switchboard.channels.twilio_webhook import verified_form
+    from switchboard.settings import get_secret
 
     settings = get_settings()
-    return QuarantineStore(boto3.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix)
+    return verified_form(
+        url=request.public_url(settings.public_url),
+        content_type=request.headers.get("content-type"),
+        body=request.body,
+        signature=request.headers.get("x-twilio-signature"),
+        auth_token=get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds),
+        max_body_bytes=settings.max_webhook_body_bytes,
+    )
 
 
 def keep_rejected(request: WebhookRequest, status: int, reason: str, now: datetime) -> None:

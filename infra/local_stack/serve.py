@@ -10,7 +10,7 @@ from pathlib import Path
 from local_stack.gateway import Gateway
 from local_stack.paths import LOCAL_DIR
 from local_stack.send import LOCAL_SUPPORT_NUMBER
-from local_stack.stack import LocalStack, default_public_url
+from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_USERNAME, LocalStack, default_public_url
 
 
 def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
@@ -65,11 +65,15 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str) -> None:
         f"DynamoDB Local: http://127.0.0.1:{stack.endpoints.dynamodb_port}  data: {stack.state_dir / 'dynamodb'}",
         f"moto (S3, SQS, SES, SSM): http://127.0.0.1:{stack.endpoints.moto_port}",
         "",
-        "Send a test message from another terminal:",
-        f"  .venv/bin/switchboard local send sms --from +14155550100 \"Hi, my invoice looks wrong\"",
+        "Send test messages from another terminal:",
+        '  .venv/bin/switchboard local send sms --from +14155550100 "Hi, my invoice looks wrong"',
+        "  .venv/bin/switchboard local send email ../shared/corpus/mime/talon_apple_mail_reply_quoted.eml",
+        '  .venv/bin/switchboard local send voicemail --from +14155550100 "Please call me back"',
+        '  .venv/bin/switchboard local send mention --handle jane_doe "is the API down?"',
         "  .venv/bin/switchboard conversations list",
         "",
-        f"(the support number is {LOCAL_SUPPORT_NUMBER}; Ctrl-C stops everything)",
+        f"(the support number is {LOCAL_SUPPORT_NUMBER}, the support address {LOCAL_SUPPORT_EMAIL},",
+        f" the X account @{LOCAL_X_USERNAME}; Ctrl-C stops everything)",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -12,6 +12,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from conftest_helpers import unique_number
 from local_stack.gateway import Gateway
 from local_stack.processes import free_port
 from local_stack.send import TWILIO_SMS_PATH, twilio_sms_form
@@ -84,10 +85,3 @@ def sms_form():
 
     return make
 
-
-_numbers = iter(range(1000, 9999))
-
-
-def unique_number() -> str:
-    """A US number in the 555-01xx fictional range, unique within this test run."""
-    return f"+1415555{next(_numbers):04d}"

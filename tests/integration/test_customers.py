@@ -13,7 +13,7 @@ from itertools import count
 import boto3
 import pytest
 
-from integration.conftest import unique_number
+from conftest_helpers import unique_number
 from switchboard.conversations.customers import LinkError, link_customers
 from switchboard.conversations.inbound import record_inbound
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage

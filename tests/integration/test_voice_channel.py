@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from conftest_helpers import wait_for_quarantine
-from integration.conftest import unique_number
+from conftest_helpers import unique_number
 from local_stack.send import new_call_sid, twilio_call_form, voicemail_requests
 
 pytestmark = pytest.mark.integration

@@ -24,6 +24,13 @@ from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, 
 PROVIDER = "twilio-call"
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+# Seconds, as Twilio writes them (it has sent -1 for nothing recorded). ASCII digits and
+# a bounded length: str.isdigit() also takes "²", and int() refuses over 4,300 digits.
+DURATION = re.compile(r"-?[0-9]{1,9}")
+# What carriers pass on as the caller's number when it is withheld, spelled on the
+# keypad: ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAILABLE. The last two parse as
+# possible Chinese numbers, so they must be named to stay one identity per call.
+WITHHELD_NUMBERS = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"})
 
 # The callback routes, relative to the public URL (template.yaml declares the same).
 VOICE_PATH = "/webhooks/twilio/voice"
@@ -78,10 +85,14 @@ def parse_business_hours(text: str, time_zone: str) -> BusinessHours:
         first = _DAYS.index(match["first"])
         last = _DAYS.index(match["last"]) if match["last"] else first
         opens, closes = _clock(match["start"]), _clock(match["end"])
+        if opens is None:
+            raise ValueError(f"business hours {part!r} open at 24:00 (the day's last moment); open at 00:00 instead")
         if closes is not None and closes <= opens:
             raise ValueError(f"business hours {part!r} close before they open")
         days = range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)]
         windows += [(day, opens, closes) for day in days]
+    if not windows:  # "" or ";": closed for good only when it says "never"
+        raise ValueError(f"business hours {text!r} name no opening hours (use 'never' to always be closed)")
     return BusinessHours(zone, tuple(windows))
 
 
@@ -166,10 +177,10 @@ def call_part(path: str, form: dict[str, str], query: dict[str, str], received_a
         return VoicePart(_message(call_sid, caller, called, received_at, MessageKind.MISSED_CALL, fields), None)
 
     recording_sid = form.get("RecordingSid", "")
-    if recording_sid and not RECORDING_SID.match(recording_sid):
+    if recording_sid and not RECORDING_SID.fullmatch(recording_sid):
         raise RejectedRequest(400, "RecordingSid is not a Twilio recording id")
     duration = form.get("RecordingDuration", "")
-    if duration and not duration.lstrip("-").isdigit():
+    if duration and not DURATION.fullmatch(duration):
         raise RejectedRequest(400, f"RecordingDuration is not a number: {duration[:20]!r}")
     url = form.get("RecordingUrl", "")
     if url and not url.startswith("https://"):
@@ -231,15 +242,18 @@ def _caller(raw: str, region: str, call_sid: str) -> Identity:
     if not raw.strip():
         raise RejectedRequest(400, "From is missing (and no caller in the callback URL)")
     try:
-        return Identity(IdentityKind.PHONE, to_e164(raw, region, "From"))
+        number = to_e164(raw, region, "From")
     except RejectedRequest:
+        number = None
+    if number is None or number in WITHHELD_NUMBERS:
         return Identity(IdentityKind.PHONE, f"withheld:{call_sid}", display_name="Withheld number")
+    return Identity(IdentityKind.PHONE, number)
 
 
 def _required(form: dict[str, str], name: str, pattern: re.Pattern[str]) -> str:
     value = form.get(name, "")
     if not value:
         raise RejectedRequest(400, f"{name} is missing")
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise RejectedRequest(400, f"{name} is not a Twilio id")
     return value

@@ -9,7 +9,6 @@ raised: Lambda retries the event twice and then sends it to the dead-letter queu
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +27,7 @@ from switchboard.conversations.inbound import record_inbound
 from switchboard.models import Media, utc_now
 from switchboard.observability import logger, mask_email, metrics
 from switchboard.settings import get_settings
+from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
 from switchboard.store.mail import MailStore, RawMailMissing, RawMailTooLarge
 from switchboard.webhooks import keep_rejected_event
@@ -36,14 +36,10 @@ settings = get_settings()
 settings.require("mail_bucket")
 
 
-@cache
 def stores() -> tuple[ConversationStore, MailStore]:
-    import boto3
-    from botocore.config import Config
-
     return (
-        ConversationStore(boto3.client("dynamodb", config=Config(parameter_validation=False)), settings.table_name),
-        MailStore(boto3.client("s3"), settings.mail_bucket, settings.mail_prefix),
+        ConversationStore(clients.dynamodb(), settings.table_name),
+        MailStore(clients.s3(), settings.mail_bucket, settings.mail_prefix),
     )
 
 

@@ -9,14 +9,12 @@ POST /webhooks/twilio/voice/status        call status callback → a missed-call
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.channels.twilio_webhook import verified_form
 from switchboard.channels.voice import (
     RECORDED_PATH,
     VOICE_PATH,
@@ -29,9 +27,10 @@ from switchboard.conversations.inbound import record_part
 from switchboard.errors import RejectedRequest
 from switchboard.models import utc_now
 from switchboard.observability import logger, mask_phone, metrics
-from switchboard.settings import SettingsError, get_secret, get_settings
+from switchboard.settings import SettingsError, get_settings
+from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
-from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, xml_response
+from switchboard.webhooks import WebhookRequest, fail, refuse, twilio_form, text_response, xml_response
 
 settings = get_settings()
 try:
@@ -40,12 +39,8 @@ except ValueError as error:  # fail the cold start with the setting's name
     raise SettingsError(f"BUSINESS_HOURS / BUSINESS_TIME_ZONE: {error}") from None
 
 
-@cache
 def conversation_store() -> ConversationStore:
-    import boto3
-    from botocore.config import Config
-
-    return ConversationStore(boto3.client("dynamodb", config=Config(parameter_validation=False)), settings.table_name)
+    return ConversationStore(clients.dynamodb(), settings.table_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -54,14 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebhookRequest.from_api_gateway(event)
     now = utc_now()
     try:
-        form = verified_form(
-            url=request.public_url(settings.public_url),
-            content_type=request.headers.get("content-type"),
-            body=request.body,
-            signature=request.headers.get("x-twilio-signature"),
-            auth_token=get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds),
-            max_body_bytes=settings.max_webhook_body_bytes,
-        )
+        form = twilio_form(request)
         logger.set_correlation_id(form.get("CallSid"))
         if request.path == VOICE_PATH:
             return _answer(form, now)

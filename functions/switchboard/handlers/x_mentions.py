@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +19,7 @@ from switchboard.conversations.inbound import record_inbound
 from switchboard.models import iso_utc, utc_now
 from switchboard.observability import logger, metrics
 from switchboard.settings import SettingsError, get_secret, get_settings
+from switchboard.store import clients
 from switchboard.store.checkpoints import CheckpointStore
 from switchboard.store.conversations import ConversationStore
 
@@ -34,13 +34,8 @@ CHECKPOINT = f"x-mentions#{ACCOUNT_ID}"
 STORE_MARGIN = timedelta(seconds=20)
 
 
-@cache
 def stores() -> tuple[ConversationStore, CheckpointStore]:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("dynamodb", config=Config(parameter_validation=False))
-    return ConversationStore(client, settings.table_name), CheckpointStore(client, settings.table_name)
+    return ConversationStore(clients.dynamodb(), settings.table_name), CheckpointStore(clients.dynamodb(), settings.table_name)
 
 
 @logger.inject_lambda_context(clear_state=True)

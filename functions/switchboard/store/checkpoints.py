@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, to_item, to_values
+from switchboard.store.dynamo import from_item, to_item, to_values, update_if
 
 
 class CheckpointStore:
@@ -23,17 +21,12 @@ class CheckpointStore:
 
     def advance(self, name: str, position: int, moment: str) -> bool:
         """Move forward only: a slow poll finishing late never moves the checkpoint back."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.checkpoint_key(name)),
-                UpdateExpression="SET #position = :position, updated_at = :moment",
-                ConditionExpression="attribute_not_exists(#position) OR #position < :position",
-                ExpressionAttributeNames={"#position": "position"},
-                ExpressionAttributeValues=to_values({":position": position, ":moment": moment}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.checkpoint_key(name)),
+            UpdateExpression="SET #position = :position, updated_at = :moment",
+            ConditionExpression="attribute_not_exists(#position) OR #position < :position",
+            ExpressionAttributeNames={"#position": "position"},
+            ExpressionAttributeValues=to_values({":position": position, ":moment": moment}),
+        )

@@ -30,6 +30,7 @@ from switchboard.store.dynamo import (
     retry_conflicts,
     to_item,
     to_values,
+    update_if,
 )
 
 PREVIEW_LENGTH = 120
@@ -301,20 +302,15 @@ class ConversationStore:
                 path.append(f"#f{index}_{depth}")
             values[f":v{index}"] = value
             assignments.append(f"{'.'.join(path)} = :v{index}")
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.message_key(route.conversation_id, message_id)),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_values(values),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.message_key(route.conversation_id, message_id)),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_values(values),
+        )
 
     def find_claim(self, provider: str, provider_id: str) -> tuple[Route, str] | None:
         """Where the message known by this id lives: its route and message id."""
@@ -328,20 +324,15 @@ class ConversationStore:
 
     def resolve_conversation(self, conversation_id: str, now: datetime) -> bool:
         """Mark a conversation resolved; False when there is no such conversation."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.conversation_key(conversation_id)),
-                UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
+        )
 
     # ---- reading the stream ---------------------------------------------------------
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from switchboard.models import ConversationStatus, Identity, iso_utc
 from switchboard.store import keys
 from switchboard.store.conversations import Route, message_item_moved
-from switchboard.store.dynamo import from_item, retry_conflicts, to_item, to_values
+from switchboard.store.dynamo import from_item, retry_conflicts, to_item, to_values, update_if
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,15 @@ class CustomerStore:
         absorbed customer by an identity already re-pointed) finishes the same merge;
         False if the absorbed customer was merged into someone else."""
         self._set_pending(survivor_id, absorbed_id, "ADD")
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.customer_key(absorbed_id)),
-                UpdateExpression="SET merged_into = :survivor, merge_started_at = if_not_exists(merge_started_at, :now)",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(merged_into) OR merged_into = :survivor)",
-                ExpressionAttributeValues=to_values({":survivor": survivor_id, ":now": iso_utc(now)}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                self._set_pending(survivor_id, absorbed_id, "DELETE")
-                return False
-            raise
-        return True
+        marked = self._conditional_update(
+            to_item(keys.customer_key(absorbed_id)),
+            "SET merged_into = :survivor, merge_started_at = if_not_exists(merge_started_at, :now)",
+            "attribute_exists(pk) AND (attribute_not_exists(merged_into) OR merged_into = :survivor)",
+            {":survivor": survivor_id, ":now": iso_utc(now)},
+        )
+        if not marked:
+            self._set_pending(survivor_id, absorbed_id, "DELETE")
+        return marked
 
     def _set_pending(self, survivor_id: str, absorbed_id: str, action: str) -> None:
         self._client.update_item(
@@ -234,22 +229,15 @@ class CustomerStore:
     def _conditional_update(
         self, key: dict[str, Any], expression: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
     ) -> bool:
-        try:
-            retry_conflicts(
-                lambda: self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression=expression,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=to_values(values),
-                    **({"ExpressionAttributeNames": names} if names else {}),
-                )
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_values(values),
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
 
 
 def _customer(item: dict[str, Any]) -> Customer:

@@ -71,6 +71,20 @@ def is_transaction_cancelled(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "TransactionCanceledException"
 
 
+def update_if(client: Any, **request: Any) -> bool:
+    """UpdateItem with a ConditionExpression: False when the condition fails, rather than an error.
+
+    Retried when it meets a running transaction on the same item.
+    """
+    try:
+        retry_conflicts(lambda: client.update_item(**request))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def retry_conflicts(operation: Callable[[], T], attempts: int = 6) -> T:
     """Run a transaction, retrying when a concurrent one touched the same items.
 
