@@ -9,8 +9,9 @@ becomes a message in the stream. Pure: no AWS calls, no clock.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from switchboard.channels.mime import ParsedEmail
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
@@ -46,9 +47,11 @@ def receipt_from_record(record: dict) -> SesReceipt:
         message_id = mail["messageId"]
         if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", message_id):
             raise MalformedReceipt(f"messageId {message_id[:40]!r} is not an SES message id")
+        timestamp = datetime.fromisoformat(mail["timestamp"].replace("Z", "+00:00"))
         return SesReceipt(
             message_id=message_id,
-            timestamp=datetime.fromisoformat(mail["timestamp"].replace("Z", "+00:00")),
+            # SES writes UTC with a Z; a time without a zone is UTC too, never the host's.
+            timestamp=timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc),
             recipients=tuple(address.lower() for address in receipt.get("recipients") or mail.get("destination") or ()),
             spam=_verdict(receipt, "spamVerdict"),
             virus=_verdict(receipt, "virusVerdict"),
@@ -100,7 +103,11 @@ def conversation_in_addresses(addresses: tuple[str, ...], support_address: str) 
 
 def attachment_name(index: int, filename: str | None) -> str:
     """An S3-safe object name that keeps the original name readable and unique per message."""
-    safe = re.sub(r"[^\w.-]+", "_", filename or "", flags=re.UNICODE).strip("._")[:100]
+    # Composed form (macOS sends "é" as e + U+0301), and combining marks kept: \w alone
+    # would cut "résumé" to "re_sume_" and every Devanagari or Thai word into pieces.
+    name = unicodedata.normalize("NFC", filename or "")
+    kept = "".join(ch if ch in "._-" or ch.isalnum() or unicodedata.category(ch).startswith("M") else "\0" for ch in name)
+    safe = re.sub("\0+", "_", kept).strip("._")[:100]
     return f"{index:02d}-{safe or 'attachment'}"
 
 

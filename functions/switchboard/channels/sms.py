@@ -49,7 +49,7 @@ def normalize_sms(form: dict[str, str], *, received_at: datetime, default_region
     sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     if not sid:
         raise RejectedRequest(400, "MessageSid is missing")
-    if not MESSAGE_SID.match(sid):
+    if not MESSAGE_SID.fullmatch(sid):
         raise RejectedRequest(400, "MessageSid is not a Twilio message id")
     if "From" not in form:
         raise RejectedRequest(400, "From is missing")

@@ -24,8 +24,8 @@ from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, 
 PROVIDER = "twilio-call"
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
-# Seconds, as Twilio writes them (it has sent -1 for nothing recorded). ASCII digits and
-# a bounded length: str.isdigit() also takes "²", and int() refuses over 4,300 digits.
+# Whole seconds; a negative count is taken as nothing recorded. ASCII digits and a
+# bounded length: str.isdigit() also takes "²", and int() refuses over 4,300 digits.
 DURATION = re.compile(r"-?[0-9]{1,9}")
 # What carriers pass on as the caller's number when it is withheld, spelled on the
 # keypad: ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAILABLE. The last two parse as
