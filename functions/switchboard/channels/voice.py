@@ -166,7 +166,7 @@ def call_part(path: str, form: dict[str, str], query: dict[str, str], received_a
     """
     call_sid = _required(form, "CallSid", CALL_SID)
     caller = _caller(form.get("From") or query.get("caller", ""), region, call_sid)
-    called = form.get("To") or query.get("called") or None
+    called = _support_number(form.get("To") or query.get("called") or "", region)
     fields = {"CallSid": call_sid}
 
     if path == CALL_STATUS_PATH:
@@ -248,6 +248,16 @@ def _caller(raw: str, region: str, call_sid: str) -> Identity:
     if number is None or number in WITHHELD_NUMBERS:
         return Identity(IdentityKind.PHONE, f"withheld:{call_sid}", display_name="Withheld number")
     return Identity(IdentityKind.PHONE, number)
+
+
+def _support_number(raw: str, region: str) -> str | None:
+    """The number called, in E.164 like SMS recipients; as given if it is not a number (a SIP address)."""
+    if not raw.strip():
+        return None
+    try:
+        return to_e164(raw, region, "To")
+    except RejectedRequest:
+        return raw
 
 
 def _required(form: dict[str, str], name: str, pattern: re.Pattern[str]) -> str:
