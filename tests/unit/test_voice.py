@@ -22,9 +22,9 @@ from switchboard.channels.voice import (
     TRANSCRIPTION_PATH,
     call_part,
     greeting_twiml,
-    parse_business_hours,
 )
 from switchboard.errors import RejectedRequest
+from switchboard.hours import parse_business_hours
 from switchboard.models import Channel, IdentityKind, Media, MessageKind
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -21,10 +21,10 @@ from switchboard.channels.voice import (
     call_part,
     greeting_twiml,
     hang_up_twiml,
-    parse_business_hours,
 )
 from switchboard.conversations.inbound import record_part
 from switchboard.errors import RejectedRequest
+from switchboard.hours import parse_business_hours
 from switchboard.models import utc_now
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import SettingsError, get_settings
