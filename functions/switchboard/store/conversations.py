@@ -105,7 +105,8 @@ class ConversationStore:
             ConsistentRead=consistent,
         )
         item = response.get("Item")
-        return _route(from_item(item)) if item else None
+        values = from_item(item) if item else {}
+        return _route(values) if "customer_id" in values else None
 
     def look_up(self, message: InboundMessage, consistent: bool = False) -> Lookup:
         """The sender's identity, and for an email the conversation it answers, in one call.
@@ -133,6 +134,8 @@ class ConversationStore:
             return found.get((key[keys.PK], key[keys.SK]))
 
         identity_item = get(identity_key)
+        if identity_item is not None and "customer_id" not in identity_item:
+            identity_item = None  # an agent's phone that no customer uses
         # The reply address wins: it names the conversation; then In-Reply-To, then
         # References from the newest.
         for candidate in wanted[1:]:
@@ -203,16 +206,23 @@ class ConversationStore:
             "current_conversation_id": conversation_id,
             "created_at": now,
         }
+        # An update, not a put: the identity item may exist already, marking an agent's
+        # phone (store.oncall); it becomes a customer's too without losing the mark.
         identity_item = {
-            **keys.identity_key(identity.kind, identity.value),
-            "type": "identity",
-            "customer_id": customer_id,
-            "conversation_id": conversation_id,
-            "created_at": now,
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.identity_key(identity.kind, identity.value)),
+                "UpdateExpression": "SET #type = :type, customer_id = :customer, conversation_id = :conversation, created_at = :now",
+                "ConditionExpression": "attribute_not_exists(customer_id)",
+                "ExpressionAttributeNames": {"#type": "type"},
+                "ExpressionAttributeValues": to_values(
+                    {":type": "identity", ":customer": customer_id, ":conversation": conversation_id, ":now": now}
+                ),
+            }
         }
         claims = self._claims(message, route, message_id)
         transaction = [
-            self._put_new(identity_item),
+            identity_item,
             self._put_new(customer),
             self._put_new(conversation),
             *claims,

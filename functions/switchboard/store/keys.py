@@ -10,6 +10,12 @@ One table, generic key names, items told apart by their key prefixes:
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
+| agent         | ONCALL                              | AGENT#<agent id>   |
+| schedule      | ONCALL                              | SCHEDULE           |
+| override      | ONCALL                              | OVERRIDE#<id>      |
+
+An identity item may carry `agent_id` (an agent's phone) besides, or instead of, a
+customer's `customer_id`.
 
 A conversation and its messages share a partition, so one Query returns the summary
 and the messages in order (ULIDs sort by time).
@@ -78,6 +84,21 @@ def provider_key(provider: str, provider_id: str) -> dict[str, str]:
 def identity_map_key(kind: str, value: str) -> str:
     """The key of one identity in a customer item's identities map."""
     return f"{kind}#{value}"
+
+
+ONCALL_PK = "ONCALL"
+
+
+def agent_key(agent_id: str) -> dict[str, str]:
+    return {PK: ONCALL_PK, SK: f"AGENT#{agent_id}"}
+
+
+def schedule_key() -> dict[str, str]:
+    return {PK: ONCALL_PK, SK: "SCHEDULE"}
+
+
+def override_key(override_id: str) -> dict[str, str]:
+    return {PK: ONCALL_PK, SK: f"OVERRIDE#{override_id}"}
 
 
 def checkpoint_key(name: str) -> dict[str, str]:
