@@ -1,0 +1,185 @@
+"""Reading what an on-call agent texts to the support number: pure, no AWS."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switchboard.oncall.commands import (
+    ACK_WORDS,
+    HELP_TEXT,
+    HELP_WORDS,
+    NO_CODE_PROBLEM,
+    RESOLVE_WORDS,
+    AgentCommand,
+    CommandKind,
+    parse_agent_sms,
+)
+from switchboard.oncall.pages import is_gsm7, segments
+
+ACK = CommandKind.ACK
+RESOLVE = CommandKind.RESOLVE
+REPLY = CommandKind.REPLY
+UNKNOWN = CommandKind.UNKNOWN
+
+
+def reply(code: str, text: str) -> AgentCommand:
+    return AgentCommand(REPLY, code=code, text=text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "12 ACK",
+        "12 ack",
+        "12 Ack",  # iOS capitalises the first letter of a word after a number too
+        "12 Ack.",
+        "12 OK!",
+        "12 a",
+        "12 ok",
+        "12: ack",
+        "12, ACK",
+        "12-ack",
+        "12 - ack",
+        "12 \u2014 ack",  # an em dash typed by the keyboard
+        "12\u00a0ack",  # a non-breaking space
+        "  12 ack \n",
+        "\ufeff12 ack",  # a byte-order mark from a copy-paste
+        "#12 ack",
+        "[12] ACK",  # copied from the page itself
+        "012 ack",
+        "ACK 12",
+        "ack #12",
+        "Ack: 12",
+        "\uff21\uff23\uff2b\u3000\uff11\uff12",  # full-width "ACK 12" from a CJK keyboard
+        "12\uff1aok",  # a full-width colon
+    ],
+)
+def test_acks(body):
+    assert parse_agent_sms(body) == AgentCommand(ACK, code="12")
+
+
+@pytest.mark.parametrize("word", sorted(RESOLVE_WORDS | {"RESOLVE", "Done", "Closed."}))
+def test_resolves(word):
+    assert parse_agent_sms(f"12 {word}") == AgentCommand(RESOLVE, code="12")
+    assert parse_agent_sms(f"{word} 12") == AgentCommand(RESOLVE, code="12")
+
+
+def test_the_keyword_lists_are_what_the_module_documents():
+    assert ACK_WORDS == {"ack", "a", "ok"}
+    assert RESOLVE_WORDS == {"resolve", "resolved", "done", "close", "closed"}
+
+
+@pytest.mark.parametrize("body", ["help", "HELP", "Help", "?", "info", "Info.", "help?", " help \n"])
+def test_help_is_the_whole_message(body):
+    assert parse_agent_sms(body) == AgentCommand(CommandKind.HELP)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("12 your invoice is fixed", reply("12", "your invoice is fixed")),
+        ("12: thanks", reply("12", "thanks")),
+        ("12, on it", reply("12", "on it")),
+        ("12. Refund sent", reply("12", "Refund sent")),
+        ("12 ack, and I refunded you", reply("12", "ack, and I refunded you")),
+        ("12 ok thanks", reply("12", "ok thanks")),
+        ("12 done by Friday", reply("12", "done by Friday")),
+        ("12 help", reply("12", "help")),  # HELP is only ever the whole message
+        ("12 Hi Jane,\n\nIt\u2019s fixed.\n\u2014 Ana ", reply("12", "Hi Jane,\n\nIt\u2019s fixed.\n\u2014 Ana")),
+        ("12 \U0001f44d", reply("12", "\U0001f44d")),
+        ("12 34 euros back", reply("12", "34 euros back")),
+        ("12 - thanks", reply("12", "- thanks")),  # kept as typed: only a keyword forgives the dash
+        ("012 hello", reply("12", "hello")),
+        ("12:hello", reply("12", "hello")),
+    ],
+)
+def test_replies_keep_the_text_as_typed(body, expected):
+    assert parse_agent_sms(body) == expected
+
+
+@pytest.mark.parametrize("body", ["12", "12 ", "12:", "#12", "12 ?", "12 ...", "012"])
+def test_a_code_alone_asks_what_to_do(body):
+    assert parse_agent_sms(body) == AgentCommand(
+        UNKNOWN, code="12", problem="say what to do with 12: ACK, RESOLVE or your answer"
+    )
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n\t", "\u00a0", "\u200b", None])
+def test_nothing_at_all(body):
+    command = parse_agent_sms(body)
+    assert command.kind is UNKNOWN and command.code is None and command.problem
+
+
+@pytest.mark.parametrize("body", ["on it", "ACK", "thanks!", "ack please", "a12", "12.5 is the price", "12,000 thanks"])
+def test_text_without_a_leading_code(body):
+    assert parse_agent_sms(body) == AgentCommand(UNKNOWN, problem=NO_CODE_PROBLEM)
+
+
+def test_a_code_glued_to_a_word_is_not_guessed():
+    command = parse_agent_sms("12ack")
+    assert command.kind is UNKNOWN and command.code == "12"
+    assert "space" in command.problem
+
+
+def test_codes_have_at_most_six_digits():
+    assert parse_agent_sms("123456 ack") == AgentCommand(ACK, code="123456")
+    command = parse_agent_sms("1234567 ack")
+    assert command.kind is UNKNOWN and command.code is None and "6 digits" in command.problem
+
+
+def test_help_text_fits_one_gsm7_segment():
+    assert is_gsm7(HELP_TEXT) and segments(HELP_TEXT) == 1
+    for needed in ("12 ACK", "12 RESOLVE", "HELP"):
+        assert needed in HELP_TEXT
+    # The examples it gives are read as it says.
+    assert parse_agent_sms("12 ACK").kind is ACK
+    assert parse_agent_sms("12 your answer") == reply("12", "your answer")
+    assert parse_agent_sms("12 RESOLVE").kind is RESOLVE
+
+
+# Property tests.
+
+ALL_KEYWORDS = ACK_WORDS | RESOLVE_WORDS | HELP_WORDS
+codes = st.integers(min_value=0, max_value=999_999).map(str)
+
+
+def could_be_a_keyword(text: str) -> bool:
+    """Wider than the parser's own rule: the text with everything but letters removed."""
+    letters = re.sub(r"[\W\d_]+", "", unicodedata.normalize("NFKC", text)).casefold()
+    return letters in ALL_KEYWORDS or not letters
+
+
+reply_texts = st.text(min_size=1, max_size=200).filter(
+    lambda text: any(char.isalnum() for char in text) and not could_be_a_keyword(text)
+)
+
+
+@given(code=codes, text=reply_texts)
+def test_code_then_text_is_a_reply(code, text):
+    assert parse_agent_sms(f"{code} {text}") == reply(code, text.strip())
+
+
+@given(code=codes, keyword=st.sampled_from(sorted(ACK_WORDS | RESOLVE_WORDS)), upper=st.booleans())
+def test_code_then_keyword_is_never_a_reply(code, keyword, upper):
+    command = parse_agent_sms(f"{code} {keyword.upper() if upper else keyword}")
+    assert command.kind in (ACK, RESOLVE) and command.code == code
+
+
+@given(st.text(max_size=300))
+def test_never_raises(body):
+    command = parse_agent_sms(body)
+    assert isinstance(command.kind, CommandKind)
+    if command.kind is UNKNOWN:
+        assert command.problem
+    if command.kind is REPLY:
+        assert command.code and command.text and command.text == command.text.strip()
+
+
+@given(st.from_regex(r"\A[ #\[\]0-9:,.\-a-zA-Z\u00a0\u2014\n]{0,20}\Z"))
+def test_never_raises_on_command_like_text(body):
+    parse_agent_sms(body)
