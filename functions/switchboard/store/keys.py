@@ -10,6 +10,9 @@ One table, generic key names, items told apart by their key prefixes:
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
+| page          | PAGE#<conversation id>              | PAGE               |
+| short code    | SHORTCODE#<code>                    | SHORTCODE          |
+| counter       | COUNTER#<name>                      | COUNTER            |
 | agent         | ONCALL                              | AGENT#<agent id>   |
 | schedule      | ONCALL                              | SCHEDULE           |
 | override      | ONCALL                              | OVERRIDE#<id>      |
@@ -40,13 +43,21 @@ ACTIVITY_PK = "activity_pk"
 ACTIVITY_SK = "activity_sk"
 ACTIVITY_PARTITION = "ACTIVITY"
 
+# Open pages by their next escalation time: a sparse index (only open pages carry
+# due_pk), so the per-minute tick Queries what is due without a Scan. One partition,
+# like ByActivity; a team's open pages number in the hundreds at most.
+DUE_INDEX = "ByDue"
+DUE_PK = "due_pk"
+DUE_SK = "due_sk"
+DUE_PARTITION = "DUE"
+
 # Attribute DynamoDB's TTL deletes items by (epoch seconds).
 TTL_ATTRIBUTE = "expires_at"
 
 # What template.yaml must declare for the table; tests compare the two.
 TABLE_SCHEMA = {
     "key": {PK: "S", SK: "S"},
-    "indexes": {ACTIVITY_INDEX: {ACTIVITY_PK: "S", ACTIVITY_SK: "S"}},
+    "indexes": {ACTIVITY_INDEX: {ACTIVITY_PK: "S", ACTIVITY_SK: "S"}, DUE_INDEX: {DUE_PK: "S", DUE_SK: "S"}},
     "ttl_attribute": TTL_ATTRIBUTE,
 }
 
@@ -84,6 +95,18 @@ def provider_key(provider: str, provider_id: str) -> dict[str, str]:
 def identity_map_key(kind: str, value: str) -> str:
     """The key of one identity in a customer item's identities map."""
     return f"{kind}#{value}"
+
+
+def page_key(conversation_id: str) -> dict[str, str]:
+    return {PK: f"PAGE#{conversation_id}", SK: "PAGE"}
+
+
+def short_code_key(code: str) -> dict[str, str]:
+    return {PK: f"SHORTCODE#{code}", SK: "SHORTCODE"}
+
+
+def counter_key(name: str) -> dict[str, str]:
+    return {PK: f"COUNTER#{name}", SK: "COUNTER"}
 
 
 ONCALL_PK = "ONCALL"

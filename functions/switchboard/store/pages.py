@@ -1,0 +1,234 @@
+"""Pages, the short codes agents answer them by, and the index of pages due for escalation.
+
+A conversation has at most one live page. While it is open it sits in the sparse
+`ByDue` index under its next escalation time, so the escalation tick finds the pages
+due now with one Query (never a Scan); an ACK, a reply or a resolve takes it out.
+Every change is a conditional write on the page's current state, so two ticks at
+once, or a retried one, never move a page twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+from botocore.exceptions import ClientError
+
+from switchboard.models import iso_utc
+from switchboard.store import keys
+from switchboard.store.dynamo import from_item, retry_conflicts, to_item, to_values, update_if
+
+
+class PageStatus:
+    OPEN = "open"  # paged, nobody has answered: escalates when due
+    ACKED = "acked"  # an agent claimed it: no escalation
+    ANSWERED = "answered"  # an agent replied: the conversation waits on the customer
+    RESOLVED = "resolved"
+    FAILED = "failed"  # every level tried, nobody reached (kept for the report)
+
+
+# A customer message on a conversation whose page is in one of these states opens a new page.
+REOPENABLE = (PageStatus.ANSWERED, PageStatus.RESOLVED, PageStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Page:
+    conversation_id: str
+    code: str
+    status: str
+    opened_at: datetime
+    round: int
+    level: int
+    recipients: tuple[str, ...]
+    next_escalation_at: datetime | None
+    policy: dict[str, Any]  # frozen when the page opened: later policy edits never change it
+    acked_by: str | None = None
+
+
+class PageStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ---- short codes ----------------------------------------------------------------
+
+    def code_for(self, conversation_id: str) -> str:
+        """The conversation's short code ("12"), allocated once from a counter.
+
+        The counter only moves for a conversation's first page; if two routers race,
+        the loser's number is released and both use the winner's.
+        """
+        conversation = self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            ProjectionExpression="short_code",
+            ConsistentRead=True,
+        ).get("Item")
+        if conversation and "short_code" in conversation:
+            return conversation["short_code"]["S"]
+        counter = self._client.update_item(
+            TableName=self._table,
+            Key=to_item(keys.counter_key("short-code")),
+            UpdateExpression="ADD #value :one",
+            ExpressionAttributeNames={"#value": "value"},
+            ExpressionAttributeValues=to_values({":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        code = str(int(counter["Attributes"]["value"]["N"]))
+        try:
+            retry_conflicts(
+                lambda: self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": to_item(keys.conversation_key(conversation_id)),
+                                "UpdateExpression": "SET short_code = :code",
+                                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(short_code)",
+                                "ExpressionAttributeValues": to_values({":code": code}),
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": to_item({**keys.short_code_key(code), "type": "short_code", "conversation_id": conversation_id}),
+                            }
+                        },
+                    ]
+                )
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return self.code_for(conversation_id)  # another router set it first
+        return code
+
+    def conversation_for_code(self, code: str) -> str | None:
+        item = self._client.get_item(TableName=self._table, Key=to_item(keys.short_code_key(code))).get("Item")
+        return from_item(item)["conversation_id"] if item else None
+
+    # ---- pages ----------------------------------------------------------------------
+
+    def open_page(self, page: Page) -> bool:
+        """Open a page unless the conversation already has a live one (open or acked).
+
+        False: a page is live, nothing written (a second message does not page again).
+        """
+        item = {**keys.page_key(page.conversation_id), "type": "page", **_document(page)}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR #status IN (:answered, :resolved, :failed)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values(
+                    {":answered": PageStatus.ANSWERED, ":resolved": PageStatus.RESOLVED, ":failed": PageStatus.FAILED}
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_page(self, conversation_id: str) -> Page | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.page_key(conversation_id)), ConsistentRead=True
+        ).get("Item")
+        return _page(from_item(item)) if item else None
+
+    def due(self, now: datetime, limit: int = 500) -> Iterator[Page]:
+        """Open pages whose next escalation time has come, oldest first (a Query on ByDue)."""
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=keys.DUE_INDEX,
+            KeyConditionExpression="due_pk = :due AND due_sk <= :now",
+            ExpressionAttributeValues=to_values({":due": keys.DUE_PARTITION, ":now": f"{iso_utc(now)}#~"}),
+            PaginationConfig={"MaxItems": limit},
+        ):
+            for item in page["Items"]:
+                yield _page(from_item(item))
+
+    def escalate(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime | None) -> bool:
+        """Move an open page from the step it was read at to the next one; False if
+        anything moved it meanwhile (another tick, an ACK): then nothing is written."""
+        values = {
+            ":open": PageStatus.OPEN,
+            ":was_round": page.round,
+            ":was_level": page.level,
+            ":round": round_,
+            ":level": level,
+            ":recipients": list(recipients),
+        }
+        if next_escalation_at is None:
+            expression = "SET #round = :round, #level = :level, recipients = :recipients, #status = :failed REMOVE next_escalation_at, due_pk, due_sk"
+            values[":failed"] = PageStatus.FAILED
+        else:
+            expression = (
+                "SET #round = :round, #level = :level, recipients = :recipients,"
+                " next_escalation_at = :next, due_sk = :due_sk"
+            )
+            values[":next"] = iso_utc(next_escalation_at)
+            values[":due_sk"] = f"{iso_utc(next_escalation_at)}#{page.conversation_id}"
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.page_key(page.conversation_id)),
+            UpdateExpression=expression,
+            ConditionExpression="#status = :open AND #round = :was_round AND #level = :was_level",
+            ExpressionAttributeNames={"#status": "status", "#round": "round", "#level": "level"},
+            ExpressionAttributeValues=to_values(values),
+        )
+
+    def settle(self, conversation_id: str, status: str, agent_id: str | None, now: datetime) -> bool:
+        """ACK, answer or resolve a live page: it leaves the due index; False if none is live.
+
+        An answered page can still be resolved; nothing else moves a settled page.
+        """
+        settled_from = [PageStatus.OPEN, PageStatus.ACKED] + ([PageStatus.ANSWERED] if status == PageStatus.RESOLVED else [])
+        placeholders = {f":from{i}": value for i, value in enumerate(settled_from)}
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.page_key(conversation_id)),
+            UpdateExpression="SET #status = :status, settled_by = :agent, settled_at = :now REMOVE due_pk, due_sk, next_escalation_at",
+            ConditionExpression=f"#status IN ({', '.join(placeholders)})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({":status": status, ":agent": agent_id, ":now": iso_utc(now), **placeholders}),
+        )
+
+
+def _document(page: Page) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "conversation_id": page.conversation_id,
+        "code": page.code,
+        "status": page.status,
+        "opened_at": iso_utc(page.opened_at),
+        "round": page.round,
+        "level": page.level,
+        "recipients": list(page.recipients),
+        "policy": page.policy,
+        "acked_by": page.acked_by,
+    }
+    if page.next_escalation_at is not None and page.status == PageStatus.OPEN:
+        document["next_escalation_at"] = iso_utc(page.next_escalation_at)
+        document[keys.DUE_PK] = keys.DUE_PARTITION
+        document[keys.DUE_SK] = f"{iso_utc(page.next_escalation_at)}#{page.conversation_id}"
+    return document
+
+
+def _page(item: dict[str, Any]) -> Page:
+    return Page(
+        conversation_id=item["conversation_id"],
+        code=item["code"],
+        status=item["status"],
+        opened_at=datetime.fromisoformat(item["opened_at"]),
+        round=int(item["round"]),
+        level=int(item["level"]),
+        recipients=tuple(item.get("recipients", [])),
+        next_escalation_at=datetime.fromisoformat(item["next_escalation_at"]) if item.get("next_escalation_at") else None,
+        policy=item.get("policy", {}),
+        acked_by=item.get("settled_by") if item["status"] == PageStatus.ACKED else item.get("acked_by"),
+    )
