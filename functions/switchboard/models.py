@@ -131,6 +131,7 @@ class AppendResult:
     message_id: str
     duplicate: bool = False
     new_customer: bool = False
+    new_conversation: bool = False  # a returning customer after the idle period
 
 
 def to_json_dict(value: Any) -> Any:

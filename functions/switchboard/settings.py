@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Mapping
@@ -38,6 +39,10 @@ class Settings:
     # Where refused requests are kept in the quarantine bucket (expired by its lifecycle rule).
     quarantine_prefix: str = "rejected/"
 
+    # A resolved conversation quiet for this many days is not reopened by a new
+    # customer message: the message starts a new conversation in the customer's stream.
+    conversation_idle_days: int = 7
+
     # ---- email (SES inbound) ----
     # The bucket SES's receipt rule writes raw mail to, under mail_prefix + SES messageId;
     # attachments are stored next to it under attachments/.
@@ -64,6 +69,10 @@ class Settings:
     # SSM Parameter Store name of the X API bearer token (a SecureString).
     x_bearer_token_parameter: str = "/switchboard/x/bearer-token"
 
+    @property
+    def conversation_idle(self) -> timedelta:
+        return timedelta(days=self.conversation_idle_days)
+
     def require(self, *names: str) -> None:
         """Fail with the variable names when a function needs settings that are unset."""
         missing = [_VARIABLES[name][0] for name in names if not getattr(self, name)]
@@ -81,6 +90,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "default_phone_region": ("DEFAULT_PHONE_REGION", r"[A-Z]{2}"),
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
+    "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
     "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
     "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
     "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ulid import ULID
 
 from switchboard.models import AppendResult, InboundMessage
 from switchboard.store.conversations import (
+    ConversationIdle,
     ConversationMoved,
     ConversationStore,
     DuplicateMessage,
@@ -25,7 +27,7 @@ def _new_id(message: InboundMessage) -> str:
     return str(ULID.from_datetime(message.received_at))
 
 
-def record_inbound(message: InboundMessage, store: ConversationStore) -> AppendResult:
+def record_inbound(message: InboundMessage, store: ConversationStore, idle: timedelta | None = None) -> AppendResult:
     """Find or create the sender's customer, then append to the right conversation.
 
     The destination is, in order: the conversation an email answers (its reply
@@ -33,31 +35,57 @@ def record_inbound(message: InboundMessage, store: ConversationStore) -> AppendR
     new customer. A known sender costs one read and one transaction; a new one the
     same (the transaction creates identity, customer, conversation and message). Any
     of the message's ids seen before writes nothing and reports where it is stored.
+
+    A resolved conversation reopens; one resolved and quiet for longer than `idle`
+    does not: the message starts a new conversation in the same customer's stream.
     """
     message_id = _new_id(message)
+    idle_cutoff = message.received_at - idle if idle else None
     route = _destination(store.look_up(message), store)
+    followed_customer = False
     for _ in range(MAX_ATTEMPTS):
         try:
             if route is None:
                 customer_id, conversation_id = _new_id(message), _new_id(message)
                 store.create_customer_with_message(message, customer_id, conversation_id, message_id)
                 return AppendResult(customer_id, conversation_id, message_id, new_customer=True)
-            store.append_message(message, route, message_id)
+            store.append_message(message, route, message_id, idle_cutoff)
+            if followed_customer:  # the identity still pointed at an older conversation
+                store.point_identity(message.sender, route)
             return AppendResult(route.customer_id, route.conversation_id, message_id)
         except DuplicateMessage as duplicate:
-            found = duplicate.route
-            return AppendResult(
-                found.customer_id if found else "",
-                found.conversation_id if found else "",
-                duplicate.message_id or "",
-                duplicate=True,
-            )
+            return _duplicate_result(duplicate)
         except IdentityTaken:  # another request created this sender's customer first
             route = _destination(store.look_up(message, consistent=True), store)
+        except ConversationIdle:
+            current = store.current_conversation(route.customer_id) if route else None
+            if route is None or current is None:
+                raise
+            if current != route.conversation_id:  # the customer moved on to a newer conversation
+                route, followed_customer = Route(route.customer_id, current), True
+                continue
+            fresh = Route(route.customer_id, _new_id(message))
+            try:
+                store.start_conversation(message, fresh, route.conversation_id, message_id)
+                return AppendResult(fresh.customer_id, fresh.conversation_id, message_id, new_conversation=True)
+            except ConversationIdle:  # another message started it first: join that one
+                route, followed_customer = Route(route.customer_id, store.current_conversation(route.customer_id) or ""), True
+            except DuplicateMessage as duplicate:
+                return _duplicate_result(duplicate)
         except ConversationMoved:  # a customer merge folded the conversation into another
             moved_from = route.conversation_id if route else ""
             route = store.follow_conversation(moved_from) or _destination(store.look_up(message, consistent=True), store)
     raise RuntimeError(f"could not settle where message {message.provider_id} belongs after {MAX_ATTEMPTS} attempts")
+
+
+def _duplicate_result(duplicate: DuplicateMessage) -> AppendResult:
+    found = duplicate.route
+    return AppendResult(
+        found.customer_id if found else "",
+        found.conversation_id if found else "",
+        duplicate.message_id or "",
+        duplicate=True,
+    )
 
 
 def _destination(lookup: Lookup, store: ConversationStore) -> Route | None:
@@ -70,13 +98,15 @@ def _destination(lookup: Lookup, store: ConversationStore) -> Route | None:
     return lookup.identity
 
 
-def record_part(message: InboundMessage, updates: dict[str, Any] | None, store: ConversationStore) -> AppendResult:
+def record_part(
+    message: InboundMessage, updates: dict[str, Any] | None, store: ConversationStore, idle: timedelta | None = None
+) -> AppendResult:
     """Record one of several deliveries that make up one message (a call's callbacks).
 
     The first stores the message; each later one sets its own fields (`updates`) on
     it, so any order, and any repeat, ends in the same single message.
     """
-    result = record_inbound(message, store)
+    result = record_inbound(message, store, idle)
     if not result.duplicate or not updates:
         return result
     route, message_id = Route(result.customer_id, result.conversation_id), result.message_id

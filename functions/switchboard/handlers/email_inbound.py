@@ -79,7 +79,7 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
     )
     message = to_inbound(parsed, receipt, media, settings.support_email_address)
     logger.append_keys(sender=mask_email(message.sender.value), attachments=len(media))
-    result = record_inbound(message, conversations)
+    result = record_inbound(message, conversations, settings.conversation_idle)
     logger.info(
         "duplicate delivery ignored" if result.duplicate else "message stored",
         extra={

@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(message.provider_id)
     logger.append_keys(sender=mask_phone(message.sender.value), media=len(message.media))
     try:
-        result = record_inbound(message, conversation_store())
+        result = record_inbound(message, conversation_store(), settings.conversation_idle)
     except Exception:
         return fail(request, now)
 

@@ -61,7 +61,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     if part is not None:
         try:
-            result = record_part(part.message, part.updates, conversation_store())
+            result = record_part(part.message, part.updates, conversation_store(), settings.conversation_idle)
         except Exception:
             return fail(request, now)
         logger.append_keys(caller=mask_phone(part.message.sender.value))

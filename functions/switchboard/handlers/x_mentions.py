@@ -51,7 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     stored = duplicates = 0
     for message in poll.messages:
-        result = record_inbound(message, conversations)
+        result = record_inbound(message, conversations, settings.conversation_idle)
         duplicates += result.duplicate
         stored += not result.duplicate
     if poll.checkpoint:

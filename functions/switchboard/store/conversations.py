@@ -51,6 +51,10 @@ class IdentityTaken(Exception):
     """Another request created a customer for this identity first."""
 
 
+class ConversationIdle(Exception):
+    """The conversation was resolved longer ago than the idle period: start a new one."""
+
+
 class ConversationMoved(Exception):
     """The conversation was merged into another one (or is gone): resolve the route again."""
 
@@ -178,24 +182,7 @@ class ConversationStore:
         now = iso_utc(message.received_at)
         identity = message.sender
         route = Route(customer_id, conversation_id)
-        conversation = {
-            **keys.conversation_key(conversation_id),
-            "type": "conversation",
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "customer_name": identity.display_name or identity.handle,
-            "customer_identity": _identity_values(identity),
-            # An auto-reply starts a conversation that waits on nobody (and never pages).
-            "status": (ConversationStatus.WAITING_ON_CUSTOMER if message.automated else ConversationStatus.WAITING_ON_US).value,
-            "channel": message.channel.value,
-            "created_at": now,
-            "last_activity_at": now,
-            "waiting_since": None if message.automated else now,
-            "message_count": 1,
-            "last_message_preview": _preview(message),
-            keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION,
-            keys.ACTIVITY_SK: f"{now}#{conversation_id}",
-        }
+        conversation = _new_conversation(message, route)
         customer = {
             **keys.customer_key(customer_id),
             "type": "customer",
@@ -240,12 +227,16 @@ class ConversationStore:
                 raise IdentityTaken(message.sender.value) from None
             raise
 
-    def append_message(self, message: InboundMessage, route: Route, message_id: str) -> None:
+    def append_message(
+        self, message: InboundMessage, route: Route, message_id: str, idle_cutoff: datetime | None = None
+    ) -> None:
         """Append to a conversation and update its summary, exactly once.
 
         The id claims make a retried delivery fail the whole transaction, so a duplicate
-        never writes anything. A resolved conversation reopens. A conversation merged
-        into another raises ConversationMoved: nothing is written there any more.
+        never writes anything. A resolved conversation reopens, unless its last activity
+        is older than idle_cutoff: then ConversationIdle, and the message starts a new
+        conversation instead. A conversation merged into another raises
+        ConversationMoved: nothing is written there any more.
         """
         now = iso_utc(message.received_at)
         waiting = not message.automated
@@ -264,6 +255,10 @@ class ConversationStore:
         }
         if waiting:
             values[":waiting"] = ConversationStatus.WAITING_ON_US.value
+        condition = "attribute_exists(pk) AND attribute_not_exists(merged_into)"
+        if idle_cutoff is not None:
+            condition += " AND NOT (#status = :resolved AND last_activity_at < :cutoff)"
+            values.update({":resolved": ConversationStatus.RESOLVED.value, ":cutoff": iso_utc(idle_cutoff)})
         update = {
             "Update": {
                 "TableName": self._table,
@@ -273,9 +268,10 @@ class ConversationStore:
                     " last_message_preview = :preview, activity_sk = :activity"
                     " ADD message_count :one"
                 ),
-                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+                "ConditionExpression": condition,
                 "ExpressionAttributeValues": to_values(values),
-                **({"ExpressionAttributeNames": {"#status": "status"}} if waiting else {}),
+                **({"ExpressionAttributeNames": {"#status": "status"}} if waiting or idle_cutoff else {}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
         claims = self._claims(message, route, message_id)
@@ -293,8 +289,67 @@ class ConversationStore:
             if "ConditionalCheckFailed" in codes[: len(claims)]:
                 raise self._duplicate(error, first_claim=0, count=len(claims)) from None
             if codes[-1] == "ConditionalCheckFailed":
+                old = cancellation_items(error)[-1]
+                if old and "merged_into" not in old:
+                    raise ConversationIdle(route.conversation_id) from None
                 raise ConversationMoved(route.conversation_id) from None
             raise
+
+    def current_conversation(self, customer_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.customer_key(customer_id)),
+            ProjectionExpression="current_conversation_id",
+            ConsistentRead=True,
+        ).get("Item")
+        return from_item(item)["current_conversation_id"] if item else None
+
+    def start_conversation(self, message: InboundMessage, route: Route, previous_conversation_id: str, message_id: str) -> None:
+        """A message after the idle period: a new conversation in the same customer's stream.
+
+        Raises ConversationIdle when another message started one first (the customer's
+        current conversation is no longer previous_conversation_id): append there.
+        """
+        claims = self._claims(message, route, message_id)
+        transaction = [
+            *claims,
+            self._put_new(_new_conversation(message, route)),
+            {"Put": {"TableName": self._table, "Item": to_item(message_item(message, route, message_id))}},
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.customer_key(route.customer_id)),
+                    "UpdateExpression": "SET current_conversation_id = :new ADD conversation_ids :ids",
+                    "ConditionExpression": "current_conversation_id = :previous",
+                    "ExpressionAttributeValues": to_values(
+                        {":new": route.conversation_id, ":ids": {route.conversation_id}, ":previous": previous_conversation_id}
+                    ),
+                }
+            },
+        ]
+        try:
+            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+        except ClientError as error:
+            if not is_transaction_cancelled(error):
+                raise
+            codes = cancellation_codes(error)
+            if "ConditionalCheckFailed" in codes[: len(claims)]:
+                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
+            if codes[-1] == "ConditionalCheckFailed":
+                raise ConversationIdle(previous_conversation_id) from None
+            raise
+        self.point_identity(message.sender, route)
+
+    def point_identity(self, identity: Identity, route: Route) -> None:
+        """Send the identity's next messages to this conversation (its customer's current one)."""
+        update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.identity_key(identity.kind, identity.value)),
+            UpdateExpression="SET conversation_id = :conversation",
+            ConditionExpression="customer_id = :customer",
+            ExpressionAttributeValues=to_values({":conversation": route.conversation_id, ":customer": route.customer_id}),
+        )
 
     def update_message(self, route: Route, message_id: str, fields: dict[str, Any]) -> bool:
         """Set fields on a stored message (a voicemail's transcription arriving later).
@@ -453,6 +508,30 @@ def message_item(message: InboundMessage, route: Route, message_id: str, directi
         "received_at": iso_utc(message.received_at),
         "automated": message.automated or None,
         "provider_fields": message.provider_fields or None,
+    }
+
+
+def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
+    """The summary item of a conversation that this message starts."""
+    now = iso_utc(message.received_at)
+    identity = message.sender
+    return {
+        **keys.conversation_key(route.conversation_id),
+        "type": "conversation",
+        "conversation_id": route.conversation_id,
+        "customer_id": route.customer_id,
+        "customer_name": identity.display_name or identity.handle,
+        "customer_identity": _identity_values(identity),
+        # An auto-reply starts a conversation that waits on nobody (and never pages).
+        "status": (ConversationStatus.WAITING_ON_CUSTOMER if message.automated else ConversationStatus.WAITING_ON_US).value,
+        "channel": message.channel.value,
+        "created_at": now,
+        "last_activity_at": now,
+        "waiting_since": None if message.automated else now,
+        "message_count": 1,
+        "last_message_preview": _preview(message),
+        keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION,
+        keys.ACTIVITY_SK: f"{now}#{route.conversation_id}",
     }
 
 
