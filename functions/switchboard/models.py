@@ -157,3 +157,46 @@ def iso_utc(moment: datetime) -> str:
 def utc_now() -> datetime:
     """The default clock; domain code takes a clock argument instead of calling this."""
     return datetime.now(timezone.utc)
+
+
+class OutboundPurpose(StrEnum):
+    PAGE = "page"  # to the on-call agent
+    DIGEST = "digest"  # several conversations at once, to the on-call agent
+    AGENT_REPLY = "agent_reply"  # an agent's short answer by SMS (help, errors)
+    CUSTOMER_REPLY = "customer_reply"  # an agent's answer, to the customer
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to send, as it travels through the outbox queue (JSON)."""
+
+    channel: Channel
+    to: str  # E.164 number, email address, or the X post id answered
+    body: str
+    purpose: OutboundPurpose
+    # The same key is never sent twice, however often the queue delivers it.
+    idempotency_key: str
+    conversation_id: str | None = None
+    agent_id: str | None = None
+    page_code: str | None = None
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(to_json_dict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "OutboundMessage":
+        import json
+
+        data = json.loads(text)
+        return cls(
+            channel=Channel(data["channel"]),
+            to=data["to"],
+            body=data["body"],
+            purpose=OutboundPurpose(data["purpose"]),
+            idempotency_key=data["idempotency_key"],
+            conversation_id=data.get("conversation_id"),
+            agent_id=data.get("agent_id"),
+            page_code=data.get("page_code"),
+        )

@@ -43,6 +43,13 @@ class Settings:
     # customer message: the message starts a new conversation in the customer's stream.
     conversation_idle_days: int = 7
 
+    # ---- outbound SMS ----
+    # Twilio's account SID: with it SMS go through Twilio's REST API (with the auth
+    # token above); without it they go to the local outbox (the local stack, tests).
+    twilio_account_sid: str = ""
+    # The number SMS are sent from (E.164), or a Messaging Service SID (MG…).
+    twilio_sender: str = ""
+
     # ---- email (SES inbound) ----
     # The bucket SES's receipt rule writes raw mail to, under mail_prefix + SES messageId;
     # attachments are stored next to it under attachments/.
@@ -91,6 +98,8 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
     "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
+    "twilio_account_sid": ("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}"),
+    "twilio_sender": ("TWILIO_SENDER", r"\+[1-9]\d{6,14}|MG[0-9a-f]{32}"),
     "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
     "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
     "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),

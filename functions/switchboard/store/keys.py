@@ -13,6 +13,7 @@ One table, generic key names, items told apart by their key prefixes:
 | page          | PAGE#<conversation id>              | PAGE               |
 | short code    | SHORTCODE#<code>                    | SHORTCODE          |
 | counter       | COUNTER#<name>                      | COUNTER            |
+| local outbox  | OUTBOX                              | SMS#<ulid>         |
 | agent         | ONCALL                              | AGENT#<agent id>   |
 | schedule      | ONCALL                              | SCHEDULE           |
 | override      | ONCALL                              | OVERRIDE#<id>      |
@@ -107,6 +108,13 @@ def short_code_key(code: str) -> dict[str, str]:
 
 def counter_key(name: str) -> dict[str, str]:
     return {PK: f"COUNTER#{name}", SK: "COUNTER"}
+
+
+OUTBOX_PK = "OUTBOX"
+
+
+def outbox_key(outbox_id: str) -> dict[str, str]:
+    return {PK: OUTBOX_PK, SK: f"SMS#{outbox_id}"}
 
 
 ONCALL_PK = "ONCALL"

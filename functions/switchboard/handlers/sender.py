@@ -1,0 +1,88 @@
+"""The outbox's consumer: sends each queued message once, retrying what failed for a while.
+
+SQS delivers batches; each record succeeds or fails on its own (ReportBatchItemFailures
+through powertools' batch processor), so one failing SMS never resends the others. A
+temporary provider failure is raised: the message comes back after the visibility
+timeout and, after the queue's maxReceiveCount, lands in the dead-letter queue. A
+permanent one (invalid or opted-out number) is recorded and not retried. Powertools'
+idempotency utility keys each send on the message's idempotency key, so a message SQS
+delivers twice is sent once.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard.channels.sms_outbound import LocalOutbox, PermanentSendFailure, SmsSender, TwilioSms
+from switchboard.models import Channel, OutboundMessage
+from switchboard.observability import logger, mask_phone, metrics
+from switchboard.settings import get_secret, get_settings
+from switchboard.store import clients, keys
+from switchboard.store.outbox import OutboxStore
+
+settings = get_settings()
+processor = BatchProcessor(event_type=EventType.SQS)
+# Idempotency records share the table: one partition, keyed by a hash of the idempotency
+# key, expired by the table's TTL after a day (the queue's retries end long before).
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table_name,
+    key_attr=keys.PK,
+    sort_key_attr=keys.SK,
+    static_pk_value="IDEMPOTENCY#sender",
+    expiry_attr=keys.TTL_ATTRIBUTE,
+)
+idempotency = IdempotencyConfig(event_key_jmespath="idempotency_key", expires_after_seconds=24 * 3600)
+
+
+@cache
+def sms_sender() -> SmsSender:
+    if settings.twilio_account_sid:
+        settings.require("twilio_sender")
+        token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds)
+        return TwilioSms(settings.twilio_account_sid, token, settings.twilio_sender)
+    return LocalOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
+
+
+@idempotent_function(data_keyword_argument="document", config=idempotency, persistence_store=persistence)
+def deliver(document: dict[str, Any]) -> dict[str, Any]:
+    """Send one outbox message; the result is remembered, so a redelivery returns it unsent."""
+    import json
+
+    message = OutboundMessage.from_json(json.dumps(document))
+    try:
+        if message.channel is not Channel.SMS:
+            raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
+        sent = sms_sender().send(message.to, message.body, None)
+    except PermanentSendFailure as failure:
+        logger.warning("permanent send failure", extra={"to": mask_phone(message.to), "reason": failure.reason, "code": failure.code})
+        metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=1)
+        return {"status": "failed", "code": failure.code, "reason": failure.reason}
+    logger.info("sent", extra={"to": mask_phone(message.to), "purpose": message.purpose.value, "provider_id": sent.provider_id})
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    return {"status": sent.status, "provider": sent.provider, "provider_id": sent.provider_id}
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    import json
+
+    return deliver(document=json.loads(record.body))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency.register_lambda_context(context)
+    metrics.add_metric(name="OutboxRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,54 @@
+"""The local outbox: SMS that would have gone to Twilio, kept in the table to be read back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ulid import ULID
+
+from switchboard.models import iso_utc
+from switchboard.store import keys
+from switchboard.store.dynamo import from_item, to_item, to_values
+
+
+class OutboxStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def put_sms(self, to: str, body: str) -> str:
+        outbox_id = str(ULID())
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    **keys.outbox_key(outbox_id),
+                    "type": "outbox_sms",
+                    "outbox_id": outbox_id,
+                    "to": to,
+                    "body": body,
+                    "sent_at": iso_utc(datetime.now(timezone.utc)),
+                }
+            ),
+        )
+        return outbox_id
+
+    def list_sms(self, to: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first."""
+        found: list[dict[str, Any]] = []
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_values({":pk": keys.OUTBOX_PK}),
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                values = from_item(item)
+                if to is None or values["to"] == to:
+                    found.append(values)
+                if len(found) >= limit:
+                    return found
+        return found
