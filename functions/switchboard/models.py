@@ -30,6 +30,7 @@ class IdentityKind(StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     X = "x"
+    AGENT = "agent"  # the sender of an outbound message: value is the agent's id
 
 
 class MessageKind(StrEnum):
@@ -118,6 +119,10 @@ class Conversation:
     message_count: int = 0
     last_message_preview: str = ""
     merged_into: str | None = None  # set when a customer merge folded it into another
+    # Where an answer goes: {"channel", "address"} of the latest customer message, plus
+    # "in_reply_to"/"subject" for email and "post_id" for X.
+    reply_to: dict[str, str] = field(default_factory=dict)
+    short_code: str | None = None  # "12": how agents name it by SMS
     # Filled by a conversation's full read, empty in listings.
     messages: tuple[Message, ...] = ()
 

@@ -43,7 +43,9 @@ class Settings:
     # customer message: the message starts a new conversation in the customer's stream.
     conversation_idle_days: int = 7
 
-    # ---- outbound SMS ----
+    # ---- outbound ----
+    # The outbox queue (SQS) every message Switchboard sends goes through.
+    outbox_queue_url: str = ""
     # Twilio's account SID: with it SMS go through Twilio's REST API (with the auth
     # token above); without it they go to the local outbox (the local stack, tests).
     twilio_account_sid: str = ""
@@ -98,6 +100,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
     "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
+    "outbox_queue_url": ("OUTBOX_QUEUE_URL", r"https?://\S+"),
     "twilio_account_sid": ("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}"),
     "twilio_sender": ("TWILIO_SENDER", r"\+[1-9]\d{6,14}|MG[0-9a-f]{32}"),
     "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),

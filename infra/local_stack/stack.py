@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from local_stack import dynamodb_local, moto_server
 from local_stack.paths import LOCAL_DIR, REPO_ROOT
 from local_stack.processes import free_port, port_open, stop_process
-from local_stack.resources import ensure_buckets, ensure_tables, put_secret
+from local_stack.resources import ensure_buckets, ensure_queues, ensure_tables, put_secret
 from local_stack.template import REGION, Resolver, Template
 
 STATE_FILE = "stack.json"
@@ -113,11 +113,12 @@ class LocalStack:
         return self
 
     def provision(self) -> None:
-        """Tables, buckets and the Twilio secret, as template.yaml declares them."""
+        """Tables, buckets, queues and the secrets, as template.yaml declares them."""
         import boto3
 
         ensure_tables(boto3.client("dynamodb"), self.template)
         ensure_buckets(boto3.client("s3"), self.template, self.resolver())
+        ensure_queues(boto3.client("sqs"), self.template, self.resolver())
         names = self.resolver().names
         put_secret(boto3.client("ssm"), names["TwilioAuthTokenParameterName"], self.auth_token)
         seed_sample_mail(boto3.client("s3"), names["MailBucket"])

@@ -27,7 +27,9 @@ def _new_id(message: InboundMessage) -> str:
     return str(ULID.from_datetime(message.received_at))
 
 
-def record_inbound(message: InboundMessage, store: ConversationStore, idle: timedelta | None = None) -> AppendResult:
+def record_inbound(
+    message: InboundMessage, store: ConversationStore, idle: timedelta | None = None, lookup: Lookup | None = None
+) -> AppendResult:
     """Find or create the sender's customer, then append to the right conversation.
 
     The destination is, in order: the conversation an email answers (its reply
@@ -38,10 +40,11 @@ def record_inbound(message: InboundMessage, store: ConversationStore, idle: time
 
     A resolved conversation reopens; one resolved and quiet for longer than `idle`
     does not: the message starts a new conversation in the same customer's stream.
+    `lookup` is the caller's own `store.look_up(message)`, when it already made it.
     """
     message_id = _new_id(message)
     idle_cutoff = message.received_at - idle if idle else None
-    route = _destination(store.look_up(message), store)
+    route = _destination(lookup or store.look_up(message), store)
     followed_customer = False
     for _ in range(MAX_ATTEMPTS):
         try:

@@ -1,7 +1,12 @@
-"""POST /webhooks/twilio/sms: a customer's SMS or MMS into their conversation."""
+"""POST /webhooks/twilio/sms: a customer's SMS or MMS into their conversation.
+
+An SMS from an agent's phone is a command ("12 ACK", "12 <answer>", "12 RESOLVE",
+"HELP"), never a customer message; the agent gets the outcome in the TwiML answer.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from switchboard.channels.sms import normalize_sms
 from switchboard.conversations.inbound import record_inbound
 from switchboard.errors import RejectedRequest
-from switchboard.models import utc_now
+from switchboard.models import InboundMessage, utc_now
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
@@ -42,7 +47,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(message.provider_id)
     logger.append_keys(sender=mask_phone(message.sender.value), media=len(message.media))
     try:
-        result = record_inbound(message, conversation_store(), settings.conversation_idle)
+        lookup = conversation_store().look_up(message)
+        if lookup.agent_id:
+            return _agent_command(message, lookup.agent_id, now)
+        result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
     except Exception:
         return fail(request, now)
 
@@ -53,3 +61,31 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="channel", value=message.channel.value)
     metrics.add_metric(name="DuplicateDeliveries" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
     return xml_response(EMPTY_TWIML)
+
+
+def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dict[str, Any]:
+    """Carry out an agent's command and answer the agent in the TwiML response."""
+    # Imported here: only agents' SMS need the on-call code, customers' stay lean.
+    from switchboard.oncall.actions import Desk, run_command
+    from switchboard.oncall.commands import parse_agent_sms
+    from switchboard.oncall.config import get_agent
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.pages import PageStore
+    from switchboard.store.queue import OutboxQueue
+
+    settings.require("outbox_queue_url")
+    agent = get_agent(OncallStore(clients.dynamodb(), settings.table_name), agent_id)
+    if agent is None:  # the mark outlived the agent: treat the text as a customer's
+        record_inbound(message, conversation_store(), settings.conversation_idle)
+        return xml_response(EMPTY_TWIML)
+    command = parse_agent_sms(message.body)
+    desk = Desk(conversation_store(), PageStore(clients.dynamodb(), settings.table_name), OutboxQueue(clients.sqs(), settings.outbox_queue_url))
+    outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
+    logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})
+    metrics.add_metric(name="AgentCommands", unit=MetricUnit.Count, value=1)
+    if outcome.first_response is not None:
+        metrics.add_dimension(name="channel", value=outcome.channel or "unknown")
+        metrics.add_metric(name="FirstResponseTime", unit=MetricUnit.Seconds, value=outcome.first_response.total_seconds())
+    reply = MessagingResponse()
+    reply.message(outcome.text)
+    return xml_response(str(reply))

@@ -44,7 +44,7 @@ def load_config(store: OncallStore) -> OncallConfig:
     overrides: list[Override] = []
     for item in store.load():
         if item["type"] == "agent":
-            agents[item["agent_id"]] = Agent(item["agent_id"], item["name"], item["phone"], item.get("email"))
+            agents[item["agent_id"]] = _agent(item)
         elif item["type"] == "schedule":
             schedule = _schedule(item)
         elif item["type"] == "override":
@@ -52,6 +52,12 @@ def load_config(store: OncallStore) -> OncallConfig:
     # Overrides in the order they were added (their ids are ULIDs): the newest wins.
     overrides.sort(key=lambda override: override.override_id)
     return OncallConfig(agents, replace(schedule, overrides=tuple(overrides)))
+
+
+def get_agent(store: OncallStore, agent_id: str) -> Agent | None:
+    """One agent (one GetItem): the sender of an SMS command."""
+    item = store.get_agent(agent_id)
+    return _agent(item) if item else None
 
 
 def agent_id_for(name: str) -> str:
@@ -143,6 +149,10 @@ def _check(schedule: Schedule, agents: dict[str, Agent]) -> None:
 
 
 # ---- documents ------------------------------------------------------------------------
+
+
+def _agent(item: dict[str, Any]) -> Agent:
+    return Agent(item["agent_id"], item["name"], item["phone"], item.get("email"))
 
 
 def _agent_document(agent: Agent) -> dict[str, Any]:

@@ -21,3 +21,10 @@ def s3() -> Any:
     import boto3
 
     return boto3.client("s3")
+
+
+@cache
+def sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")

@@ -74,6 +74,7 @@ class Lookup:
     identity: Route | None  # the sender's customer and current conversation
     thread: Route | None = None  # the conversation an email answers, if it names one
     thread_moved: bool = False  # the thread's conversation was merged: follow it
+    agent_id: str | None = None  # the sender's phone is this agent's: a command, not a message
 
 
 def _preview(message: InboundMessage) -> str:
@@ -120,7 +121,14 @@ class ConversationStore:
         the Message-IDs it answers in one BatchGetItem.
         """
         if not message.reply_to_conversation and not message.thread_refs:
-            return Lookup(self.find_identity(message.sender, consistent))
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=to_item(keys.identity_key(message.sender.kind, message.sender.value)),
+                ProjectionExpression="agent_id, customer_id, conversation_id",
+                ConsistentRead=consistent,
+            ).get("Item")
+            values = from_item(item) if item else {}
+            return Lookup(_route(values) if "customer_id" in values else None, agent_id=values.get("agent_id"))
         identity_key = keys.identity_key(message.sender.kind, message.sender.value)
         wanted = [identity_key]
         if message.reply_to_conversation:
@@ -249,6 +257,7 @@ class ConversationStore:
         values = {
             ":now": now,
             ":channel": message.channel.value,
+            ":reply_to": _reply_to(message),
             ":preview": _preview(message),
             ":activity": f"{now}#{route.conversation_id}",
             ":one": 1,
@@ -264,7 +273,7 @@ class ConversationStore:
                 "TableName": self._table,
                 "Key": to_item(keys.conversation_key(route.conversation_id)),
                 "UpdateExpression": (
-                    f"SET {status_update}last_activity_at = :now, channel = :channel,"
+                    f"SET {status_update}last_activity_at = :now, channel = :channel, reply_to = :reply_to,"
                     " last_message_preview = :preview, activity_sk = :activity"
                     " ADD message_count :one"
                 ),
@@ -293,6 +302,51 @@ class ConversationStore:
                 if old and "merged_into" not in old:
                     raise ConversationIdle(route.conversation_id) from None
                 raise ConversationMoved(route.conversation_id) from None
+            raise
+
+    def append_outbound(self, message: InboundMessage, route: Route, message_id: str) -> None:
+        """An agent's answer: stored in the stream, and the conversation now waits on the customer.
+
+        Its request id is claimed like an inbound provider id: DuplicateMessage on a retry.
+        """
+        now = iso_utc(message.received_at)
+        claims = self._claims(message, route, message_id)
+        transaction = [
+            *claims,
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(message_item(message, route, message_id, Direction.OUTBOUND)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.conversation_key(route.conversation_id)),
+                    "UpdateExpression": (
+                        "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity,"
+                        " last_message_preview = :preview REMOVE waiting_since ADD message_count :one"
+                    ),
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": to_values(
+                        {
+                            ":waiting": ConversationStatus.WAITING_ON_CUSTOMER.value,
+                            ":now": now,
+                            ":activity": f"{now}#{route.conversation_id}",
+                            ":preview": ("→ " + " ".join(message.body.split()))[:PREVIEW_LENGTH],
+                            ":one": 1,
+                        }
+                    ),
+                }
+            },
+        ]
+        try:
+            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+        except ClientError as error:
+            if is_transaction_cancelled(error) and "ConditionalCheckFailed" in cancellation_codes(error)[: len(claims)]:
+                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
             raise
 
     def current_conversation(self, customer_id: str) -> str | None:
@@ -430,6 +484,13 @@ class ConversationStore:
             return None
         return replace(_conversation(summary), messages=tuple(messages))
 
+    def get_summary(self, conversation_id: str) -> Conversation | None:
+        """The conversation's summary item alone (one GetItem)."""
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.conversation_key(conversation_id)), ConsistentRead=True
+        ).get("Item")
+        return _conversation(from_item(item)) if item else None
+
     def get_conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
         """Conversation summaries by id (BatchGetItem), oldest first."""
         wanted = [keys.conversation_key(cid) for cid in dict.fromkeys(conversation_ids)]
@@ -522,6 +583,7 @@ def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
         "customer_id": route.customer_id,
         "customer_name": identity.display_name or identity.handle,
         "customer_identity": _identity_values(identity),
+        "reply_to": _reply_to(message),
         # An auto-reply starts a conversation that waits on nobody (and never pages).
         "status": (ConversationStatus.WAITING_ON_CUSTOMER if message.automated else ConversationStatus.WAITING_ON_US).value,
         "channel": message.channel.value,
@@ -543,6 +605,18 @@ def message_item_moved(item: dict[str, Any], survivor: Route) -> dict[str, Any]:
         "conversation_id": survivor.conversation_id,
         "customer_id": survivor.customer_id,
     }
+
+
+def _reply_to(message: InboundMessage) -> dict[str, Any]:
+    """Where an answer to this message goes: its channel and the customer's address there
+    (a voicemail is answered by SMS to the caller; an email in its thread; a post by a reply)."""
+    reply = {"channel": message.channel.value, "address": message.sender.value}
+    if message.channel is Channel.EMAIL and message.provider_fields.get("message_id"):
+        reply["in_reply_to"] = message.provider_fields["message_id"]
+        reply["subject"] = message.subject or ""
+    if message.channel is Channel.X:
+        reply["post_id"] = message.provider_id
+    return reply
 
 
 def _identity_values(identity: Identity) -> dict[str, Any]:
@@ -571,6 +645,8 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         message_count=int(item.get("message_count", 0)),
         last_message_preview=item.get("last_message_preview", ""),
         merged_into=item.get("merged_into"),
+        reply_to=item.get("reply_to", {}),
+        short_code=item.get("short_code"),
     )
 
 

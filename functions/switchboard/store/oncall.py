@@ -39,6 +39,10 @@ class OncallStore:
             items.extend(from_item(item) for item in page["Items"])
         return items
 
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key=to_item(keys.agent_key(agent_id))).get("Item")
+        return from_item(item) if item else None
+
     def put_agent(self, agent: dict[str, Any], previous_phone: str | None) -> None:
         """Add or update an agent, and mark its phone's identity item as this agent's.
 

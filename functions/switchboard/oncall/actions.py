@@ -1,0 +1,140 @@
+"""What an agent can do to a conversation: claim it, answer the customer, resolve it.
+
+The same actions serve the agent's SMS commands ("12 ACK") and the CLI at a desk
+(`switchboard conversations reply|resolve`). Each returns the short text that tells
+the agent what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ulid import ULID
+
+from switchboard.models import (
+    Channel,
+    Conversation,
+    Identity,
+    IdentityKind,
+    InboundMessage,
+    OutboundMessage,
+    OutboundPurpose,
+)
+from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
+from switchboard.oncall.schedule import Agent
+from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
+from switchboard.store.pages import PageStatus, PageStore
+from switchboard.store.queue import OutboxQueue
+
+# Channels whose customers an answer reaches by SMS: a voicemail is answered by text.
+SMS_REPLY_CHANNELS = {Channel.SMS.value, Channel.VOICE.value}
+
+
+class ActionError(Exception):
+    """The action cannot be done; the message says why, for the agent."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str  # for the agent
+    conversation_id: str | None = None
+    first_response: timedelta | None = None  # set by the first answer to a waiting customer
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the actions work with."""
+
+    conversations: ConversationStore
+    pages: PageStore
+    outbox: OutboxQueue
+
+
+def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
+    """An agent's SMS command, carried out; request_id (the SMS's MessageSid) makes a
+    retried webhook send the customer nothing twice."""
+    if command.kind in (CommandKind.HELP, CommandKind.UNKNOWN):
+        return Outcome(f"{command.problem}. {HELP_TEXT}" if command.problem else HELP_TEXT)
+    conversation_id = desk.pages.conversation_for_code(command.code or "")
+    if conversation_id is None:
+        return Outcome(f"No conversation {command.code}: check the number in the page. HELP for commands.")
+    try:
+        if command.kind is CommandKind.ACK:
+            return acknowledge(conversation_id, agent, now, desk)
+        if command.kind is CommandKind.RESOLVE:
+            return resolve(conversation_id, agent, now, desk)
+        return answer(conversation_id, agent, command.text or "", now, desk, request_id)
+    except ActionError as error:
+        return Outcome(str(error), conversation_id)
+
+
+def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
+    conversation = _conversation(conversation_id, desk)
+    desk.pages.settle(conversation_id, PageStatus.ACKED, agent.agent_id, now)
+    return Outcome(f"{_label(conversation)} is yours: escalation stopped. Reply {conversation.short_code} <answer> to answer.", conversation_id)
+
+
+def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
+    conversation = _conversation(conversation_id, desk)
+    desk.conversations.resolve_conversation(conversation_id, now)
+    desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
+    return Outcome(f"{_label(conversation)} resolved.", conversation_id)
+
+
+def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
+    """Send the agent's text to the customer on their channel, and record it in the stream.
+
+    The outbox first (keyed on the request, so a retry is not sent twice), then the
+    stream (claiming the request id, so a retry is not stored twice): a failure
+    between the two is mended by the provider's retry.
+    """
+    if not text.strip():
+        raise ActionError("The answer is empty. Reply <number> <your answer>.")
+    conversation = _conversation(conversation_id, desk)
+    reply = conversation.reply_to or {"channel": conversation.channel.value, "address": conversation.customer_identity.value}
+    if reply["channel"] not in SMS_REPLY_CHANNELS:
+        raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
+    message_id = str(ULID.from_datetime(now))
+    request_id = request_id or message_id
+    desk.outbox.send(
+        OutboundMessage(
+            channel=Channel.SMS,
+            to=reply["address"],
+            body=text,
+            purpose=OutboundPurpose.CUSTOMER_REPLY,
+            idempotency_key=f"reply#{request_id}",
+            conversation_id=conversation_id,
+            agent_id=agent.agent_id,
+        )
+    )
+    stored = InboundMessage(
+        channel=Channel.SMS,
+        provider="agent-reply",
+        provider_id=request_id,
+        sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
+        recipient=reply["address"],
+        received_at=now,
+        body=text,
+    )
+    try:
+        desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id)
+    except DuplicateMessage:
+        return Outcome(f"Already sent to {_label(conversation)}.", conversation_id)
+    desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
+    waited = now - conversation.waiting_since if conversation.waiting_since else None
+    return Outcome(f"Sent to {_label(conversation)}.", conversation_id, waited, reply["channel"])
+
+
+def _conversation(conversation_id: str, desk: Desk) -> Conversation:
+    route = desk.conversations.follow_conversation(conversation_id)  # a merge may have moved it
+    conversation = desk.conversations.get_summary(route.conversation_id) if route else None
+    if conversation is None:
+        raise ActionError(f"Conversation {conversation_id} no longer exists.")
+    return conversation
+
+
+def _label(conversation: Conversation) -> str:
+    code = f"{conversation.short_code} " if conversation.short_code else ""
+    return f"{code}({conversation.customer_name or conversation.customer_identity.value})"

@@ -1,0 +1,101 @@
+"""Agents answer from their phone: SMS commands through the real webhook, on the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ElementTree
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+
+from conftest_helpers import unique_number
+from local_stack.send import twilio_sms_form
+from switchboard.models import Identity, IdentityKind
+from switchboard.oncall.config import add_agent, load_config
+from switchboard.oncall.schedule import Agent
+from switchboard.store.oncall import OncallStore
+from switchboard.store.pages import Page, PageStatus, PageStore
+
+pytestmark = pytest.mark.integration
+
+
+def table():
+    return boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+
+
+def reply_text(response) -> str:
+    assert response.status_code == 200, response.text
+    message = ElementTree.fromstring(response.text).find("Message")
+    return message.text if message is not None else ""
+
+
+def outbox_messages() -> list[dict]:
+    """What the SMS function handed to the outbox queue (drained)."""
+    sqs = boto3.client("sqs")
+    found = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def paged(local, sms_form):
+    """A customer's SMS, a page open for it, and an agent with a phone."""
+    client, name = table()
+    store = OncallStore(client, name)
+    agent = Agent(f"agent-{unique_number()[-4:]}", "Ana Lima", unique_number())
+    add_agent(store, load_config(store), agent)
+    customer = unique_number()
+    assert local.post_sms(sms_form(customer, "my invoice shows two charges")).status_code == 200
+    route = local.conversations().find_identity(Identity(IdentityKind.PHONE, customer), consistent=True)
+    pages = PageStore(client, name)
+    code = pages.code_for(route.conversation_id)
+    now = datetime.now(timezone.utc)
+    pages.open_page(Page(route.conversation_id, code, PageStatus.OPEN, now, 0, 0, (agent.agent_id,), now, {"levels": []}))
+    outbox_messages()  # start from an empty queue
+    return agent, customer, route.conversation_id, code, pages
+
+
+def test_ack_claims_the_conversation_and_stops_escalation(local, paged):
+    agent, _, conversation_id, code, pages = paged
+    text = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} ack")))
+    assert f"{code} (" in text and "is yours" in text
+    page = pages.get_page(conversation_id)
+    assert page.status == PageStatus.ACKED and page.next_escalation_at is None
+    assert conversation_id not in [p.conversation_id for p in pages.due(datetime(2100, 1, 1, tzinfo=timezone.utc))]
+    # The command is not a customer message: nothing was added to any stream.
+    assert [m.body for m in local.conversations().get_conversation(conversation_id).messages] == ["my invoice shows two charges"]
+
+
+def test_an_answer_reaches_the_customer_once_and_is_recorded_with_the_agents_name(local, paged):
+    agent, customer, conversation_id, code, pages = paged
+    form = twilio_sms_form(agent.phone, f"{code} Sorry! I refunded the second charge.")
+    text = reply_text(local.post_sms(form))
+    assert text.startswith(f"Sent to {code} (")
+    assert reply_text(local.post_sms(form)).startswith("Already sent"), "Twilio's retry of the same MessageSid"
+    queued = outbox_messages()
+    assert [(m["channel"], m["to"], m["body"], m["purpose"]) for m in queued][:1] == [("sms", customer, "Sorry! I refunded the second charge.", "customer_reply")]
+    assert len({m["idempotency_key"] for m in queued}) == 1, "a repeat may be queued again but carries the same key"
+    conversation = local.conversations().get_conversation(conversation_id)
+    assert conversation.status.value == "waiting_on_customer" and conversation.waiting_since is None
+    outbound = [m for m in conversation.messages if m.direction.value == "outbound"]
+    assert len(outbound) == 1 and outbound[0].sender.display_name == "Ana Lima" and outbound[0].sender.value == agent.agent_id
+    assert pages.get_page(conversation_id).status == PageStatus.ANSWERED
+
+
+def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):
+    agent, _, conversation_id, code, pages = paged
+    assert "resolved" in reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} RESOLVE")))
+    assert local.conversations().get_conversation(conversation_id).status.value == "resolved"
+    assert pages.get_page(conversation_id).status == PageStatus.RESOLVED
+    assert reply_text(local.post_sms(twilio_sms_form(agent.phone, "HELP"))).startswith("Switchboard:")
+    assert "No conversation 99999" in reply_text(local.post_sms(twilio_sms_form(agent.phone, "99999 ACK")))
+    confused = reply_text(local.post_sms(twilio_sms_form(agent.phone, "on it")))
+    assert "start with the conversation's number" in confused and "HELP" in confused
+    assert outbox_messages() == []
