@@ -73,7 +73,10 @@ def _stack_outputs(stack_name: str) -> dict[str, str]:
     missing = [key for key in ("TableName", "QuarantineBucketName") if key not in outputs]
     if missing:
         raise CliError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a Switchboard stack?")
-    return {"TABLE_NAME": outputs["TableName"], "QUARANTINE_BUCKET": outputs["QuarantineBucketName"]}
+    environment = {"TABLE_NAME": outputs["TableName"], "QUARANTINE_BUCKET": outputs["QuarantineBucketName"]}
+    if "OutboxQueueUrl" in outputs:
+        environment["OUTBOX_QUEUE_URL"] = outputs["OutboxQueueUrl"]
+    return environment
 
 
 def _conversation_store():
@@ -493,6 +496,50 @@ def cmd_oncall_override_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _desk_action(args: argparse.Namespace, act) -> Any:
+    """Run an agent action (oncall.actions) as the agent named by --as."""
+    import boto3
+
+    from switchboard.models import utc_now
+    from switchboard.oncall.actions import ActionError, Desk
+    from switchboard.oncall.config import get_agent
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.pages import PageStore
+    from switchboard.store.queue import OutboxQueue
+
+    agent_id = args.agent or os.environ.get("SWITCHBOARD_AGENT")
+    if not agent_id:
+        raise CliError("say who you are: --as AGENT_ID (or set SWITCHBOARD_AGENT)", EXIT_USAGE)
+    with data_environment(args.stack):
+        client, table = boto3.client("dynamodb"), _required_env("TABLE_NAME")
+        agent = get_agent(OncallStore(client, table), agent_id)
+        if agent is None:
+            raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
+        desk = Desk(_conversation_store(), PageStore(client, table), OutboxQueue(boto3.client("sqs"), _required_env("OUTBOX_QUEUE_URL")))
+        if desk.conversations.get_summary(args.id) is None:
+            raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
+        try:
+            return act(agent, utc_now(), desk)
+        except ActionError as error:
+            raise CliError(str(error)) from None
+
+
+def cmd_conversations_reply(args: argparse.Namespace) -> int:
+    from switchboard.oncall.actions import answer
+
+    outcome = _desk_action(args, lambda agent, now, desk: answer(args.id, agent, args.text, now, desk))
+    _emit(args, to_json_dict(outcome), outcome.text)
+    return 0
+
+
+def cmd_conversations_resolve(args: argparse.Namespace) -> int:
+    from switchboard.oncall.actions import resolve
+
+    outcome = _desk_action(args, lambda agent, now, desk: resolve(args.id, agent, now, desk))
+    _emit(args, to_json_dict(outcome), outcome.text)
+    return 0
+
+
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
     import boto3
 
@@ -655,6 +702,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="conversation id (from `conversations list`)")
     data_options(show)
     show.set_defaults(run=cmd_conversations_show)
+
+    reply = conversations.add_parser("reply", help="answer the customer on their channel (as an agent at a desk)")
+    reply.add_argument("id", help="conversation id")
+    reply.add_argument("text", help="the answer")
+    reply.add_argument("--as", dest="agent", metavar="AGENT_ID", help="who answers (default $SWITCHBOARD_AGENT)")
+    data_options(reply)
+    reply.set_defaults(run=cmd_conversations_reply)
+    resolve = conversations.add_parser("resolve", help="mark a conversation resolved and stop its page")
+    resolve.add_argument("id", help="conversation id")
+    resolve.add_argument("--as", dest="agent", metavar="AGENT_ID", help="who resolves it (default $SWITCHBOARD_AGENT)")
+    data_options(resolve)
+    resolve.set_defaults(run=cmd_conversations_resolve)
 
     customers = commands.add_parser("customers", help="customers and their identities on every channel").add_subparsers(dest="action", required=True, metavar="ACTION")
     customer_show = customers.add_parser("show", help="a customer's identities and conversations")

@@ -99,3 +99,25 @@ def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):
     confused = reply_text(local.post_sms(twilio_sms_form(agent.phone, "on it")))
     assert "start with the conversation's number" in confused and "HELP" in confused
     assert outbox_messages() == []
+
+
+def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
+    import subprocess
+    import sys
+
+    agent, customer, conversation_id, code, pages = paged
+    env = {**local.cli_env(), "SWITCHBOARD_AGENT": agent.agent_id}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "switchboard.cli", "conversations", *args], capture_output=True, text=True, env=env, timeout=120)
+
+    answered = cli("reply", conversation_id, "We are on it.", "--json")
+    assert answered.returncode == 0, answered.stderr
+    assert json.loads(answered.stdout)["text"].startswith("Sent to")
+    assert [(m["to"], m["body"]) for m in outbox_messages()] == [(customer, "We are on it.")]
+    assert cli("resolve", conversation_id).returncode == 0
+    assert local.conversations().get_conversation(conversation_id).status.value == "resolved"
+    nobody = subprocess.run([sys.executable, "-m", "switchboard.cli", "conversations", "resolve", conversation_id], capture_output=True, text=True, env={**local.cli_env(), "SWITCHBOARD_AGENT": ""}, timeout=120)
+    assert nobody.returncode == 2 and "--as" in nobody.stderr
+    missing = cli("reply", "01ABCDEFGHJKMNPQRSTVWXYZ00", "hello")
+    assert missing.returncode == 3
