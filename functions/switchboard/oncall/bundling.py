@@ -107,12 +107,13 @@ class Action(StrEnum):
 class Decision:
     action: Action
     state: PagerState
-    flush_at: datetime | None  # schedule a call to flush() then; None: one is on its way, or none is needed
+    # Schedule a call to flush() then; None: one is on its way already, or none is needed.
+    flush_at: datetime | None
 
 
 @dataclass(frozen=True)
 class Flush:
-    send_digest: tuple[str, ...] | None  # the conversations to list in one digest SMS; None: send nothing
+    send_digest: tuple[str, ...] | None  # the conversations one digest SMS lists; None: send none
     state: PagerState
     flush_at: datetime | None  # schedule the next call to flush() then; None: the chain ends
 

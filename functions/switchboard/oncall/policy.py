@@ -79,7 +79,7 @@ class EscalationPolicy:
     def from_document(cls, document: dict[str, Any]) -> EscalationPolicy:
         levels = _field(document, "levels", list, "policy")
         return cls(
-            levels=tuple(_level_from_document(item, number) for number, item in enumerate(levels, 1)),
+            levels=tuple(_level_from_document(item, n) for n, item in enumerate(levels, 1)),
             repeat=_number_field(document, "repeat", "policy"),
             first_response_minutes=_number_field(document, "first_response_minutes", "policy"),
         )
@@ -289,7 +289,10 @@ def _utc(moment: datetime, what: str) -> datetime:
 
 
 def _level_document(level: Level) -> dict[str, Any]:
-    document: dict[str, Any] = {"target": level.target.kind.value, "wait_minutes": level.wait_minutes}
+    document: dict[str, Any] = {
+        "target": level.target.kind.value,
+        "wait_minutes": level.wait_minutes,
+    }
     if level.target.agent_id is not None:  # DynamoDB documents: no nulls
         document["agent_id"] = level.target.agent_id
     return document
