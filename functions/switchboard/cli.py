@@ -351,6 +351,7 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
                 "on_call": _shift_document(shifts[0], config.agents),
                 "next": [_shift_document(shift, config.agents) for shift in shifts[1:]],
                 "schedule": to_json_dict(schedule),
+                "policy": config.policy.to_document(),
                 "agents": [to_json_dict(agent) for agent in sorted(config.agents.values(), key=lambda a: a.agent_id)],
             }
         )
@@ -374,6 +375,13 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
     else:
         print("Rotation: none yet (switchboard oncall rotation set --agents ...)")
     print(f"Business hours: {schedule.business_hours} ({zone}); after hours: {schedule.after_hours.value}")
+    from switchboard.oncall.policy import format_level
+
+    policy = config.policy
+    print(
+        "Escalation: " + ", then ".join(format_level(level) for level in policy.levels)
+        + f" (minutes to wait); repeated {policy.repeat} more time(s); first response target {policy.first_response_minutes} min"
+    )
     if len(shifts) > 1:
         print("\nNext shifts:")
         for shift in shifts[1:]:
@@ -471,6 +479,19 @@ def cmd_oncall_rotation_set(args: argparse.Namespace) -> int:
     else:
         rotation = schedule.rotation
         print(f"rotation: {', '.join(rotation.agent_ids)}, every {rotation.length_days} day(s) from {rotation.starts_on:%a %Y-%m-%d} {rotation.handoff_time:%H:%M} {schedule.time_zone}")
+    return 0
+
+
+def cmd_oncall_policy_set(args: argparse.Namespace) -> int:
+    from switchboard.oncall.config import set_policy
+    from switchboard.oncall.policy import EscalationPolicy, PolicyError, format_level, parse_level
+
+    try:
+        policy = EscalationPolicy(tuple(parse_level(text) for text in args.level), args.repeat, args.first_response)
+    except PolicyError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    saved = _config_change(args, lambda store, config: set_policy(store, config, policy))
+    _emit(args, saved.to_document(), "policy: " + ", then ".join(format_level(level) for level in saved.levels) + f"; repeated {saved.repeat} more time(s)")
     return 0
 
 
@@ -765,6 +786,18 @@ def build_parser() -> argparse.ArgumentParser:
     rotation_set.add_argument("--after-hours", choices=["page", "repeat_or_escalated", "queue"], help="outside business hours: page as usual, only for repeat or escalated conversations, or queue until opening")
     data_options(rotation_set)
     rotation_set.set_defaults(run=cmd_oncall_rotation_set)
+    policy = oncall.add_parser("policy", help="the escalation policy new pages take").add_subparsers(dest="policy_action", required=True, metavar="ACTION")
+    policy_set = policy.add_parser(
+        "set",
+        help="who is paged at each level and how long to wait for an ACK or a reply",
+        description="Levels in order: schedule:MIN (whoever is on call), agent:ID:MIN, everyone:MIN. "
+        "Open pages keep the policy they started with.",
+    )
+    policy_set.add_argument("--level", action="append", required=True, metavar="TARGET:MIN", help="repeatable, in order, e.g. --level schedule:5 --level everyone:10")
+    policy_set.add_argument("--repeat", type=int, default=0, help="run the whole list this many more times (default 0)")
+    policy_set.add_argument("--first-response", type=int, default=10, metavar="MIN", help="first-response target in minutes (default 10)")
+    data_options(policy_set)
+    policy_set.set_defaults(run=cmd_oncall_policy_set)
     override = oncall.add_parser("override", help="time-bounded cover that wins over the rotation").add_subparsers(dest="override_action", required=True, metavar="ACTION")
     override_add = override.add_parser("add", help='e.g. "Ana covers Friday 18:00 to Monday 09:00"')
     override_add.add_argument("agent", help="the agent who covers")

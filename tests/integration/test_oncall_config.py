@@ -127,3 +127,17 @@ def test_an_agents_phone_is_marked_on_its_identity_and_a_customer_on_it_keeps_bo
     assert record_inbound(first, local.conversations()).new_customer
     merged = client.get_item(TableName=os.environ["TABLE_NAME"], Key=to_item(keys.identity_key("phone", new_phone)), ConsistentRead=True)["Item"]
     assert merged["agent_id"]["S"] == "dee" and "customer_id" in merged
+
+
+def test_the_escalation_policy_is_set_validated_and_shown(oncall):
+    default = json.loads(oncall("show", "--json").stdout)["policy"]
+    assert [level["target"] for level in default["levels"]] == ["schedule", "everyone"]
+    oncall("agents", "add", "Ana", "--phone", unique_number())
+    saved = json.loads(oncall("policy", "set", "--level", "schedule:5", "--level", "agent:ana:10", "--level", "everyone:15", "--repeat", "2", "--json").stdout)
+    assert [level["wait_minutes"] for level in saved["levels"]] == [5, 10, 15] and saved["repeat"] == 2
+    shown = oncall("show").stdout
+    assert "Escalation: schedule:5, then agent:ana:10, then everyone:15" in shown
+    unknown = oncall("policy", "set", "--level", "agent:zed:5", ok=False)
+    assert unknown.returncode == 1 and "zed" in unknown.stderr
+    garbage = oncall("policy", "set", "--level", "sometimes", ok=False)
+    assert garbage.returncode == 2

@@ -13,6 +13,7 @@ from typing import Any
 
 from ulid import ULID
 
+from switchboard.oncall.policy import DEFAULT_POLICY, EscalationPolicy, validate_policy
 from switchboard.oncall.schedule import (
     AfterHoursMode,
     Agent,
@@ -36,12 +37,14 @@ class ConfigError(ValueError):
 class OncallConfig:
     agents: dict[str, Agent]
     schedule: Schedule
+    policy: EscalationPolicy = DEFAULT_POLICY
 
 
 def load_config(store: OncallStore) -> OncallConfig:
     agents: dict[str, Agent] = {}
     schedule = Schedule(time_zone=DEFAULT_TIME_ZONE)
     overrides: list[Override] = []
+    policy = DEFAULT_POLICY
     for item in store.load():
         if item["type"] == "agent":
             agents[item["agent_id"]] = _agent(item)
@@ -49,9 +52,11 @@ def load_config(store: OncallStore) -> OncallConfig:
             schedule = _schedule(item)
         elif item["type"] == "override":
             overrides.append(_override(item))
+        elif item["type"] == "policy":
+            policy = EscalationPolicy.from_document(item["policy"])
     # Overrides in the order they were added (their ids are ULIDs): the newest wins.
     overrides.sort(key=lambda override: override.override_id)
-    return OncallConfig(agents, replace(schedule, overrides=tuple(overrides)))
+    return OncallConfig(agents, replace(schedule, overrides=tuple(overrides)), policy)
 
 
 def get_agent(store: OncallStore, agent_id: str) -> Agent | None:
@@ -132,6 +137,15 @@ def add_override(
     _check(replace(config.schedule, overrides=(*config.schedule.overrides, override)), config.agents)
     store.put_override(_override_document(override))
     return override
+
+
+def set_policy(store: OncallStore, config: OncallConfig, policy: EscalationPolicy) -> EscalationPolicy:
+    """The policy new pages take; open pages keep the one frozen onto them."""
+    problems = validate_policy(policy, set(config.agents))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    store.put_policy(policy.to_document())
+    return policy
 
 
 def remove_override(store: OncallStore, override_id: str) -> None:

@@ -17,6 +17,7 @@ One table, generic key names, items told apart by their key prefixes:
 | agent         | ONCALL                              | AGENT#<agent id>   |
 | schedule      | ONCALL                              | SCHEDULE           |
 | override      | ONCALL                              | OVERRIDE#<id>      |
+| policy        | ONCALL                              | POLICY             |
 
 An identity item may carry `agent_id` (an agent's phone) besides, or instead of, a
 customer's `customer_id`.
@@ -126,6 +127,10 @@ def agent_key(agent_id: str) -> dict[str, str]:
 
 def schedule_key() -> dict[str, str]:
     return {PK: ONCALL_PK, SK: "SCHEDULE"}
+
+
+def policy_key() -> dict[str, str]:
+    return {PK: ONCALL_PK, SK: "POLICY"}
 
 
 def override_key(override_id: str) -> dict[str, str]:

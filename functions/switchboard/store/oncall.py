@@ -82,6 +82,9 @@ class OncallStore:
     def put_schedule(self, schedule: dict[str, Any]) -> None:
         self._client.put_item(TableName=self._table, Item=to_item({**keys.schedule_key(), "type": "schedule", **schedule}))
 
+    def put_policy(self, policy: dict[str, Any]) -> None:
+        self._client.put_item(TableName=self._table, Item=to_item({**keys.policy_key(), "type": "policy", "policy": policy}))
+
     def put_override(self, override: dict[str, Any]) -> None:
         self._client.put_item(
             TableName=self._table,
