@@ -1,12 +1,19 @@
-"""Tables and buckets created from template.yaml, so the local schema cannot drift."""
+"""Tables, buckets and queues created from template.yaml, so the local schema cannot drift."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from local_stack.template import Resolver, Template, local_bucket_name, local_table_name
+
+# CreateQueue takes these CloudFormation properties as string attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
+)
 
 # CreateTable accepts these CloudFormation properties as they are.
 _CREATE_TABLE_PROPERTIES = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput")
@@ -89,3 +96,36 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def put_secret(ssm: Any, name: str, value: str) -> None:
     ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def ensure_queues(sqs: Any, template: Template, resolver: Resolver) -> dict[str, str]:
+    """Create the template's queues (attributes kept in step). Returns {logical id: queue URL}.
+
+    Every queue is created first and redrive policies are set after, because a
+    RedrivePolicy may only name a dead-letter queue that already exists.
+    """
+    urls = {}
+    for logical_id, properties in template.queues().items():
+        name = resolver.names[logical_id]
+        attributes = _queue_attributes(resolver.resolve(properties))
+        # FifoQueue can only be given at creation; the rest is (re)applied every time.
+        fifo = {"FifoQueue": "true"} if attributes.pop("FifoQueue", "false") == "true" else {}
+        url = sqs.create_queue(QueueName=name, Attributes=fifo)["QueueUrl"]
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        urls[logical_id] = url
+    for logical_id, properties in template.queues().items():
+        redrive = resolver.resolve(properties.get("RedrivePolicy"))
+        if redrive:
+            policy = {"deadLetterTargetArn": redrive["deadLetterTargetArn"], "maxReceiveCount": int(redrive["maxReceiveCount"])}
+            sqs.set_queue_attributes(QueueUrl=urls[logical_id], Attributes={"RedrivePolicy": json.dumps(policy)})
+    return urls
+
+
+def _queue_attributes(properties: dict[str, Any]) -> dict[str, str]:
+    attributes = {}
+    for name in _QUEUE_ATTRIBUTES:
+        if properties.get(name) is not None:
+            value = properties[name]
+            attributes[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return attributes

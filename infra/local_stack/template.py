@@ -1,4 +1,4 @@
-"""template.yaml as the local stack sees it: functions, routes, tables, buckets.
+"""template.yaml as the local stack sees it: functions, routes, tables, buckets, queues.
 
 Intrinsic functions are resolved against the local names of resources and the
 parameters' local values, so the local stack runs what the template declares.
@@ -6,6 +6,7 @@ parameters' local values, so the local stack runs what the template declares.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,14 @@ class FunctionSpec:
     memory: int
     environment: dict[str, Any] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
+
+    def events_of_type(self, *types: str) -> dict[str, dict[str, Any]]:
+        """{event name: Properties} of this function's events of the given SAM Types."""
+        return {
+            name: event.get("Properties", {})
+            for name, event in self.events.items()
+            if event.get("Type") in types
+        }
 
 
 class Template:
@@ -97,6 +106,12 @@ class Template:
     def buckets(self) -> dict[str, dict[str, Any]]:
         return self.of_type("AWS::S3::Bucket")
 
+    def queues(self) -> dict[str, dict[str, Any]]:
+        return self.of_type("AWS::SQS::Queue")
+
+    def conditions(self) -> dict[str, Any]:
+        return self.document.get("Conditions", {})
+
     def parameter_defaults(self) -> dict[str, str]:
         return {name: str(spec["Default"]) for name, spec in self.parameters.items() if "Default" in spec}
 
@@ -109,8 +124,36 @@ def local_bucket_name(logical_id: str) -> str:
     return f"switchboard-local-{logical_id.lower()}"
 
 
+def local_queue_name(logical_id: str, properties: dict[str, Any]) -> str:
+    """The logical id (a FIFO queue's name must end in .fifo); a literal QueueName wins."""
+    name = properties.get("QueueName")
+    if isinstance(name, str):
+        return name
+    fifo = str(properties.get("FifoQueue", "")).lower() == "true"
+    return f"{logical_id}.fifo" if fifo else logical_id
+
+
+def queue_url(name: str) -> str:
+    """The queue's URL at the SQS endpoint boto3 uses (moto's, once the local stack is up)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or f"https://sqs.{REGION}.amazonaws.com"
+    return f"{endpoint.rstrip('/')}/{ACCOUNT_ID}/{name}"
+
+
+def table_name_from_arn(arn: str) -> str:
+    """The table of a table or stream ARN: arn:aws:dynamodb:<region>:<account>:table/<name>[/stream/<label>]."""
+    return arn.split(":table/", 1)[1].split("/", 1)[0]
+
+
+def queue_name_from_arn(arn: str) -> str:
+    return arn.rsplit(":", 1)[1]
+
+
 class Resolver:
-    """Resolves Ref, Fn::GetAtt and Fn::Sub against local names and parameter values."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub and Fn::If against local names and parameter values.
+
+    Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) are evaluated with the
+    parameters' local values, so `State: !If [PollX, ENABLED, DISABLED]` resolves locally.
+    """
 
     def __init__(self, template: Template, parameters: dict[str, str]) -> None:
         self.template = template
@@ -120,6 +163,7 @@ class Resolver:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "switchboard-local",
+            "AWS::NoValue": None,
             **template.parameter_defaults(),
             **parameters,
         }
@@ -128,14 +172,19 @@ class Resolver:
                 self.names[logical_id] = local_table_name(logical_id)
             elif resource["Type"] == "AWS::S3::Bucket":
                 self.names[logical_id] = local_bucket_name(logical_id)
+            elif resource["Type"] == "AWS::SQS::Queue":
+                self.names[logical_id] = local_queue_name(logical_id, resource.get("Properties", {}))
             else:
                 self.names.setdefault(logical_id, logical_id)
+        for logical_id, properties in template.queues().items():
+            if not isinstance(properties.get("QueueName", ""), str):  # e.g. !Sub "${AWS::StackName}-outbox"
+                self.names[logical_id] = str(self.resolve(properties["QueueName"]))
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             (key, argument), = value.items()
             if key == "Ref":
-                return self.names[argument]
+                return self._ref(argument)
             if key == "Fn::GetAtt":
                 logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
                 return self._attribute(logical_id, attribute)
@@ -143,22 +192,63 @@ class Resolver:
                 text, variables = (argument, {}) if isinstance(argument, str) else argument
                 extra = {name: self.resolve(v) for name, v in variables.items()}
                 return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra.get(m[1]) or self._sub(m[1])), text)
+            if key == "Fn::If":
+                condition, if_true, if_false = argument
+                return self.resolve(if_true if self.condition(condition) else if_false)
+            if key in _CONDITION_FUNCTIONS and (key != "Condition" or isinstance(argument, str)):
+                return self._evaluate(value)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
 
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions section, evaluated locally."""
+        return self._evaluate(self.template.conditions()[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        (function, argument), = expression.items()
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::Equals":
+            first, second = (self.resolve(item) for item in argument)
+            return str(first) == str(second)
+        if function == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if function == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        raise ValueError(f"not a condition: {expression}")
+
+    def _ref(self, name: str) -> Any:
+        if self._type(name) == "AWS::SQS::Queue":
+            return queue_url(self.names[name])  # Ref of a queue is its URL
+        return self.names[name]
+
+    def _type(self, logical_id: str) -> str | None:
+        return self.template.resources.get(logical_id, {}).get("Type")
+
     def _sub(self, name: str) -> str:
         if "." in name:
             return self._attribute(*name.split(".", 1))
-        return self.names[name]
+        return str(self._ref(name))
 
     def _attribute(self, logical_id: str, attribute: str) -> str:
         resource_type = self.template.resources[logical_id]["Type"]
         name = self.names[logical_id]
         if attribute == "Arn" and resource_type == "AWS::DynamoDB::Table":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+        if attribute == "StreamArn" and resource_type == "AWS::DynamoDB::Table":
+            # The stream's label is known only at run time; the drivers look up the table's
+            # LatestStreamArn. "*" is what IAM policies write for "the table's stream".
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}/stream/*"
         if attribute == "Arn" and resource_type == "AWS::S3::Bucket":
             return f"arn:aws:s3:::{name}"
+        if resource_type == "AWS::SQS::Queue":
+            return {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}", "QueueUrl": queue_url(name)}.get(attribute, name)
         return name
+
+
+_CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition")
