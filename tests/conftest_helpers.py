@@ -30,3 +30,21 @@ def unique_number() -> str:
     importing it from a conftest would get a second copy of the module and repeat numbers).
     """
     return f"+1415555{next(_numbers):04d}"
+
+
+def drain_outbox() -> list[dict[str, Any]]:
+    """The messages waiting in the local outbox queue (SQS), removed from it."""
+    import json
+    import os
+
+    import boto3
+
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])

@@ -43,6 +43,12 @@ class Settings:
     # customer message: the message starts a new conversation in the customer's stream.
     conversation_idle_days: int = 7
 
+    # ---- paging ----
+    # Pages to one agent within this window after a page are bundled into one digest.
+    bundling_window_seconds: int = 120
+    # At most this many SMS to one agent in any 15 minutes; more wait for a digest.
+    page_cap_per_15_minutes: int = 5
+
     # ---- outbound ----
     # The outbox queue (SQS) every message Switchboard sends goes through.
     outbox_queue_url: str = ""
@@ -100,6 +106,8 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
     "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
+    "bundling_window_seconds": ("BUNDLING_WINDOW_SECONDS", r"\d{1,4}"),
+    "page_cap_per_15_minutes": ("PAGE_CAP_PER_15_MINUTES", r"[1-9]\d{0,2}"),
     "outbox_queue_url": ("OUTBOX_QUEUE_URL", r"https?://\S+"),
     "twilio_account_sid": ("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}"),
     "twilio_sender": ("TWILIO_SENDER", r"\+[1-9]\d{6,14}|MG[0-9a-f]{32}"),

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from conftest_helpers import unique_number
+from conftest_helpers import drain_outbox, unique_number
 from local_stack.send import twilio_sms_form
 from switchboard.models import Identity, IdentityKind
 from switchboard.oncall.config import add_agent, load_config
@@ -31,19 +31,6 @@ def reply_text(response) -> str:
     return message.text if message is not None else ""
 
 
-def outbox_messages() -> list[dict]:
-    """What the SMS function handed to the outbox queue (drained)."""
-    sqs = boto3.client("sqs")
-    found = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
-
-
 @pytest.fixture
 def paged(local, sms_form):
     """A customer's SMS, a page open for it, and an agent with a phone."""
@@ -58,7 +45,7 @@ def paged(local, sms_form):
     code = pages.code_for(route.conversation_id)
     now = datetime.now(timezone.utc)
     pages.open_page(Page(route.conversation_id, code, PageStatus.OPEN, now, 0, 0, (agent.agent_id,), now, {"levels": []}))
-    outbox_messages()  # start from an empty queue
+    drain_outbox()  # start from an empty queue
     return agent, customer, route.conversation_id, code, pages
 
 
@@ -79,7 +66,7 @@ def test_an_answer_reaches_the_customer_once_and_is_recorded_with_the_agents_nam
     text = reply_text(local.post_sms(form))
     assert text.startswith(f"Sent to {code} (")
     assert reply_text(local.post_sms(form)).startswith("Already sent"), "Twilio's retry of the same MessageSid"
-    queued = outbox_messages()
+    queued = drain_outbox()
     assert [(m["channel"], m["to"], m["body"], m["purpose"]) for m in queued][:1] == [("sms", customer, "Sorry! I refunded the second charge.", "customer_reply")]
     assert len({m["idempotency_key"] for m in queued}) == 1, "a repeat may be queued again but carries the same key"
     conversation = local.conversations().get_conversation(conversation_id)
@@ -98,7 +85,7 @@ def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):
     assert "No conversation 99999" in reply_text(local.post_sms(twilio_sms_form(agent.phone, "99999 ACK")))
     confused = reply_text(local.post_sms(twilio_sms_form(agent.phone, "on it")))
     assert "start with the conversation's number" in confused and "HELP" in confused
-    assert outbox_messages() == []
+    assert drain_outbox() == []
 
 
 def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
@@ -114,7 +101,7 @@ def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
     answered = cli("reply", conversation_id, "We are on it.", "--json")
     assert answered.returncode == 0, answered.stderr
     assert json.loads(answered.stdout)["text"].startswith("Sent to")
-    assert [(m["to"], m["body"]) for m in outbox_messages()] == [(customer, "We are on it.")]
+    assert [(m["to"], m["body"]) for m in drain_outbox()] == [(customer, "We are on it.")]
     assert cli("resolve", conversation_id).returncode == 0
     assert local.conversations().get_conversation(conversation_id).status.value == "resolved"
     nobody = subprocess.run([sys.executable, "-m", "switchboard.cli", "conversations", "resolve", conversation_id], capture_output=True, text=True, env={**local.cli_env(), "SWITCHBOARD_AGENT": ""}, timeout=120)

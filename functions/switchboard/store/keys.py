@@ -14,6 +14,7 @@ One table, generic key names, items told apart by their key prefixes:
 | short code    | SHORTCODE#<code>                    | SHORTCODE          |
 | counter       | COUNTER#<name>                      | COUNTER            |
 | local outbox  | OUTBOX                              | SMS#<ulid>         |
+| pager         | PAGER                               | AGENT#<agent id>   |
 | agent         | ONCALL                              | AGENT#<agent id>   |
 | schedule      | ONCALL                              | SCHEDULE           |
 | override      | ONCALL                              | OVERRIDE#<id>      |
@@ -109,6 +110,13 @@ def short_code_key(code: str) -> dict[str, str]:
 
 def counter_key(name: str) -> dict[str, str]:
     return {PK: f"COUNTER#{name}", SK: "COUNTER"}
+
+
+PAGER_PK = "PAGER"
+
+
+def pager_key(agent_id: str) -> dict[str, str]:
+    return {PK: PAGER_PK, SK: f"AGENT#{agent_id}"}
 
 
 OUTBOX_PK = "OUTBOX"

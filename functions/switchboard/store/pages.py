@@ -158,6 +158,7 @@ class PageStore:
             ":open": PageStatus.OPEN,
             ":was_round": page.round,
             ":was_level": page.level,
+            ":was_due": iso_utc(page.next_escalation_at) if page.next_escalation_at else "",
             ":round": round_,
             ":level": level,
             ":recipients": list(recipients),
@@ -177,7 +178,9 @@ class PageStore:
             TableName=self._table,
             Key=to_item(keys.page_key(page.conversation_id)),
             UpdateExpression=expression,
-            ConditionExpression="#status = :open AND #round = :was_round AND #level = :was_level",
+            # The step and its due time as read: a held page released at its own step still
+            # moves once, because its due time changes with it.
+            ConditionExpression="#status = :open AND #round = :was_round AND #level = :was_level AND next_escalation_at = :was_due",
             ExpressionAttributeNames={"#status": "status", "#round": "round", "#level": "level"},
             ExpressionAttributeValues=to_values(values),
         )

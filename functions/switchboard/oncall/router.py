@@ -1,0 +1,218 @@
+"""Who hears about a customer message, and when: opening pages, escalating them, digests.
+
+`on_customer_message` runs for every new inbound message (the table's stream): a
+conversation that needs an answer and has no live page gets one, frozen with the
+escalation policy in force, and its first level is paged (or held until opening time,
+after hours, as the schedule says). `tick` runs every minute: pages past their wait
+move up one level (a conditional write, so two ticks never page a level twice), and
+bundling windows that ended send their digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
+
+from switchboard.observability import logger
+from switchboard.models import Channel, Conversation, OutboundMessage, OutboundPurpose, iso_utc
+from switchboard.oncall.bundling import Action, BundlingSettings, PagerState, flush, on_page
+from switchboard.oncall.config import OncallConfig
+from switchboard.oncall.pages import PageItem, digest_text, page_text, short_name
+from switchboard.oncall.policy import EscalationPolicy, Step, deadline, first_step, next_reachable, next_step
+from switchboard.oncall.schedule import Agent, PageDecision, page_decision
+from switchboard.store.conversations import ConversationStore
+from switchboard.store.pagers import PagerStore
+from switchboard.store.pages import Page, PageStatus, PageStore
+from switchboard.store.queue import OutboxQueue
+
+if TYPE_CHECKING:
+    from switchboard.settings import Settings
+
+# When nobody at all can be reached (no agents, nobody on call), look again this often.
+NOBODY_RETRY = timedelta(minutes=5)
+# Optimistic writes of one agent's pager state: attempts before giving up (and retrying the record).
+PAGER_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """What the router needs from a stored inbound message (its stream image)."""
+
+    conversation_id: str
+    channel: str
+    customer: str  # a short name, handle, address or number
+    preview: str
+
+
+@dataclass
+class Switchboard:
+    """The router's collaborators; `config` is read once per batch."""
+
+    conversations: ConversationStore
+    pages: PageStore
+    pagers: PagerStore
+    outbox: OutboxQueue
+    load_config: Callable[[], OncallConfig]
+    bundling: BundlingSettings = field(default_factory=BundlingSettings)
+    _config: OncallConfig | None = None
+
+    @property
+    def config(self) -> OncallConfig:
+        if self._config is None:
+            self._config = self.load_config()
+        return self._config
+
+
+def switchboard_from(settings: "Settings") -> Switchboard:
+    """The collaborators as a deployment's settings describe them."""
+    from switchboard.oncall.config import load_config
+    from switchboard.store import clients
+    from switchboard.store.oncall import OncallStore
+
+    dynamodb = clients.dynamodb()
+    return Switchboard(
+        conversations=ConversationStore(dynamodb, settings.table_name),
+        pages=PageStore(dynamodb, settings.table_name),
+        pagers=PagerStore(dynamodb, settings.table_name),
+        outbox=OutboxQueue(clients.sqs(), settings.outbox_queue_url),
+        load_config=lambda: load_config(OncallStore(dynamodb, settings.table_name)),
+        bundling=BundlingSettings(
+            window=timedelta(seconds=settings.bundling_window_seconds), cap=settings.page_cap_per_15_minutes
+        ),
+    )
+
+
+def customer_message(image: dict[str, Any]) -> CustomerMessage:
+    """The message item of the stream's NewImage (already deserialized)."""
+    sender = image.get("sender", {})
+    name = sender.get("display_name") or (f"@{sender['handle']}" if sender.get("handle") else None)
+    body = " ".join(str(image.get("body", "")).split())
+    if not body:
+        body = {"voicemail": "(voicemail)", "missed_call": "(missed call)"}.get(image.get("kind", ""), "")
+    if image.get("subject"):
+        body = f"{image['subject']}: {body}" if body else image["subject"]
+    return CustomerMessage(image["conversation_id"], image["channel"], short_name(name, sender.get("value", "?")), body)
+
+
+def on_customer_message(message: CustomerMessage, now: datetime, board: Switchboard) -> tuple[str, ...]:
+    """Open a page for the conversation unless one is live; returns the agents paged (or bundled)."""
+    config = board.config
+    code = board.pages.code_for(message.conversation_id)
+    decision, opening = page_decision(config.schedule, now, repeat=False, escalated=False)
+    policy = config.policy
+    if decision is PageDecision.HOLD:
+        # After hours in queue mode: the tick pages the first level when business opens.
+        step, recipients, due = first_step(), (), opening or now + NOBODY_RETRY
+    else:
+        reach = next_reachable(policy, first_step(), config.schedule, config.agents, now)
+        if reach is None:
+            step, recipients, due = first_step(), (), now + NOBODY_RETRY
+        else:
+            step, recipients = reach
+            due = deadline(policy, step, now)
+    page = Page(message.conversation_id, code, PageStatus.OPEN, now, step.round, step.level, recipients, due, policy.to_document())
+    if not board.pages.open_page(page):
+        return ()  # a live page already covers this conversation
+    item = PageItem(code, message.channel, message.customer, message.preview)
+    for agent_id in recipients:
+        _deliver(config.agents[agent_id], item, message.conversation_id, page_key(page, agent_id), now, board)
+    return recipients
+
+
+def tick(now: datetime, board: Switchboard) -> dict[str, int]:
+    """Escalate the pages that are due, and send the digests whose window ended."""
+    escalated = failed = 0
+    for page in list(board.pages.due(now)):
+        try:
+            moved = _escalate(page, now, board)
+        except Exception:  # one broken page must not stop the others; it stays due
+            logger.exception("escalation failed", extra={"conversation_id": page.conversation_id})
+            continue
+        escalated += moved == "escalated"
+        failed += moved == "failed"
+    digests = sum(_flush(agent_id, now, board) for agent_id, _, _ in board.pagers.all())
+    return {"escalated": escalated, "failed": failed, "digests": digests}
+
+
+def page_key(page: Page, agent_id: str) -> str:
+    """The outbox key of one page SMS: a retried router or tick never sends it twice."""
+    return f"page#{page.conversation_id}#{iso_utc(page.opened_at)}#{page.round}#{page.level}#{agent_id}"
+
+
+# ---- escalation -------------------------------------------------------------------------
+
+
+def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
+    config = board.config
+    policy = EscalationPolicy.from_document(page.policy)
+    current = Step(page.round, page.level)
+    # A page nobody got yet (held after hours, or nobody on call) starts at its own step.
+    candidate = current if not page.recipients else next_step(policy, current)
+    reach = next_reachable(policy, candidate, config.schedule, config.agents, now) if candidate else None
+    if reach is None:
+        if not page.recipients and candidate is not None:
+            # Still nobody to page: look again later rather than give up on the customer.
+            board.pages.escalate(page, current.round, current.level, (), now + NOBODY_RETRY)
+            return "waiting"
+        return "failed" if board.pages.escalate(page, current.round, current.level, page.recipients, None) else "raced"
+    step, recipients = reach
+    if not board.pages.escalate(page, step.round, step.level, recipients, deadline(policy, step, now)):
+        return "raced"  # another tick moved it, or an agent acknowledged it meanwhile
+    conversation = board.conversations.get_summary(page.conversation_id)
+    if conversation is None:
+        return "raced"
+    item = _summary_item(page.code, conversation, escalated=bool(page.recipients))
+    moved = Page(page.conversation_id, page.code, page.status, page.opened_at, step.round, step.level, recipients, None, page.policy)
+    for agent_id in recipients:
+        _deliver(config.agents[agent_id], item, page.conversation_id, page_key(moved, agent_id), now, board)
+    return "escalated" if page.recipients else "released"
+
+
+# ---- one agent's pager: page now or bundle ------------------------------------------------
+
+
+def _deliver(agent: Agent, item: PageItem, conversation_id: str, key: str, now: datetime, board: Switchboard) -> None:
+    for _ in range(PAGER_ATTEMPTS):
+        document, version = board.pagers.get(agent.agent_id)
+        decision = on_page(PagerState.from_document(document), conversation_id, now, board.bundling)
+        if board.pagers.put(agent.agent_id, decision.state.to_document(), version):
+            break
+    else:
+        raise RuntimeError(f"pager of {agent.agent_id} kept changing under us")
+    if decision.action is Action.SEND_PAGE:
+        board.outbox.send(_sms(agent, page_text(item), OutboundPurpose.PAGE, key, conversation_id, item.code))
+
+
+def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
+    agent = board.config.agents.get(agent_id)
+    for _ in range(PAGER_ATTEMPTS):
+        document, version = board.pagers.get(agent_id)
+        state = PagerState.from_document(document)
+        if state.window_ends_at is None or state.window_ends_at > now:
+            return 0
+        result = flush(state, now, board.bundling)
+        if board.pagers.put(agent_id, result.state.to_document(), version):
+            break
+    else:
+        return 0
+    if not result.send_digest or agent is None:
+        return 0
+    items = [
+        _summary_item(c.short_code or "?", c, escalated=False)
+        for c in board.conversations.get_conversations(result.send_digest)
+    ]
+    key = f"digest#{agent_id}#{iso_utc(now)}"
+    board.outbox.send(_sms(agent, digest_text(items), OutboundPurpose.DIGEST, key, None, None))
+    return 1
+
+
+def _summary_item(code: str, conversation: Conversation, escalated: bool) -> PageItem:
+    identity = conversation.customer_identity
+    customer = short_name(conversation.customer_name, f"@{identity.handle}" if identity.handle else identity.value)
+    channel = conversation.channel.value if isinstance(conversation.channel, Channel) else str(conversation.channel)
+    return PageItem(code, channel, customer, conversation.last_message_preview, escalated)
+
+
+def _sms(agent: Agent, text: str, purpose: OutboundPurpose, key: str, conversation_id: str | None, code: str | None) -> OutboundMessage:
+    return OutboundMessage(Channel.SMS, agent.phone, text, purpose, key, conversation_id, agent.agent_id, code)

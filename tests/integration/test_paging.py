@@ -1,0 +1,130 @@
+"""The paging loop on the local stack: a customer message pages the on-call agent, escalates
+without an ACK, stops on ACK, and a storm becomes a digest."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from conftest_helpers import drain_outbox, unique_number
+from local_stack.invoke import invoke
+from local_stack.send import twilio_sms_form
+from local_stack.template import Template
+from switchboard.models import Identity, IdentityKind
+from switchboard.oncall.config import add_agent, load_config, set_policy, set_rotation
+from switchboard.oncall.policy import parse_level, EscalationPolicy
+from switchboard.oncall.router import switchboard_from, tick
+from switchboard.oncall.schedule import Agent
+from switchboard.settings import load_settings
+from switchboard.store import keys
+from switchboard.store.dynamo import to_item, to_values
+from switchboard.store.oncall import OncallStore
+from switchboard.store.pages import PageStatus, PageStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def team(local):
+    """Ana on call around the clock, Ben the next level; an empty outbox; no live pages or pagers."""
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    for pk in (keys.ONCALL_PK, keys.PAGER_PK):
+        for item in client.query(TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=to_values({":pk": pk}))["Items"]:
+            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    pages = PageStore(client, table)
+    for leftover in list(pages.due(datetime(2100, 1, 1, tzinfo=timezone.utc))):
+        pages.settle(leftover.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))
+    store = OncallStore(client, table)
+    ana, ben = Agent("ana", "Ana Lima", unique_number()), Agent("ben", "Ben Okafor", unique_number())
+    for agent in (ana, ben):
+        add_agent(store, load_config(store), agent)
+    from datetime import date, time
+
+    set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
+    set_policy(store, load_config(store), EscalationPolicy((parse_level("schedule:5"), parse_level("agent:ben:10")), repeat=0))
+    drain_outbox()
+    return ana, ben, pages
+
+
+def route(local, form):
+    """What the table's stream hands the router for the message this SMS stored."""
+    conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+    client = boto3.client("dynamodb")
+    items = client.query(
+        TableName=os.environ["TABLE_NAME"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+        ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation.conversation_id), ":m": keys.MESSAGE_PREFIX}),
+        ConsistentRead=True,
+    )["Items"]
+    image = next(item for item in items if item["provider_id"]["S"] == form["MessageSid"])
+    event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                          "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                          "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}]}
+    assert invoke(Template().functions()["RouterFunction"], event) == {"batchItemFailures": []}
+    return conversation.conversation_id
+
+
+def board():
+    return switchboard_from(load_settings())
+
+
+def test_a_customer_sms_pages_the_on_call_agent_once_and_escalates_without_an_ack(local, team, sms_form):
+    ana, ben, pages = team
+    form = sms_form(body="My invoice for November shows two charges, please help")
+    assert local.post_sms(form).status_code == 200
+    conversation_id = route(local, form)
+    (page_sms,) = drain_outbox()
+    code = pages.get_page(conversation_id).code
+    assert page_sms["to"] == ana.phone and page_sms["purpose"] == "page"
+    assert page_sms["body"].startswith(f"[{code}] SMS ") and f"Reply {code} ACK" in page_sms["body"]
+
+    # A second message on the same conversation does not page again.
+    again = sms_form(form["From"], "hello??")
+    local.post_sms(again)
+    route(local, again)
+    assert drain_outbox() == []
+
+    opened = pages.get_page(conversation_id).opened_at
+    assert tick(opened + timedelta(minutes=4), board())["escalated"] == 0
+    assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1
+    (escalation,) = drain_outbox()
+    assert escalation["to"] == ben.phone and escalation["body"].startswith("ESCALATED")
+    assert tick(opened + timedelta(minutes=6), board())["escalated"] == 0, "a second tick never pages a level twice"
+    assert drain_outbox() == []
+    assert tick(opened + timedelta(minutes=17), board())["failed"] == 1, "nobody answered at the last level"
+    assert pages.get_page(conversation_id).status == PageStatus.FAILED
+
+
+def test_an_ack_from_the_agents_phone_stops_the_escalation(local, team, sms_form):
+    ana, ben, pages = team
+    form = sms_form(body="The app crashes on login")
+    local.post_sms(form)
+    conversation_id = route(local, form)
+    code = pages.get_page(conversation_id).code
+    drain_outbox()
+    assert local.post_sms(twilio_sms_form(ana.phone, f"{code} ACK")).status_code == 200
+    opened = pages.get_page(conversation_id).opened_at
+    assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "digests": 0}
+    assert drain_outbox() == []
+
+
+def test_a_storm_of_customers_becomes_one_page_and_one_digest(local, team, sms_form):
+    ana, _, pages = team
+    conversations = []
+    for n in range(25):
+        form = sms_form(body=f"outage? {n}")
+        local.post_sms(form)
+        conversations.append(route(local, form))
+    sent = drain_outbox()
+    assert [m["purpose"] for m in sent] == ["page"] and sent[0]["to"] == ana.phone
+    first_opened = pages.get_page(conversations[0]).opened_at
+    counts = tick(first_opened + timedelta(minutes=3), board())
+    assert counts["digests"] == 1
+    digests = [m for m in drain_outbox() if m["purpose"] == "digest"]
+    assert len(digests) == 1 and digests[0]["to"] == ana.phone
+    assert digests[0]["body"].startswith("Switchboard: 24 need an answer")
+    # Every conversation is tracked by its own page.
+    assert all(pages.get_page(c) is not None for c in conversations)
