@@ -20,7 +20,7 @@ from switchboard.oncall.router import switchboard_from, tick
 from switchboard.oncall.schedule import Agent
 from switchboard.settings import load_settings
 from switchboard.store import keys
-from switchboard.store.dynamo import to_item, to_values
+from switchboard.store.dynamo import to_values
 from switchboard.store.oncall import OncallStore
 from switchboard.store.pages import PageStatus, PageStore
 

@@ -1,0 +1,991 @@
+"""The drivers: DynamoDB streams, SQS queues and schedules → the functions, as Lambda does.
+
+Every function event of template.yaml of Type DynamoDB, SQS, Schedule or ScheduleV2
+becomes a source here. Each reads its service with boto3 (DynamoDB Local's stream,
+moto's SQS) or watches a clock, builds the event Lambda would send, and invokes the
+function in this process through local_stack.invoke, as the gateway does.
+
+DynamoDB streams (`Type: DynamoDB`)
+  StartingPosition LATEST (from connect()/start()) or TRIM_HORIZON; BatchSize (100);
+  FilterCriteria, applied per record before batching (a record no filter matches never
+  reaches the function); FunctionResponseTypes [ReportBatchItemFailures] (the retry
+  starts at the lowest failed SequenceNumber; the records before it are done);
+  MaximumRetryAttempts, then DestinationConfig.OnFailure (an SQS queue) gets Lambda's
+  invocation record; Enabled; MaximumBatchingWindowInSeconds in the background only.
+  AWS retries a failing batch until its records expire (24 h) when MaximumRetryAttempts
+  is not set; locally such a batch gets LOCAL_MAX_STREAM_RETRIES retries, made at once
+  (no backoff). Not supported: BisectBatchOnFunctionError, MaximumRecordAgeInSeconds,
+  ParallelizationFactor, TumblingWindowInSeconds, SNS/S3 destinations, the 6 MB batch limit.
+
+SQS queues (`Type: SQS`)
+  BatchSize (10); FilterCriteria (messages no filter matches are deleted, as Lambda
+  does); ReportBatchItemFailures (only the listed messages fail); a function error fails
+  the whole batch. Messages that succeed are deleted; failed ones reappear after the
+  queue's visibility timeout and the queue's RedrivePolicy moves them to its DLQ (moto
+  implements redrive). Like AWS, a queue whose VisibilityTimeout is below the function's
+  Timeout is refused. Locally one poller per queue (ScalingConfig's concurrency is 1);
+  MaximumBatchingWindowInSeconds is not waited for: a batch is what one receive (or, for
+  BatchSize > 10, successive receives) returns.
+
+Schedules (`Type: Schedule` and `ScheduleV2`)
+  rate(...) fully; cron(...) at minute resolution with *, ?, lists, ranges, steps and
+  names, in ScheduleExpressionTimezone (L, W and # are not supported locally: such a
+  schedule runs only on tick()); at(...) once. A rate fires first one period after
+  start(). The event is EventBridge Scheduler's (ScheduleV2) or EventBridge's (Schedule),
+  or the Input when one is given. State/Enabled are resolved with the template's
+  conditions; a value that cannot be resolved locally counts as ENABLED (and says so).
+  Invocations are not retried (RetryPolicy is ignored); errors are logged.
+
+Drivers.start() runs one thread per source; stop() ends them within about a second.
+run_once() and drain() do the same work in the caller's thread, for tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, TextIO
+from zoneinfo import ZoneInfo
+
+import boto3
+from botocore.exceptions import ClientError
+
+from local_stack.event_filter import compile_filter_criteria, sqs_filter_view
+from local_stack.invoke import invoke as invoke_in_process
+from local_stack.template import ACCOUNT_ID, REGION, FunctionSpec, Resolver, Template, queue_name_from_arn, table_name_from_arn
+
+# AWS retries a failing stream batch until its records expire, blocking the shard for
+# up to a day; locally that default is capped so a broken function shows up at once.
+LOCAL_MAX_STREAM_RETRIES = 3
+STREAM_IDLE_SECONDS = 0.25  # Lambda polls each shard about four times a second
+SQS_WAIT_SECONDS = 1  # long poll per receive; also how long stop() may wait for a poller
+ERROR_BACKOFF_SECONDS = 1.0
+HISTORY_SIZE = 10_000
+
+Clock = Callable[[], datetime]
+Invoke = Callable[[FunctionSpec, Any], Any]
+ClientFactory = Callable[[str], Any]  # service name → boto3 client
+
+
+class DriverError(RuntimeError):
+    """An event source AWS would refuse, or one the local stack cannot serve."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---- invoking and recording --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Invocation:
+    source: str  # "stream Table", "sqs OutboxQueue", "schedule XMentionsFunctionPoll"
+    function_id: str
+    size: int  # records or messages in the event; 0 for a schedule
+    failed: int  # items that failed (all of them when the function raised)
+    error: str | None  # "ValueError: boom" when the function raised
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Call:
+    result: Any
+    error: Exception | None
+    elapsed_ms: float
+
+
+class FunctionRunner:
+    """Invokes a function, times it, and logs one line per invocation like the gateway."""
+
+    def __init__(self, invoke: Invoke, log: TextIO) -> None:
+        self.invoke = invoke
+        self.log = log
+        self.history: deque[Invocation] = deque(maxlen=HISTORY_SIZE)
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def call(self, spec: FunctionSpec, event: Any) -> Call:
+        started = time.perf_counter()
+        try:
+            result, error = self.invoke(spec, event), None
+        except Exception as exc:  # a function error, as Lambda reports it; the source decides what to retry
+            result, error = None, exc
+            traceback.print_exception(exc, file=self.log)
+        return Call(result, error, (time.perf_counter() - started) * 1000)
+
+    def report(self, source: str, spec: FunctionSpec, call: Call, size: int = 0, unit: str = "", failed: int = 0) -> None:
+        error = f"{type(call.error).__name__}: {call.error}" if call.error else None
+        line = f"{source} → {spec.logical_id}"
+        if size:
+            line += f" {size} {unit}{'' if size == 1 else 's'}"
+        if error:
+            line += f" error ({error})"
+        elif failed:
+            line += f" {failed} failed"
+        print(f"{line} {call.elapsed_ms:.0f} ms", file=self.log, flush=True)
+        with self._lock:
+            self.history.append(Invocation(source, spec.logical_id, size, size if error else failed, error, call.elapsed_ms))
+            self.total += 1
+
+    def note(self, line: str) -> None:
+        print(line, file=self.log, flush=True)
+
+
+def reported_failures(result: Any, item_ids: list[str]) -> list[str] | None:
+    """The item ids a ReportBatchItemFailures response lists; None when it fails the whole batch.
+
+    Lambda's rules: no response, no list or an empty list is a success; a response that is
+    not an object, or an itemIdentifier that is missing, empty or not in the batch, fails it all.
+    """
+    if result is None:
+        return []
+    if not isinstance(result, dict):
+        return None
+    failures = result.get("batchItemFailures") or []
+    if not isinstance(failures, list):
+        return None
+    ids = [failure.get("itemIdentifier") if isinstance(failure, dict) else None for failure in failures]
+    if any(not isinstance(item, str) or item not in item_ids for item in ids):
+        return None
+    return ids
+
+
+def _function_arn(spec: FunctionSpec) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
+
+
+def _resolved(resolver: Resolver, properties: dict[str, Any], name: str, default: Any = None) -> Any:
+    value = resolver.resolve(properties.get(name, default))
+    return default if value is None else value
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() not in ("false", "0", "")
+
+
+def _response_types(resolver: Resolver, properties: dict[str, Any]) -> list[str]:
+    return list(_resolved(resolver, properties, "FunctionResponseTypes", []))
+
+
+# ---- DynamoDB streams --------------------------------------------------------------
+
+@dataclass
+class ShardReader:
+    shard_id: str
+    iterator: str | None
+    last_sequence: str | None = None  # the last record fetched (filtered or not)
+    closed: bool = False
+    pending: deque[dict[str, Any]] = field(default_factory=deque)  # matched, not yet delivered
+    retry: list[dict[str, Any]] | None = None  # the failed batch, retried before anything newer
+    attempts: int = 0  # retries made of `retry`
+    waiting_since: float | None = None  # when the oldest pending record arrived (batching window)
+
+
+class StreamSource:
+    """One `Type: DynamoDB` event: the table's stream, shard by shard, in order."""
+
+    kind = "stream"
+
+    def __init__(self, spec: FunctionSpec, event_name: str, properties: dict[str, Any], resolver: Resolver, runner: FunctionRunner) -> None:
+        self.function = spec
+        self.event_name = event_name
+        self.runner = runner
+        self.table = table_name_from_arn(_resolved(resolver, properties, "Stream"))
+        self.label = f"stream {self.table}"
+        self.starting_position = str(_resolved(resolver, properties, "StartingPosition", "LATEST")).upper()
+        if self.starting_position not in ("LATEST", "TRIM_HORIZON"):
+            raise DriverError(f"{spec.logical_id}.{event_name}: DynamoDB streams start at LATEST or TRIM_HORIZON, not {self.starting_position}")
+        self.batch_size = int(_resolved(resolver, properties, "BatchSize", 100))
+        self.window = float(_resolved(resolver, properties, "MaximumBatchingWindowInSeconds", 0))
+        self.filter = compile_filter_criteria(_resolved(resolver, properties, "FilterCriteria"))
+        self.report_item_failures = "ReportBatchItemFailures" in _response_types(resolver, properties)
+        retries = int(_resolved(resolver, properties, "MaximumRetryAttempts", -1))
+        self.max_retries = LOCAL_MAX_STREAM_RETRIES if retries < 0 else retries
+        on_failure = (_resolved(resolver, properties, "DestinationConfig", {}) or {}).get("OnFailure") or {}
+        self.on_failure_arn: str | None = on_failure.get("Destination")
+        if self.on_failure_arn and not self.on_failure_arn.startswith("arn:aws:sqs:"):
+            raise DriverError(f"{spec.logical_id}.{event_name}: only SQS OnFailure destinations are supported locally")
+        self.enabled = _truthy(_resolved(resolver, properties, "Enabled", True))
+        self.readers: dict[str, ShardReader] = {}
+        self.finished: set[str] = set()
+        self.stream_arn = ""
+
+    def describe(self) -> str:
+        details = [self.starting_position, f"batch {self.batch_size}"]
+        if len(self.filter):
+            details.append(f"{len(self.filter)} filter{'s' if len(self.filter) > 1 else ''}")
+        if self.report_item_failures:
+            details.append("ReportBatchItemFailures")
+        if self.on_failure_arn:
+            details.append(f"on failure → {queue_name_from_arn(self.on_failure_arn)}")
+        return f"{self.label} → {self.function.logical_id} ({', '.join(details)}){'' if self.enabled else ' DISABLED'}"
+
+    def connect(self, client: ClientFactory) -> None:
+        """Find the table's stream and take the starting positions (LATEST means: from now)."""
+        self._dynamodb = client("dynamodb")
+        self._streams = client("dynamodbstreams")
+        self._sqs = client("sqs")
+        table = self._dynamodb.describe_table(TableName=self.table)["Table"]
+        if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+            raise DriverError(f"{self.describe()}: table {self.table} has no stream (StreamSpecification)")
+        self.stream_arn = table["LatestStreamArn"]
+        # Lambda's records name the stream in the function's region and account; DynamoDB
+        # Local's own ARN says "ddblocal" and 000000000000.
+        label = self.stream_arn.rsplit("/stream/", 1)[1]
+        self.event_source_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{self.table}/stream/{label}"
+        self.readers.clear()
+        self.finished.clear()
+        self._open_shards(starting=True)
+
+    def poll(self, flush: bool) -> bool:
+        """Fetch what is new and deliver at most one batch per shard. True when anything happened.
+
+        flush: deliver a partial batch now instead of waiting out the batching window.
+        """
+        busy = False
+        if not self.readers:  # every shard read to its end: look for the ones that follow
+            self._open_shards(starting=False)
+        for reader in list(self.readers.values()):
+            busy |= self._fetch(reader)
+            busy |= self._deliver(reader, flush)
+            if reader.closed and not reader.pending and reader.retry is None:
+                # Read a child shard only once its parent is done, so a key's changes stay in order.
+                del self.readers[reader.shard_id]
+                self.finished.add(reader.shard_id)
+                self._open_shards(starting=False)
+                busy = True
+        return busy
+
+    # -- shards
+
+    def _open_shards(self, starting: bool) -> None:
+        shards = self._list_shards()
+        known = {shard["ShardId"] for shard in shards}
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            closed = "EndingSequenceNumber" in shard["SequenceNumberRange"]
+            if starting and self.starting_position == "LATEST" and closed:
+                self.finished.add(shard_id)  # nothing new will ever arrive there
+        for shard in shards:
+            shard_id, parent = shard["ShardId"], shard.get("ParentShardId")
+            if shard_id in self.readers or shard_id in self.finished:
+                continue
+            if parent in known and parent not in self.finished:
+                continue
+            position = self.starting_position if starting else "TRIM_HORIZON"
+            self.readers[shard_id] = ShardReader(shard_id, self._iterator(shard_id, position))
+
+    def _list_shards(self) -> list[dict[str, Any]]:
+        shards, start = [], None
+        while True:
+            arguments = {"StreamArn": self.stream_arn, **({"ExclusiveStartShardId": start} if start else {})}
+            description = self._streams.describe_stream(**arguments)["StreamDescription"]
+            shards += description["Shards"]
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                return shards
+
+    def _iterator(self, shard_id: str, position: str, after: str | None = None) -> str:
+        arguments = {"StreamArn": self.stream_arn, "ShardId": shard_id, "ShardIteratorType": position}
+        if after:
+            arguments.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
+        return self._streams.get_shard_iterator(**arguments)["ShardIterator"]
+
+    def _fetch(self, reader: ShardReader) -> bool:
+        if reader.closed:
+            return False
+        try:
+            response = self._streams.get_records(ShardIterator=reader.iterator, Limit=1000)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+                raise
+            # Iterators expire after 15 minutes unused: continue after the last record seen.
+            reader.iterator = self._iterator(reader.shard_id, self.starting_position, after=reader.last_sequence)
+            return True
+        reader.iterator = response.get("NextShardIterator")
+        reader.closed = reader.iterator is None
+        for raw in response["Records"]:
+            reader.last_sequence = raw["dynamodb"]["SequenceNumber"]
+            record = self._lambda_record(raw)
+            if self.filter.matches(record):
+                reader.pending.append(record)
+                reader.waiting_since = reader.waiting_since or time.monotonic()
+        return bool(response["Records"]) or reader.closed
+
+    def _lambda_record(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A stream record as Lambda delivers it (JSON types: epoch seconds, base64 binaries)."""
+        dynamodb = dict(raw["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = _epoch_seconds(created)
+        record = {
+            "eventID": raw["eventID"],
+            "eventName": raw["eventName"],
+            "eventVersion": raw.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": _jsonable(dynamodb),
+            "eventSourceARN": self.event_source_arn,
+        }
+        if "userIdentity" in raw:  # TTL deletions say who removed the item
+            record["userIdentity"] = raw["userIdentity"]
+        return record
+
+    # -- delivery
+
+    def _deliver(self, reader: ShardReader, flush: bool) -> bool:
+        batch = reader.retry or self._next_batch(reader, flush)
+        if not batch:
+            return False
+        call = self.runner.call(self.function, {"Records": batch})
+        failed = self._failed_indexes(batch, call)
+        self.runner.report(self.label, self.function, call, len(batch), "record", len(failed))
+        failed_from = min(failed, default=None)  # the retry starts at the first failure
+        if failed_from is None:
+            reader.retry, reader.attempts = None, 0
+        elif reader.attempts >= self.max_retries:
+            self._give_up(reader, batch[failed_from:], call)
+            reader.retry, reader.attempts = None, 0
+        else:
+            reader.retry, reader.attempts = batch[failed_from:], reader.attempts + 1
+        return True
+
+    def _next_batch(self, reader: ShardReader, flush: bool) -> list[dict[str, Any]]:
+        if not reader.pending:
+            return []
+        waited = time.monotonic() - (reader.waiting_since or 0)
+        if not flush and len(reader.pending) < self.batch_size and waited < self.window:
+            return []
+        batch = [reader.pending.popleft() for _ in range(min(self.batch_size, len(reader.pending)))]
+        reader.waiting_since = time.monotonic() if reader.pending else None
+        return batch
+
+    def _failed_indexes(self, batch: list[dict[str, Any]], call: Call) -> set[int]:
+        """The positions in the batch of the records that failed (all of them on an error)."""
+        everything = set(range(len(batch)))
+        if call.error:
+            return everything
+        if not self.report_item_failures:
+            return set()
+        sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
+        failures = reported_failures(call.result, sequence_numbers)
+        return everything if failures is None else {sequence_numbers.index(item) for item in failures}
+
+    def _give_up(self, reader: ShardReader, records: list[dict[str, Any]], call: Call) -> None:
+        attempts = reader.attempts + 1
+        if not self.on_failure_arn:
+            self.runner.note(f"{self.label} → {self.function.logical_id}: {len(records)} records discarded after {attempts} attempts (no OnFailure destination)")
+            return
+        queue = queue_name_from_arn(self.on_failure_arn)
+        url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(self._failure_record(reader, records, call, attempts)))
+        self.runner.note(f"{self.label} → {self.function.logical_id}: {len(records)} records sent to {queue} after {attempts} attempts")
+
+    def _failure_record(self, reader: ShardReader, records: list[dict[str, Any]], call: Call, attempts: int) -> dict[str, Any]:
+        """What Lambda sends an OnFailure destination for a stream batch it gives up on."""
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if call.error:
+            response["functionError"] = "Unhandled"
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": _function_arn(self.function),
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(utc_now(), milliseconds=True),
+            "DDBStreamBatchInfo": {
+                "shardId": reader.shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso_from_epoch(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso_from_epoch(last.get("ApproximateCreationDateTime")),
+                "batchSize": len(records),
+                "streamArn": self.event_source_arn,
+            },
+        }
+
+
+# ---- SQS ---------------------------------------------------------------------------
+
+# The message system attributes Lambda passes on in a record's "attributes".
+_SQS_RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber", "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader", "DeadLetterQueueSourceArn",
+)
+
+
+class QueueSource:
+    """One `Type: SQS` event: receive, invoke, delete what succeeded."""
+
+    kind = "sqs"
+
+    def __init__(self, spec: FunctionSpec, event_name: str, properties: dict[str, Any], resolver: Resolver, runner: FunctionRunner) -> None:
+        self.function = spec
+        self.event_name = event_name
+        self.runner = runner
+        self.queue_arn = _resolved(resolver, properties, "Queue")
+        self.queue_name = queue_name_from_arn(self.queue_arn)
+        self.label = f"sqs {self.queue_name}"
+        self.batch_size = int(_resolved(resolver, properties, "BatchSize", 10))
+        self.filter = compile_filter_criteria(_resolved(resolver, properties, "FilterCriteria"))
+        self.report_item_failures = "ReportBatchItemFailures" in _response_types(resolver, properties)
+        self.enabled = _truthy(_resolved(resolver, properties, "Enabled", True))
+        self.queue_url = ""
+
+    def describe(self) -> str:
+        details = [f"batch {self.batch_size}"]
+        if len(self.filter):
+            details.append(f"{len(self.filter)} filter{'s' if len(self.filter) > 1 else ''}")
+        if self.report_item_failures:
+            details.append("ReportBatchItemFailures")
+        return f"{self.label} → {self.function.logical_id} ({', '.join(details)}){'' if self.enabled else ' DISABLED'}"
+
+    def connect(self, client: ClientFactory) -> None:
+        self._sqs = client("sqs")
+        self.queue_url = self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+        visibility = int(attributes["VisibilityTimeout"])
+        if visibility < self.function.timeout:
+            # Lambda refuses this mapping: a slow invocation would see its messages delivered twice.
+            raise DriverError(
+                f"{self.describe()}: the queue's VisibilityTimeout ({visibility} s) is less than "
+                f"the function's Timeout ({self.function.timeout} s); AWS refuses this event source"
+            )
+
+    def poll(self, wait_seconds: int) -> bool:
+        """Receive one batch and deliver it. True when there were messages."""
+        messages = self._receive(wait_seconds)
+        if not messages:
+            return False
+        records = [self._lambda_record(message) for message in messages]
+        matched = [self.filter.matches(sqs_filter_view(record)) for record in records]
+        self._delete([record for record, match in zip(records, matched) if not match])  # as Lambda does
+        matching = [record for record, match in zip(records, matched) if match]
+        if matching:
+            self._deliver(matching)
+        return True
+
+    def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        # One receive returns at most 10; only a larger BatchSize gathers more. (A second
+        # receive would also count again against messages a 0 s visibility left visible.)
+        batch: dict[str, dict[str, Any]] = {}
+        while len(batch) < self.batch_size:
+            received = self._sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(batch)),
+                WaitTimeSeconds=wait_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            fresh = [message for message in received if message["MessageId"] not in batch]
+            batch.update((message["MessageId"], message) for message in fresh)
+            if not fresh or self.batch_size <= 10:
+                break
+            wait_seconds = 0
+        return list(batch.values())
+
+    def _lambda_record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        record = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {name: attributes[name] for name in _SQS_RECORD_ATTRIBUTES if name in attributes},
+            "messageAttributes": {name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+        if "MD5OfMessageAttributes" in message:
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        call = self.runner.call(self.function, {"Records": records})
+        ids = [record["messageId"] for record in records]
+        failed = self._failed_ids(ids, call)
+        self.runner.report(self.label, self.function, call, len(records), "message", len(failed))
+        # Failed messages stay: they reappear after the visibility timeout, and the
+        # queue's RedrivePolicy moves them to its dead-letter queue in the end.
+        self._delete([record for record in records if record["messageId"] not in failed])
+
+    def _failed_ids(self, ids: list[str], call: Call) -> set[str]:
+        if call.error:
+            return set(ids)
+        if not self.report_item_failures:
+            return set()
+        failures = reported_failures(call.result, ids)
+        return set(ids) if failures is None else set(failures)
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"]} for i, record in enumerate(records[start:start + 10])]
+            failed = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries).get("Failed", [])
+            if failed:
+                self.runner.note(f"{self.label}: {len(failed)} deletes failed ({failed[0].get('Message')}): those messages will come again")
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """boto3's MessageAttributes entry → Lambda's camelCase shape (binaries base64)."""
+    attribute: dict[str, Any] = {
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": [_base64(item) for item in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = _base64(value["BinaryValue"])
+    return attribute
+
+
+# ---- schedules ---------------------------------------------------------------------
+
+class ScheduleExpressionError(DriverError):
+    """An expression EventBridge would refuse."""
+
+
+class RateTiming:
+    """rate(value unit): the first run one period after start, then every period."""
+
+    def __init__(self, period: timedelta) -> None:
+        self.period = period
+        self.next_at: datetime | None = None
+
+    def start(self, now: datetime) -> None:
+        self.next_at = now + self.period
+
+    def due(self, now: datetime) -> datetime | None:
+        if self.next_at is None or now < self.next_at:
+            return None
+        scheduled = self.next_at
+        while self.next_at <= now:  # runs missed while away are not made up, as EventBridge does
+            self.next_at += self.period
+        return scheduled
+
+
+_CRON_FIELDS = (  # name, lowest, highest, names for values
+    ("minutes", 0, 59, None),
+    ("hours", 0, 23, None),
+    ("day-of-month", 1, 31, None),
+    ("month", 1, 12, "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC"),
+    ("day-of-week", 1, 7, "SUN MON TUE WED THU FRI SAT"),
+    ("year", 1970, 2199, None),
+)
+
+
+class CronTiming:
+    """cron(minutes hours day-of-month month day-of-week year), checked minute by minute."""
+
+    def __init__(self, text: str, zone: ZoneInfo) -> None:
+        fields = text.split()
+        if len(fields) != 6:
+            raise ScheduleExpressionError(f"cron({text}): EventBridge cron takes 6 fields, not {len(fields)}")
+        if "?" not in (fields[2], fields[4]) or fields[2] == fields[4]:
+            raise ScheduleExpressionError(f"cron({text}): exactly one of day-of-month and day-of-week must be ?")
+        self.zone = zone
+        self.any_day_of_month, self.any_day_of_week = fields[2] == "?", fields[4] == "?"
+        self.allowed = [_cron_values(value, spec) for value, spec in zip(fields, _CRON_FIELDS)]
+        self.last_minute: datetime | None = None
+
+    def start(self, now: datetime) -> None:
+        self.last_minute = _floor_minute(now)  # the minute we start in has begun already
+
+    def due(self, now: datetime) -> datetime | None:
+        minute = _floor_minute(now)
+        if self.last_minute is not None and minute <= self.last_minute:
+            return None
+        self.last_minute = minute
+        return minute if self.matches(minute) else None
+
+    def matches(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        minutes, hours, days, months, weekdays, years = self.allowed
+        weekday = (local.weekday() + 1) % 7 + 1  # EventBridge counts SUN=1 .. SAT=7
+        day_ok = (weekday in weekdays) if self.any_day_of_month else (local.day in days)
+        return local.minute in minutes and local.hour in hours and day_ok and local.month in months and local.year in years
+
+
+class AtTiming:
+    """at(yyyy-mm-ddThh:mm:ss): once."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+        self.done = False
+
+    def start(self, now: datetime) -> None:
+        self.done = self.moment < now  # a one-time schedule in the past never runs
+
+    def due(self, now: datetime) -> datetime | None:
+        if self.done or now < self.moment:
+            return None
+        self.done = True
+        return self.moment
+
+
+class UnsupportedLocally(DriverError):
+    """A valid expression the local scheduler does not run (tick() still invokes it)."""
+
+
+def parse_schedule_expression(expression: str, zone: ZoneInfo = ZoneInfo("UTC")) -> RateTiming | CronTiming | AtTiming:
+    found = re.fullmatch(r"\s*(rate|cron|at)\((.*)\)\s*", expression or "")
+    if not found:
+        raise ScheduleExpressionError(f"{expression!r}: a schedule is rate(...), cron(...) or at(...)")
+    kind, body = found.groups()
+    if kind == "rate":
+        return RateTiming(_rate_period(body))
+    if kind == "cron":
+        return CronTiming(body, zone)
+    try:
+        return AtTiming(datetime.fromisoformat(body).replace(tzinfo=zone))
+    except ValueError:
+        raise ScheduleExpressionError(f"at({body}): expected at(yyyy-mm-ddThh:mm:ss)") from None
+
+
+def _rate_period(body: str) -> timedelta:
+    found = re.fullmatch(r"\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*", body)
+    if not found or int(found[1]) < 1:
+        raise ScheduleExpressionError(f"rate({body}): expected rate(<positive number> minute(s)|hour(s)|day(s))")
+    unit = found[2].rstrip("s") + "s"
+    return timedelta(**{unit: int(found[1])})
+
+
+def _cron_values(text: str, spec: tuple[str, int, int, str | None]) -> set[int]:
+    name, lowest, highest, names = spec
+    bare = text.upper()
+    for value_name in (names or "").split():  # WED and JUL hold a W and an L
+        bare = bare.replace(value_name, "")
+    if re.search(r"[LW#]", bare):
+        raise UnsupportedLocally(f"the {name} field {text!r} uses L, W or #, which the local scheduler does not support")
+    if text in ("*", "?"):
+        return set(range(lowest, highest + 1))
+    values: set[int] = set()
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        if span == "*":
+            first, last = lowest, highest
+        else:
+            first_text, _, last_text = span.partition("-")
+            first = _cron_number(first_text, spec)
+            last = _cron_number(last_text, spec) if last_text else (highest if step else first)
+        if not (lowest <= first <= last <= highest) or (step and int(step) < 1):
+            raise ScheduleExpressionError(f"the {name} field {text!r} is out of range {lowest}-{highest}")
+        values.update(range(first, last + 1, int(step or 1)))
+    return values
+
+
+def _cron_number(text: str, spec: tuple[str, int, int, str | None]) -> int:
+    name, lowest, _, names = spec
+    if names and text.upper() in names.split():
+        return names.split().index(text.upper()) + lowest
+    if not text.isdigit():
+        raise ScheduleExpressionError(f"the {name} field has {text!r}, not a number")
+    return int(text)
+
+
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+class ScheduleSource:
+    """One `Type: Schedule` (EventBridge rule) or `Type: ScheduleV2` (EventBridge Scheduler) event."""
+
+    kind = "schedule"
+
+    def __init__(self, spec: FunctionSpec, event_name: str, event_type: str, properties: dict[str, Any], resolver: Resolver, runner: FunctionRunner) -> None:
+        self.function = spec
+        self.event_name = event_name
+        self.runner = runner
+        self.scheduler = event_type == "ScheduleV2"
+        self.name = _resolved(resolver, properties, "Name") or f"{spec.logical_id}{event_name}"
+        self.group = _resolved(resolver, properties, "GroupName", "default")
+        self.expression = str(_resolved(resolver, properties, "ScheduleExpression" if self.scheduler else "Schedule"))
+        zone = ZoneInfo(_resolved(resolver, properties, "ScheduleExpressionTimezone", "UTC"))
+        self.label = f"schedule {self.name}"
+        self.input = _resolved(resolver, properties, "Input")
+        self.enabled, self.note = _schedule_state(properties, resolver)
+        try:
+            self.timing: RateTiming | CronTiming | AtTiming | None = parse_schedule_expression(self.expression, zone)
+        except UnsupportedLocally as error:
+            self.timing = None
+            self.note = "; ".join(filter(None, [self.note, f"{error}: it runs on tick() only"]))
+
+    def describe(self) -> str:
+        state = "" if self.enabled else " DISABLED"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.label} {self.expression} → {self.function.logical_id}{state}{note}"
+
+    def start(self, now: datetime) -> None:
+        if self.timing:
+            self.timing.start(now)
+
+    def poll(self, now: datetime) -> bool:
+        due = self.timing.due(now) if (self.timing and self.enabled) else None
+        if due is None:
+            return False
+        self.fire(due)
+        return True
+
+    def fire(self, at: datetime) -> Call:
+        call = self.runner.call(self.function, self.event(at))
+        self.runner.report(self.label, self.function, call)
+        return call
+
+    def event(self, at: datetime) -> Any:
+        """The Input when given, else the scheduled event EventBridge sends."""
+        if self.input is not None:
+            try:
+                return json.loads(self.input)
+            except (TypeError, ValueError):
+                return self.input
+        if self.scheduler:
+            resource = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{self.group}/{self.name}"
+            source, detail = "aws.scheduler", "{}"  # Scheduler sends detail as a JSON string
+        else:
+            resource = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.name}"
+            source, detail = "aws.events", {}
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": source,
+            "account": ACCOUNT_ID,
+            "time": _iso(at),
+            "region": REGION,
+            "resources": [resource],
+            "detail": detail,
+        }
+
+
+def _schedule_state(properties: dict[str, Any], resolver: Resolver) -> tuple[bool, str | None]:
+    """(enabled, note). State (ScheduleV2, Schedule) or Enabled (Schedule); unresolvable → ENABLED."""
+    try:
+        state = resolver.resolve(properties.get("State"))
+        enabled = resolver.resolve(properties.get("Enabled"))
+    except (KeyError, ValueError, TypeError) as error:
+        return True, f"State not resolvable locally ({error}): treated as ENABLED"
+    if isinstance(state, (dict, list)) or isinstance(enabled, (dict, list)):
+        return True, "State not resolvable locally: treated as ENABLED"
+    if state is not None:
+        return str(state).upper() != "DISABLED", None
+    if enabled is not None:
+        return _truthy(enabled), None
+    return True, None
+
+
+# ---- the drivers -------------------------------------------------------------------
+
+class Drivers:
+    """Every stream, queue and schedule of the template's functions, driving the functions."""
+
+    def __init__(
+        self,
+        template: Template,
+        resolver: Resolver,
+        invoke: Invoke = invoke_in_process,
+        *,
+        only: Iterable[str] | None = None,
+        clock: Clock = utc_now,
+        log: TextIO = sys.stderr,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.runner = FunctionRunner(invoke, log)
+        functions = template.functions()
+        wanted = set(only) if only is not None else set(functions)
+        self.streams: list[StreamSource] = []
+        self.queues: list[QueueSource] = []
+        self.schedules: list[ScheduleSource] = []
+        for spec in functions.values():
+            if spec.logical_id in wanted:
+                self._add_sources(spec, resolver)
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connected = False
+
+    def _add_sources(self, spec: FunctionSpec, resolver: Resolver) -> None:
+        for name, properties in spec.events_of_type("DynamoDB").items():
+            self.streams.append(StreamSource(spec, name, properties, resolver, self.runner))
+        for name, properties in spec.events_of_type("SQS").items():
+            self.queues.append(QueueSource(spec, name, properties, resolver, self.runner))
+        for name, event in spec.events.items():
+            if event.get("Type") in ("Schedule", "ScheduleV2"):
+                self.schedules.append(ScheduleSource(spec, name, event["Type"], event.get("Properties", {}), resolver, self.runner))
+
+    @property
+    def sources(self) -> list[StreamSource | QueueSource | ScheduleSource]:
+        return [*self.streams, *self.queues, *self.schedules]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        return list(self.runner.history)
+
+    def invocations_of(self, function_id: str) -> list[Invocation]:
+        return [invocation for invocation in self.runner.history if invocation.function_id == function_id]
+
+    def describe(self) -> list[str]:
+        """One line per source, for a banner: what drives which function."""
+        return [source.describe() for source in self.sources]
+
+    def connect(self) -> None:
+        """Look up streams and queues and take starting positions now (LATEST means from here)."""
+        # One client per service, shared: creating clients is slow, and they are thread-safe.
+        client = functools.cache(boto3.session.Session().client)
+        for source in [*self.streams, *self.queues]:
+            if source.enabled:
+                source.connect(client)
+        now = self.clock()
+        for schedule in self.schedules:
+            schedule.start(now)
+        self._connected = True
+
+    # -- background
+
+    def start(self) -> "Drivers":
+        if self._threads:
+            raise RuntimeError("the drivers are running already")
+        if not self._connected:
+            self.connect()
+        self._stopping.clear()
+        loops = [(stream, lambda s=stream: s.poll(flush=False), STREAM_IDLE_SECONDS) for stream in self.streams if stream.enabled]
+        loops += [(queue, lambda q=queue: q.poll(SQS_WAIT_SECONDS), 0) for queue in self.queues if queue.enabled]
+        loops += [(schedule, lambda s=schedule: s.poll(self.clock()), self.tick_seconds) for schedule in self.schedules]
+        for source, poll, idle in loops:
+            thread = threading.Thread(target=self._loop, args=(source, poll, idle), name=f"driver {source.label}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling; returns once every poller has finished what it was doing."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in self._threads if thread.is_alive()]
+        if stuck:
+            self.runner.note(f"drivers: {', '.join(stuck)} still busy after {timeout:.0f} s (left as daemon threads)")
+        self._threads = []
+
+    def __enter__(self) -> "Drivers":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _loop(self, source: Any, poll: Callable[[], bool], idle_seconds: float) -> None:
+        last_problem = None
+        while not self._stopping.is_set():
+            try:
+                busy = poll()
+                last_problem = None
+            except Exception as error:  # DynamoDB Local or moto away: say so once, keep trying
+                problem = f"{source.label} → {source.function.logical_id}: {type(error).__name__}: {error}"
+                if problem != last_problem:
+                    self.runner.note(f"{problem} (retrying every {ERROR_BACKOFF_SECONDS:.0f} s)")
+                last_problem = problem
+                self._stopping.wait(ERROR_BACKOFF_SECONDS)
+                continue
+            if not busy:
+                self._stopping.wait(idle_seconds)
+
+    # -- in the caller's thread (tests)
+
+    def run_once(self) -> int:
+        """One pass over every source in this thread. Returns the number of invocations."""
+        before = self.runner.total
+        self._pass()
+        return self.runner.total - before
+
+    def drain(self, timeout: float = 10.0) -> int:
+        """Pass over the sources until none has anything left to do. Returns the invocations.
+
+        Messages hidden by their visibility timeout are not waited for.
+        """
+        before = self.runner.total
+        deadline = time.monotonic() + timeout
+        while self._pass():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the drivers were still busy after {timeout} s")
+        return self.runner.total - before
+
+    def _pass(self) -> bool:
+        if self._threads:
+            raise RuntimeError("run_once()/drain() while the drivers run in the background")
+        if not self._connected:
+            self.connect()
+        busy = False
+        for stream in self.streams:
+            busy |= stream.enabled and stream.poll(flush=True)
+        for queue in self.queues:
+            busy |= queue.enabled and queue.poll(wait_seconds=0)
+        now = self.clock()
+        for schedule in self.schedules:
+            busy |= schedule.poll(now)
+        return busy
+
+    def tick(self, function_id: str, event_name: str | None = None) -> Any:
+        """Invoke a scheduled function now, as its schedule would (disabled ones too).
+
+        Returns the function's result; its exception propagates.
+        """
+        schedules = [s for s in self.schedules if s.function.logical_id == function_id and event_name in (None, s.event_name)]
+        if not schedules:
+            raise KeyError(f"{function_id} has no Schedule or ScheduleV2 event{f' named {event_name}' if event_name else ''}")
+        if len(schedules) > 1:
+            names = ", ".join(s.event_name for s in schedules)
+            raise ValueError(f"{function_id} has several schedules ({names}): name one")
+        call = schedules[0].fire(self.clock())
+        if call.error:
+            raise call.error
+        return call.result
+
+
+# ---- JSON as Lambda sends it -------------------------------------------------------
+
+def _epoch_seconds(moment: datetime) -> int | float:
+    seconds = moment.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _iso(moment: datetime, milliseconds: bool = False) -> str:
+    moment = moment.astimezone(timezone.utc)
+    if milliseconds:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_from_epoch(seconds: float | None) -> str | None:
+    return None if seconds is None else _iso(datetime.fromtimestamp(seconds, timezone.utc))
+
+
+def _base64(value: bytes | str) -> str:
+    raw = value if isinstance(value, bytes) else value.encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _jsonable(value: Any) -> Any:
+    """boto3's attribute values → JSON: binaries (B, BS) as base64, as Lambda sends them."""
+    if isinstance(value, bytes):
+        return _base64(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(item) for item in value]
+    return value
