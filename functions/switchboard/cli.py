@@ -637,6 +637,24 @@ def _invoke_local(function_id: str, event: dict[str, Any]) -> Any:
     return invoke(Template().functions()[function_id], event)
 
 
+def cmd_local_outbox(args: argparse.Namespace) -> int:
+    import boto3
+
+    from switchboard.store.outbox import OutboxStore
+
+    with local_stack_attached():
+        sent = OutboxStore(boto3.client("dynamodb"), _required_env("TABLE_NAME")).list_sms(args.to, limit=args.limit)
+    if args.json:
+        _print_json(sent)
+        return 0
+    if not sent:
+        print("the local outbox is empty")
+        return 0
+    for message in sent:
+        print(f"{message['sent_at'][:19]}  → {message['to']}\n    " + "\n    ".join(message["body"].splitlines() or [""]))
+    return 0
+
+
 def cmd_local_send_email(args: argparse.Namespace) -> int:
     import boto3
 
@@ -826,6 +844,11 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. SmsWebhookFunction")
     invoke.add_argument("--event", "-e", required=True, metavar="FILE", help="event JSON file (see events/), or - for stdin")
     invoke.set_defaults(run=cmd_local_invoke)
+    local_outbox = local.add_parser("outbox", help="the SMS the local stack sent (instead of Twilio), newest first")
+    local_outbox.add_argument("--to", metavar="NUMBER", help="only those to this number")
+    local_outbox.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    local_outbox.add_argument("--json", action="store_true", help="print JSON")
+    local_outbox.set_defaults(run=cmd_local_outbox)
     send = local.add_parser("send", help="send a signed test webhook to the running local stack").add_subparsers(dest="channel", required=True, metavar="CHANNEL")
     sms = send.add_parser("sms", help="a customer's SMS (MMS with --media) to the support number")
     sms.add_argument("--from", dest="sender", required=True, help="the customer's number, e.g. +14155550100")

@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from local_stack.drivers import Drivers
 from local_stack.gateway import Gateway
 from local_stack.paths import LOCAL_DIR
 from local_stack.send import LOCAL_SUPPORT_NUMBER
@@ -30,10 +31,12 @@ def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
         gateway.server.server_close()
         print("\nstopped while starting", flush=True)
         return 130
+    drivers = None
     try:
         os.environ.update(stack.function_environment())
+        drivers = Drivers(stack.template, stack.resolver(), only=_driven(stack)).start()
         stack.write_state(gateway.port)
-        _print_banner(stack, gateway, public_url)
+        _print_banner(stack, gateway, public_url, drivers)
         try:
             gateway.serve_forever()
         except KeyboardInterrupt:
@@ -41,16 +44,27 @@ def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
         finally:
             gateway.stop()
     finally:
+        if drivers is not None:
+            drivers.stop()
         stack.stop()
-    print("stopped: gateway, moto, DynamoDB Local", flush=True)
+    print("stopped: gateway, drivers, moto, DynamoDB Local", flush=True)
     return 0
+
+
+# X is not reachable from the local stack: its poller runs on `local send mention`.
+NOT_DRIVEN_LOCALLY = {"XMentionsFunction"}
+
+
+def _driven(stack: LocalStack) -> list[str]:
+    """The functions whose streams, queues and schedules run in the background locally."""
+    return [function_id for function_id in stack.template.functions() if function_id not in NOT_DRIVEN_LOCALLY]
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str) -> None:
+def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers: Drivers) -> None:
     assert stack.endpoints is not None
     lines = [
         "",
@@ -58,6 +72,7 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str) -> None:
         "",
     ]
     lines += [f"  {route.method:<6} {route.path:<32} → {route.function_id}" for route in gateway.routes]
+    lines += ["", "and drives:"] + [f"  {line}" for line in drivers.describe()]
     lines += [
         "",
         f"Twilio signatures are checked against: {public_url}  (set SWITCHBOARD_PUBLIC_URL to change)",

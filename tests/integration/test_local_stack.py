@@ -183,13 +183,42 @@ def test_local_up_serves_until_ctrl_c_and_stops_everything(tmp_path):
         assert [c["last_message_preview"] for c in json.loads(listed.stdout)] == ["Hello from the test"]
         assert requests.post(f"http://127.0.0.1:{port}/webhooks/twilio/sms", timeout=10).status_code == 415
         assert _servers_using(tmp_path)
+
+        # The whole loop through the drivers: a customer's SMS pages the on-call agent
+        # (stream → router → outbox queue → sender → local outbox); the agent answers by SMS.
+        agent = "+14155550188"
+        for command in (["oncall", "agents", "add", "Ana", "--phone", agent], ["oncall", "rotation", "set", "--agents", "ana", "--handoff", "Mon 00:00", "--business-hours", "always"]):
+            done = run_cli(command, env)
+            assert done.returncode == 0, done.stderr
+        sent = run_cli(["local", "send", "sms", "--from", "+14155550177", "My order never arrived"], env)
+        assert sent.returncode == 0, sent.stderr
+        page = _wait_for_outbox(env, agent)
+        assert "My order never arrived" in page["body"] and page["body"].startswith("[")
+        code = page["body"][1:page["body"].index("]")]
+        answered = run_cli(["local", "send", "sms", "--from", agent, f"{code} It ships today, sorry!"], env)
+        assert answered.returncode == 0 and "Sent to" in answered.stdout, answered.stdout
+        assert _wait_for_outbox(env, "+14155550177")["body"] == "It ships today, sorry!"
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}" in output and "POST   /webhooks/twilio/sms" in output
-    assert "stopped: gateway, moto, DynamoDB Local" in output
+    assert "stopped: gateway, drivers, moto, DynamoDB Local" in output
     assert _servers_using(tmp_path) == []
+
+
+def _wait_for_outbox(env, to: str, timeout: float = 30) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = run_cli(["local", "outbox", "--to", to, "--json"], env)
+        assert listed.returncode == 0, listed.stderr
+        found = json.loads(listed.stdout)
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"nothing sent to {to} within {timeout} s"
+        time.sleep(0.5)
 
 
 def test_ctrl_c_while_starting_leaves_nothing_running(tmp_path):
