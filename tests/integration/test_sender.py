@@ -78,3 +78,52 @@ def test_the_sample_event_sends_from_local_invoke(local):
     assert invoke(Template().functions()["SenderFunction"], sample) == {"batchItemFailures": []}
     to = json.loads(sample["Records"][0]["body"])["to"]
     assert outbox(to)[0]["body"].startswith("[12] SMS Jane D")
+
+
+def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeypatch):
+    """With Twilio configured (its HTTP answered by `responses`), a permanent failure is not
+    retried and the page escalates at the next tick."""
+    import importlib
+    from datetime import datetime, timedelta, timezone
+
+    import responses
+
+    from conftest_helpers import unique_number as number
+    from switchboard.conversations.inbound import record_inbound
+    from switchboard.models import Identity, IdentityKind, InboundMessage
+    from switchboard.settings import get_settings
+    from switchboard.store.pages import Page, PageStatus, PageStore
+    import switchboard.handlers.sender as sender_module
+
+    customer = number()
+    stored = record_inbound(InboundMessage(Channel.SMS, "test", f"optout-{customer}", Identity(IdentityKind.PHONE, customer), datetime.now(timezone.utc), body="hi"), local.conversations())
+    pages = PageStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    pages.open_page(Page(stored.conversation_id, "77", PageStatus.OPEN, datetime.now(timezone.utc), 0, 0, ("ana",), later, {"levels": []}))
+
+    account = "AC" + "3" * 32
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", account)
+    monkeypatch.setenv("TWILIO_SENDER", "+15005550006")
+    get_settings.cache_clear()
+    importlib.reload(sender_module)
+    try:
+        message = OutboundMessage(Channel.SMS, number(), "[77] SMS x", OutboundPurpose.PAGE, f"page#{uuid.uuid4()}", stored.conversation_id, "ana", "77")
+        with responses.RequestsMock() as twilio:
+            twilio.add("POST", f"https://api.twilio.com/2010-04-01/Accounts/{account}/Messages.json", status=400,
+                       json={"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400})
+            assert sender_module.handler(sqs_event(message.to_json()), _context()) == {"batchItemFailures": []}
+        page = pages.get_page(stored.conversation_id)
+        assert page.next_escalation_at < later, "the page must be due now"
+        assert stored.conversation_id in [p.conversation_id for p in pages.due(datetime.now(timezone.utc) + timedelta(seconds=1))]
+    finally:
+        pages.settle(stored.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))
+        monkeypatch.delenv("TWILIO_ACCOUNT_SID")
+        monkeypatch.delenv("TWILIO_SENDER")
+        get_settings.cache_clear()
+        importlib.reload(sender_module)
+
+
+def _context():
+    from local_stack.invoke import LambdaContext
+
+    return LambdaContext("SenderFunction", 512, 30)

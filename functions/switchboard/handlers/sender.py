@@ -26,11 +26,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.channels.sms_outbound import LocalOutbox, PermanentSendFailure, SmsSender, TwilioSms
-from switchboard.models import Channel, OutboundMessage
+from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients, keys
 from switchboard.store.outbox import OutboxStore
+from switchboard.store.pages import PageStore
 
 settings = get_settings()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -68,6 +69,9 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
     except PermanentSendFailure as failure:
         logger.warning("permanent send failure", extra={"to": mask_phone(message.to), "reason": failure.reason, "code": failure.code})
         metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=1)
+        if message.purpose is OutboundPurpose.PAGE and message.conversation_id:
+            # The agent cannot be reached: escalate now rather than wait for the level's timeout.
+            PageStore(clients.dynamodb(), settings.table_name).expedite(message.conversation_id, utc_now())
         return {"status": "failed", "code": failure.code, "reason": failure.reason}
     logger.info("sent", extra={"to": mask_phone(message.to), "purpose": message.purpose.value, "provider_id": sent.provider_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)

@@ -185,6 +185,20 @@ class PageStore:
             ExpressionAttributeValues=to_values(values),
         )
 
+    def expedite(self, conversation_id: str, now: datetime) -> bool:
+        """Make an open page due now (its SMS could not be delivered): the next tick escalates it."""
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.page_key(conversation_id)),
+            UpdateExpression="SET next_escalation_at = :now, due_sk = :due_sk",
+            ConditionExpression="#status = :open",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values(
+                {":now": iso_utc(now), ":due_sk": f"{iso_utc(now)}#{conversation_id}", ":open": PageStatus.OPEN}
+            ),
+        )
+
     def settle(self, conversation_id: str, status: str, agent_id: str | None, now: datetime) -> bool:
         """ACK, answer or resolve a live page: it leaves the due index; False if none is live.
 
