@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 
 # A developer's own settings must not leak into the tests.
 for name in ("TWILIO_AUTH_TOKEN", "SWITCHBOARD_PUBLIC_URL", "PORT", "SWITCHBOARD_LOCAL_DIR"):

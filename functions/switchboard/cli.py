@@ -865,7 +865,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stores FILE in the local mail bucket as SES's S3 action would, then invokes EmailFunction with a "
         "real-shaped SES receipt event. Exits 1 with the reason when the message is rejected (quarantined).",
     )
-    email.add_argument("file", help="a raw RFC 5322 message, e.g. ../shared/corpus/mime/talon_apple_mail_reply_quoted.eml")
+    email.add_argument("file", help="a raw RFC 5322 message, e.g. tests/fixtures/mime/talon_apple_mail_reply_quoted.eml")
     email.add_argument("--to", action="append", metavar="ADDRESS", help="envelope recipient (repeatable; default the local support address)")
     email.add_argument("--spam", default="PASS", choices=["PASS", "FAIL", "GRAY", "PROCESSING_FAILED"], help="SES spam verdict (default PASS)")
     email.add_argument("--virus", default="PASS", choices=["PASS", "FAIL", "GRAY", "PROCESSING_FAILED"], help="SES virus verdict (default PASS)")

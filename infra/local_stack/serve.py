@@ -82,7 +82,7 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers:
         "",
         "Send test messages from another terminal:",
         '  .venv/bin/switchboard local send sms --from +14155550100 "Hi, my invoice looks wrong"',
-        "  .venv/bin/switchboard local send email ../shared/corpus/mime/talon_apple_mail_reply_quoted.eml",
+        "  .venv/bin/switchboard local send email tests/fixtures/mime/talon_apple_mail_reply_quoted.eml",
         '  .venv/bin/switchboard local send voicemail --from +14155550100 "Please call me back"',
         '  .venv/bin/switchboard local send mention --handle jane_doe "is the API down?"',
         "  .venv/bin/switchboard conversations list",

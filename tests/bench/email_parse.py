@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Email parsing speed: every /work/shared/corpus/mime/*.eml through parse_email.
+"""Email parsing speed: every tests/fixtures/mime/*.eml (the shared MIME corpus) through parse_email.
 
     .venv/bin/python tests/bench/email_parse.py                  # 200 parses per file
     .venv/bin/python tests/bench/email_parse.py --iterations 1000
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "mime"
+CORPUS = REPO_ROOT / "tests" / "fixtures" / "mime"
 TARGET_MEDIAN_MS = 5.0
 
 try:

@@ -708,7 +708,7 @@ def _channel_round_trips(report: Report, stack: Any, counter: CallCounter, funct
 
 
 def figure_e(report: Report, iterations: int) -> None:
-    block(f"(e) Email parse time per message over ../shared/corpus/mime ({iterations} parses of each file)")
+    block(f"(e) Email parse time per message over the MIME corpus, tests/fixtures/mime ({iterations} parses of each file)")
     target = f"median ≤ {EMAIL_PARSE_TARGET_MS} ms per message"
     try:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -23,7 +23,7 @@ from switchboard.store.mail import MailStore
 
 pytestmark = pytest.mark.integration
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
 CORPUS_FILES = sorted(CORPUS.glob("*.eml"))
 
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from switchboard.channels.mime import ParsedEmail, UnreadableEmail, html_to_text, parse_email
 
-# The repo is /work/main and the corpus /work/shared/corpus (the same layout in CI).
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
+# A copy of ../shared/corpus/mime kept in the repository (tests/fixtures/mime/README.md).
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
 
 
 def corpus_file(name: str) -> bytes:

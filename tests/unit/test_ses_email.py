@@ -30,7 +30,7 @@ from switchboard.channels.ses_email import (
 )
 from switchboard.models import Channel, IdentityKind, Media
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
 SUPPORT = "support@acme.example"
 SES_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g81"
 CONVERSATION = "01JDG4M0Q8T3KZ7V5N2XWY6HBC"
