@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -48,3 +49,23 @@ def drain_outbox() -> list[dict[str, Any]]:
         for message in batch:
             found.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+
+
+def sqs_event(*bodies: str) -> dict:
+    """What Lambda's SQS event source hands the function."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "handle",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795417200000", "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1795417200000"},
+                "messageAttributes": {},
+                "md5OfBody": "0",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:OutboxQueue",
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }

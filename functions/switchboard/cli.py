@@ -536,7 +536,12 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
         agent = get_agent(OncallStore(client, table), agent_id)
         if agent is None:
             raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
-        desk = Desk(_conversation_store(), PageStore(client, table), OutboxQueue(boto3.client("sqs"), _required_env("OUTBOX_QUEUE_URL")))
+        desk = Desk(
+            _conversation_store(),
+            PageStore(client, table),
+            OutboxQueue(boto3.client("sqs"), _required_env("OUTBOX_QUEUE_URL")),
+            os.environ.get("SUPPORT_EMAIL_ADDRESS", ""),
+        )
         if desk.conversations.get_summary(args.id) is None:
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
         try:

@@ -184,6 +184,9 @@ class OutboundMessage:
     conversation_id: str | None = None
     agent_id: str | None = None
     page_code: str | None = None
+    # Email only: subject, message_id (ours, claimed so the customer's reply threads back),
+    # in_reply_to / references (the customer's), reply_to (the conversation's reply address).
+    email: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         import json
@@ -204,4 +207,5 @@ class OutboundMessage:
             conversation_id=data.get("conversation_id"),
             agent_id=data.get("agent_id"),
             page_code=data.get("page_code"),
+            email=data.get("email") or {},
         )

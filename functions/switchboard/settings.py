@@ -65,6 +65,8 @@ class Settings:
     mail_prefix: str = "inbound/"
     # The support address customers write to; replies use <local>+<conversation>@<domain>.
     support_email_address: str = ""
+    # How email answers leave: "ses", or "outbox" (kept in the table: the local stack).
+    email_delivery: str = "ses"
 
     # ---- voice ----
     # When the team answers, in business_time_zone: "Mon-Fri 09:00-17:00", several
@@ -114,6 +116,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
     "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
     "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),
+    "email_delivery": ("EMAIL_DELIVERY", r"ses|outbox"),
     "business_hours": ("BUSINESS_HOURS", r".{1,200}"),
     "business_time_zone": ("BUSINESS_TIME_ZONE", r"[A-Za-z0-9_+/-]{1,64}"),
     "voice_greeting_open": ("VOICE_GREETING_OPEN", r".{1,500}"),

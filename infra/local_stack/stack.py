@@ -64,6 +64,8 @@ LOCAL_X_USERNAME = "switchboardhq"
 LOCAL_PARAMETERS = {
     "SupportEmailAddress": LOCAL_SUPPORT_EMAIL,
     "XSupportAccount": f"{LOCAL_X_ACCOUNT_ID}:{LOCAL_X_USERNAME}",
+    # Email answers are kept in the table's outbox (`switchboard local outbox`).
+    "EmailDelivery": "outbox",
 }
 LOCAL_X_BEARER_TOKEN = "local-x-bearer-token"
 

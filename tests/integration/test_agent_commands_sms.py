@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from conftest_helpers import drain_outbox, unique_number
+from conftest_helpers import drain_outbox, sqs_event, unique_number
 from local_stack.send import twilio_sms_form
 from switchboard.models import Identity, IdentityKind
 from switchboard.oncall.config import add_agent, load_config
@@ -108,3 +108,54 @@ def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
     assert nobody.returncode == 2 and "--as" in nobody.stderr
     missing = cli("reply", "01ABCDEFGHJKMNPQRSTVWXYZ00", "hello")
     assert missing.returncode == 3
+
+
+def test_an_answer_to_an_email_customer_is_an_email_in_their_thread_and_their_reply_threads_back(local, paged):
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    from local_stack.invoke import invoke
+    from local_stack.send import new_ses_message_id, ses_receipt_event
+    from local_stack.stack import LOCAL_SUPPORT_EMAIL
+    from local_stack.template import Template
+    from switchboard.store.mail import MailStore
+    from switchboard.store.outbox import OutboxStore
+
+    agent, _, _, _, pages = paged
+    address = f"grace.{unique_number()[-4:]}@customer.example"
+
+    def receive(raw: bytes) -> dict:
+        ses_id = new_ses_message_id()
+        MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], "inbound/").put_raw(ses_id, raw)
+        event = ses_receipt_event(raw, ses_id, [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc))
+        return invoke(Template().functions()["EmailFunction"], event)["messages"][0]
+
+    first = EmailMessage()
+    first["From"], first["To"], first["Subject"] = f"Grace <{address}>", LOCAL_SUPPORT_EMAIL, "Export fails"
+    first["Message-ID"] = f"<export-{address}>"
+    first.set_content("The CSV export times out.")
+    stored = receive(bytes(first))
+    conversation_id = stored["conversation_id"]
+    code = pages.code_for(conversation_id)
+    drain_outbox()
+
+    text = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Fixed, please try again.")))
+    assert text.startswith("Sent to")
+    (queued,) = drain_outbox()
+    assert queued["channel"] == "email" and queued["to"] == address
+    assert queued["email"]["in_reply_to"] == f"export-{address}" and queued["email"]["reply_to"].startswith("support+c")
+    # The sender turns it into a real reply in the customer's thread.
+    assert invoke(Template().functions()["SenderFunction"], sqs_event(json.dumps(queued))) == {"batchItemFailures": []}
+    (sent,) = [m for m in OutboxStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).list_sms(address) if m["channel"] == "email"]
+    reply = BytesParser(policy=policy.default).parsebytes(sent["extra"]["raw"].encode())
+    assert reply["Subject"] == "Re: Export fails" and reply["In-Reply-To"] == f"<export-{address}>"
+    assert reply["From"].addresses[0].addr_spec == LOCAL_SUPPORT_EMAIL
+    assert reply.get_content().strip() == "Fixed, please try again."
+
+    # Grace answers our email from another address, with no reply address: In-Reply-To threads it.
+    answer = EmailMessage()
+    answer["From"], answer["To"], answer["Subject"] = f"Grace <grace.home.{address}>", LOCAL_SUPPORT_EMAIL, "Re: Export fails"
+    answer["Message-ID"], answer["In-Reply-To"] = f"<thanks-{address}>", reply["Message-ID"]
+    answer.set_content("Works now, thanks!")
+    assert receive(bytes(answer))["conversation_id"] == conversation_id

@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.channels.sms_outbound import LocalOutbox, PermanentSendFailure, SmsSender, TwilioSms
+from switchboard.channels.sms_outbound import LocalOutbox, PermanentSendFailure, Sent, SmsSender, TwilioSms
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
-from switchboard.observability import logger, mask_phone, metrics
+from switchboard.observability import logger, mask_email, mask_phone, metrics
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients, keys
 from switchboard.store.outbox import OutboxStore
@@ -56,24 +56,41 @@ def sms_sender() -> SmsSender:
     return LocalOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
 
 
+@cache
+def email_sender():
+    from switchboard.channels.email_outbound import LocalEmailOutbox, SesEmail
+
+    settings.require("support_email_address")
+    if settings.email_delivery == "ses":
+        return SesEmail(clients.ses(), settings.support_email_address)
+    return LocalEmailOutbox(OutboxStore(clients.dynamodb(), settings.table_name), settings.support_email_address)
+
+
+def _send(message: OutboundMessage) -> Sent:
+    if message.channel is Channel.SMS:
+        return sms_sender().send(message.to, message.body, None)
+    if message.channel is Channel.EMAIL:
+        return Sent(settings.email_delivery, email_sender().send(message), "sent")
+    raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
+
+
 @idempotent_function(data_keyword_argument="document", config=idempotency, persistence_store=persistence)
 def deliver(document: dict[str, Any]) -> dict[str, Any]:
     """Send one outbox message; the result is remembered, so a redelivery returns it unsent."""
     import json
 
     message = OutboundMessage.from_json(json.dumps(document))
+    to = mask_email(message.to) if message.channel is Channel.EMAIL else mask_phone(message.to)
     try:
-        if message.channel is not Channel.SMS:
-            raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
-        sent = sms_sender().send(message.to, message.body, None)
+        sent = _send(message)
     except PermanentSendFailure as failure:
-        logger.warning("permanent send failure", extra={"to": mask_phone(message.to), "reason": failure.reason, "code": failure.code})
+        logger.warning("permanent send failure", extra={"to": to, "reason": failure.reason, "code": failure.code})
         metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=1)
         if message.purpose is OutboundPurpose.PAGE and message.conversation_id:
             # The agent cannot be reached: escalate now rather than wait for the level's timeout.
             PageStore(clients.dynamodb(), settings.table_name).expedite(message.conversation_id, utc_now())
         return {"status": "failed", "code": failure.code, "reason": failure.reason}
-    logger.info("sent", extra={"to": mask_phone(message.to), "purpose": message.purpose.value, "provider_id": sent.provider_id})
+    logger.info("sent", extra={"to": to, "channel": message.channel.value, "purpose": message.purpose.value, "provider_id": sent.provider_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return {"status": sent.status, "provider": sent.provider, "provider_id": sent.provider_id}
 

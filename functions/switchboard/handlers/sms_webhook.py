@@ -79,7 +79,12 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
         record_inbound(message, conversation_store(), settings.conversation_idle)
         return xml_response(EMPTY_TWIML)
     command = parse_agent_sms(message.body)
-    desk = Desk(conversation_store(), PageStore(clients.dynamodb(), settings.table_name), OutboxQueue(clients.sqs(), settings.outbox_queue_url))
+    desk = Desk(
+        conversation_store(),
+        PageStore(clients.dynamodb(), settings.table_name),
+        OutboxQueue(clients.sqs(), settings.outbox_queue_url),
+        settings.support_email_address,
+    )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})
     metrics.add_metric(name="AgentCommands", unit=MetricUnit.Count, value=1)

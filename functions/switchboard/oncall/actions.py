@@ -21,9 +21,11 @@ from switchboard.models import (
     OutboundMessage,
     OutboundPurpose,
 )
+from switchboard.channels.ses_email import reply_address
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.schedule import Agent
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
+from switchboard.store.keys import EMAIL_MESSAGE_ID
 from switchboard.store.pages import PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
 
@@ -50,6 +52,7 @@ class Desk:
     conversations: ConversationStore
     pages: PageStore
     outbox: OutboxQueue
+    support_email_address: str = ""  # answers to email customers come from it
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -94,29 +97,20 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
         raise ActionError("The answer is empty. Reply <number> <your answer>.")
     conversation = _conversation(conversation_id, desk)
     reply = conversation.reply_to or {"channel": conversation.channel.value, "address": conversation.customer_identity.value}
-    if reply["channel"] not in SMS_REPLY_CHANNELS:
-        raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
     message_id = str(ULID.from_datetime(now))
     request_id = request_id or message_id
-    desk.outbox.send(
-        OutboundMessage(
-            channel=Channel.SMS,
-            to=reply["address"],
-            body=text,
-            purpose=OutboundPurpose.CUSTOMER_REPLY,
-            idempotency_key=f"reply#{request_id}",
-            conversation_id=conversation_id,
-            agent_id=agent.agent_id,
-        )
-    )
+    outbound, also_known_as = _outbound(reply, conversation, agent, text, request_id, desk)
+    desk.outbox.send(outbound)
     stored = InboundMessage(
-        channel=Channel.SMS,
+        channel=outbound.channel,
         provider="agent-reply",
         provider_id=request_id,
         sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
-        recipient=reply["address"],
+        recipient=outbound.to,
         received_at=now,
+        subject=outbound.email.get("subject"),
         body=text,
+        also_known_as=also_known_as,
     )
     try:
         desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id)
@@ -125,6 +119,34 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
     waited = now - conversation.waiting_since if conversation.waiting_since else None
     return Outcome(f"Sent to {_label(conversation)}.", conversation_id, waited, reply["channel"])
+
+
+def _outbound(
+    reply: dict[str, str], conversation: Conversation, agent: Agent, text: str, request_id: str, desk: Desk
+) -> tuple[OutboundMessage, tuple[tuple[str, str], ...]]:
+    """The answer as it leaves, on the customer's channel, and the ids it is known by."""
+    common = {
+        "body": text,
+        "purpose": OutboundPurpose.CUSTOMER_REPLY,
+        "idempotency_key": f"reply#{request_id}",
+        "conversation_id": conversation.conversation_id,
+        "agent_id": agent.agent_id,
+    }
+    if reply["channel"] in SMS_REPLY_CHANNELS:
+        return OutboundMessage(channel=Channel.SMS, to=reply["address"], **common), ()
+    if reply["channel"] == Channel.EMAIL.value and desk.support_email_address:
+        # Our Message-ID is claimed with the stored answer: the customer's reply to it
+        # (In-Reply-To) threads back into this conversation.
+        message_id = f"{request_id.lower()}.{conversation.conversation_id.lower()}@{desk.support_email_address.partition('@')[2]}"
+        email = {
+            "subject": reply.get("subject", ""),
+            "message_id": message_id,
+            "in_reply_to": reply.get("in_reply_to", ""),
+            "reply_to": reply_address(desk.support_email_address, conversation.conversation_id),
+        }
+        outbound = OutboundMessage(channel=Channel.EMAIL, to=reply["address"], email={k: v for k, v in email.items() if v}, **common)
+        return outbound, ((EMAIL_MESSAGE_ID, message_id),)
+    raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
 
 
 def _conversation(conversation_id: str, desk: Desk) -> Conversation:

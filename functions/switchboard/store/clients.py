@@ -28,3 +28,10 @@ def sqs() -> Any:
     import boto3
 
     return boto3.client("sqs")
+
+
+@cache
+def ses() -> Any:
+    import boto3
+
+    return boto3.client("ses")

@@ -1,4 +1,4 @@
-"""The local outbox: SMS that would have gone to Twilio, kept in the table to be read back."""
+"""The local outbox: messages that would have gone to Twilio or SES, kept in the table to be read back."""
 
 from __future__ import annotations
 
@@ -18,16 +18,22 @@ class OutboxStore:
         self._table = table_name
 
     def put_sms(self, to: str, body: str) -> str:
+        return self.put("sms", to, body)
+
+    def put(self, channel: str, to: str, body: str, extra: dict[str, Any] | None = None) -> str:
+        """Keep one message the local stack sent instead of a provider; returns its id."""
         outbox_id = str(ULID())
         self._client.put_item(
             TableName=self._table,
             Item=to_item(
                 {
                     **keys.outbox_key(outbox_id),
-                    "type": "outbox_sms",
+                    "type": f"outbox_{channel}",
+                    "channel": channel,
                     "outbox_id": outbox_id,
                     "to": to,
                     "body": body,
+                    "extra": extra or None,
                     "sent_at": iso_utc(datetime.now(timezone.utc)),
                 }
             ),

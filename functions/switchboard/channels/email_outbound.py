@@ -1,0 +1,62 @@
+"""Sending email answers: a reply in the customer's own thread, through SES (or the local outbox).
+
+The reply carries In-Reply-To and References so it threads in the customer's mail
+client, a Message-ID of ours (claimed in the stream, so the customer's next reply finds
+the conversation) and the conversation's reply address as Reply-To.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
+
+from switchboard.models import OutboundMessage
+
+
+def reply_subject(subject: str) -> str:
+    """ "Re: " once, whatever the customer's client did to the subject."""
+    subject = subject.strip() or "Your message"
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def build_email(message: OutboundMessage, from_address: str, from_name: str = "Support") -> bytes:
+    """The raw RFC 5322 reply (UTF-8, quoted-printable where needed)."""
+    fields = message.email
+    email = EmailMessage()
+    email["From"] = formataddr((from_name, from_address))
+    email["To"] = message.to
+    email["Subject"] = reply_subject(fields.get("subject", ""))
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = f"<{fields['message_id']}>" if fields.get("message_id") else make_msgid(domain=from_address.partition("@")[2])
+    if fields.get("in_reply_to"):
+        email["In-Reply-To"] = f"<{fields['in_reply_to']}>"
+        references = [ref for ref in fields.get("references", "").split() if ref] + [fields["in_reply_to"]]
+        email["References"] = " ".join(f"<{ref.strip('<>')}>" for ref in dict.fromkeys(references))
+    if fields.get("reply_to"):
+        email["Reply-To"] = fields["reply_to"]
+    email["Auto-Submitted"] = "no"
+    email.set_content(message.body)
+    return bytes(email)
+
+
+class SesEmail:
+    def __init__(self, ses_client: Any, from_address: str) -> None:
+        self._ses = ses_client
+        self._from = from_address
+
+    def send(self, message: OutboundMessage) -> str:
+        response = self._ses.send_raw_email(Source=self._from, Destinations=[message.to], RawMessage={"Data": build_email(message, self._from)})
+        return response["MessageId"]
+
+
+class LocalEmailOutbox:
+    """EMAIL_DELIVERY=outbox (the local stack): the raw reply is kept in the table's outbox."""
+
+    def __init__(self, outbox: Any, from_address: str) -> None:
+        self._outbox = outbox
+        self._from = from_address
+
+    def send(self, message: OutboundMessage) -> str:
+        raw = build_email(message, self._from)
+        return self._outbox.put("email", message.to, message.body, {"raw": raw.decode("utf-8", errors="replace"), **message.email})
