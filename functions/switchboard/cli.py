@@ -566,6 +566,37 @@ def cmd_conversations_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from switchboard.conversations.report import parse_since, report
+    from switchboard.models import utc_now
+
+    now = utc_now()
+    try:
+        since = parse_since(args.since, now)
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    with data_environment(args.stack):
+        conversations = _conversation_store().list_conversations(limit=100_000, active_since=since)
+    figures = report(conversations, since)
+    if args.json:
+        _print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures]})
+        return 0
+    print(f"From {_when(since)} to {_when(now)} UTC")
+    if not figures:
+        print("no conversations in that period")
+        return 0
+
+    def minutes(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+    rows = [
+        [f.channel, str(f.conversations), str(f.answered), minutes(f.first_response_median_seconds), minutes(f.first_response_p90_seconds), str(f.resolved)]
+        for f in figures
+    ]
+    print(_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "RESOLVED"]))
+    return 0
+
+
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
     import boto3
 
@@ -833,6 +864,11 @@ def build_parser() -> argparse.ArgumentParser:
     override_remove.add_argument("id", help="the override's id (see oncall show)")
     data_options(override_remove)
     override_remove.set_defaults(run=cmd_oncall_override_remove)
+
+    report_command = commands.add_parser("report", help="first-response time (median, p90) and conversations resolved, per channel")
+    report_command.add_argument("--since", default="7d", help="7d, 24h, 90m, 2w or a date (default 7d)")
+    data_options(report_command)
+    report_command.set_defaults(run=cmd_report)
 
     quarantine = commands.add_parser("quarantine", help="requests Switchboard refused").add_subparsers(dest="action", required=True, metavar="ACTION")
     rejected = quarantine.add_parser("list", help="refused requests with their reasons, newest first")

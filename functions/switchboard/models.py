@@ -123,6 +123,9 @@ class Conversation:
     # "in_reply_to"/"subject" for email and "post_id" for X.
     reply_to: dict[str, str] = field(default_factory=dict)
     short_code: str | None = None  # "12": how agents name it by SMS
+    first_response_seconds: float | None = None  # from waiting to our first answer
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
     # Filled by a conversation's full read, empty in listings.
     messages: tuple[Message, ...] = ()
 

@@ -74,6 +74,16 @@ def test_an_answer_reaches_the_customer_once_and_is_recorded_with_the_agents_nam
     outbound = [m for m in conversation.messages if m.direction.value == "outbound"]
     assert len(outbound) == 1 and outbound[0].sender.display_name == "Ana Lima" and outbound[0].sender.value == agent.agent_id
     assert pages.get_page(conversation_id).status == PageStatus.ANSWERED
+    summary = local.conversations().get_summary(conversation_id)
+    assert summary.first_response_seconds is not None and summary.first_response_seconds >= 0
+
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "switchboard.cli", "report", "--since", "1d", "--json"], capture_output=True, text=True, env=local.cli_env(), timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    sms = next(f for f in json.loads(shown.stdout)["channels"] if f["channel"] == "sms")
+    assert sms["answered"] >= 1 and sms["first_response_median_seconds"] is not None
 
 
 def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):

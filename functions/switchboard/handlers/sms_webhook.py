@@ -88,9 +88,12 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})
     metrics.add_metric(name="AgentCommands", unit=MetricUnit.Count, value=1)
-    if outcome.first_response is not None:
+    if outcome.first_response is not None or outcome.resolved:
         metrics.add_dimension(name="channel", value=outcome.channel or "unknown")
+    if outcome.first_response is not None:
         metrics.add_metric(name="FirstResponseTime", unit=MetricUnit.Seconds, value=outcome.first_response.total_seconds())
+    if outcome.resolved:
+        metrics.add_metric(name="ConversationsResolved", unit=MetricUnit.Count, value=1)
     reply = MessagingResponse()
     reply.message(outcome.text)
     return xml_response(str(reply))

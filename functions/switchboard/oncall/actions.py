@@ -43,6 +43,7 @@ class Outcome:
     conversation_id: str | None = None
     first_response: timedelta | None = None  # set by the first answer to a waiting customer
     channel: str | None = None
+    resolved: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     conversation = _conversation(conversation_id, desk)
     desk.conversations.resolve_conversation(conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
-    return Outcome(f"{_label(conversation)} resolved.", conversation_id)
+    return Outcome(f"{_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
 
 
 def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
@@ -112,12 +113,12 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
         body=text,
         also_known_as=also_known_as,
     )
+    waited = now - conversation.waiting_since if conversation.waiting_since else None
     try:
-        desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id)
+        desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id, waited)
     except DuplicateMessage:
         return Outcome(f"Already sent to {_label(conversation)}.", conversation_id)
     desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
-    waited = now - conversation.waiting_since if conversation.waiting_since else None
     return Outcome(f"Sent to {_label(conversation)}.", conversation_id, waited, reply["channel"])
 
 

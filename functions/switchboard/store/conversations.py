@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 from botocore.exceptions import ClientError
@@ -304,7 +305,7 @@ class ConversationStore:
                 raise ConversationMoved(route.conversation_id) from None
             raise
 
-    def append_outbound(self, message: InboundMessage, route: Route, message_id: str) -> None:
+    def append_outbound(self, message: InboundMessage, route: Route, message_id: str, waited: timedelta | None = None) -> None:
         """An agent's answer: stored in the stream, and the conversation now waits on the customer.
 
         Its request id is claimed like an inbound provider id: DuplicateMessage on a retry.
@@ -326,7 +327,14 @@ class ConversationStore:
                     "Key": to_item(keys.conversation_key(route.conversation_id)),
                     "UpdateExpression": (
                         "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity,"
-                        " last_message_preview = :preview REMOVE waiting_since ADD message_count :one"
+                        " last_message_preview = :preview"
+                        + (
+                            ", first_response_seconds = if_not_exists(first_response_seconds, :waited),"
+                            " first_response_at = if_not_exists(first_response_at, :now)"
+                            if waited is not None
+                            else ""
+                        )
+                        + " REMOVE waiting_since ADD message_count :one"
                     ),
                     "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -337,6 +345,7 @@ class ConversationStore:
                             ":activity": f"{now}#{route.conversation_id}",
                             ":preview": ("→ " + " ".join(message.body.split()))[:PREVIEW_LENGTH],
                             ":one": 1,
+                            **({":waited": Decimal(str(round(waited.total_seconds(), 3)))} if waited is not None else {}),
                         }
                     ),
                 }
@@ -455,15 +464,19 @@ class ConversationStore:
 
     # ---- reading the stream ---------------------------------------------------------
 
-    def list_conversations(self, limit: int = 50) -> list[Conversation]:
+    def list_conversations(self, limit: int = 50, active_since: datetime | None = None) -> list[Conversation]:
         """Conversations, most recently active first (a Query on the activity index)."""
         conversations: list[Conversation] = []
         paginator = self._client.get_paginator("query")
+        condition, values = "activity_pk = :partition", {":partition": keys.ACTIVITY_PARTITION}
+        if active_since is not None:
+            condition += " AND activity_sk >= :since"
+            values[":since"] = iso_utc(active_since)
         pages = paginator.paginate(
             TableName=self._table,
             IndexName=keys.ACTIVITY_INDEX,
-            KeyConditionExpression="activity_pk = :partition",
-            ExpressionAttributeValues=to_values({":partition": keys.ACTIVITY_PARTITION}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=to_values(values),
             ScanIndexForward=False,
             PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 100)},
         )
@@ -647,6 +660,9 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         merged_into=item.get("merged_into"),
         reply_to=item.get("reply_to", {}),
         short_code=item.get("short_code"),
+        first_response_seconds=float(item["first_response_seconds"]) if "first_response_seconds" in item else None,
+        first_response_at=_moment(item.get("first_response_at")),
+        resolved_at=_moment(item.get("resolved_at")),
     )
 
 
