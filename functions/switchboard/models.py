@@ -103,6 +103,7 @@ class Message(InboundMessage):
     conversation_id: str
     customer_id: str
     direction: Direction = Direction.INBOUND
+    delivery_status: str | None = None  # an answer's latest status from the provider
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class OutboundMessage:
     # Email only: subject, message_id (ours, claimed so the customer's reply threads back),
     # in_reply_to / references (the customer's), reply_to (the conversation's reply address).
     email: dict[str, str] = field(default_factory=dict)
+    # The stored outbound message in the stream (an answer), for its delivery status.
+    stream_message_id: str | None = None
 
     def to_json(self) -> str:
         import json
@@ -211,4 +214,5 @@ class OutboundMessage:
             agent_id=data.get("agent_id"),
             page_code=data.get("page_code"),
             email=data.get("email") or {},
+            stream_message_id=data.get("stream_message_id"),
         )

@@ -30,10 +30,13 @@ from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_no
 from switchboard.observability import logger, mask_email, mask_phone, metrics
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients, keys
+from switchboard.store.deliveries import DeliveryStore
 from switchboard.store.outbox import OutboxStore
 from switchboard.store.pages import PageStore
 
 settings = get_settings()
+# Twilio reports each SMS's delivery here (handlers/status_webhook.py).
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 processor = BatchProcessor(event_type=EventType.SQS)
 # Idempotency records share the table: one partition, keyed by a hash of the idempotency
 # key, expired by the table's TTL after a day (the queue's retries end long before).
@@ -68,7 +71,9 @@ def email_sender():
 
 def _send(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
-        return sms_sender().send(message.to, message.body, None)
+        sent = sms_sender().send(message.to, message.body, f"{settings.public_url}{STATUS_CALLBACK_PATH}")
+        DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
+        return sent
     if message.channel is Channel.EMAIL:
         return Sent(settings.email_delivery, email_sender().send(message), "sent")
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")

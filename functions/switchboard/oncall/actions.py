@@ -7,7 +7,7 @@ the agent what happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ulid import ULID
@@ -101,6 +101,7 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     message_id = str(ULID.from_datetime(now))
     request_id = request_id or message_id
     outbound, also_known_as = _outbound(reply, conversation, agent, text, request_id, desk)
+    outbound = replace(outbound, stream_message_id=message_id)
     desk.outbox.send(outbound)
     stored = InboundMessage(
         channel=outbound.channel,

@@ -688,4 +688,5 @@ def _message(item: dict[str, Any]) -> Message:
         received_at=datetime.fromisoformat(item["received_at"]),
         automated=bool(item.get("automated", False)),
         provider_fields=item.get("provider_fields", {}),
+        delivery_status=item.get("delivery_status"),
     )

@@ -1,0 +1,67 @@
+"""POST /webhooks/twilio/status: what became of an SMS we sent (Twilio's status callback).
+
+Delivered or failed is recorded by MessageSid; an answer's status also goes onto the
+outbound message in the stream; a page that could not be delivered becomes due now, so
+the next tick escalates it instead of waiting for the level's timeout.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard.errors import RejectedRequest
+from switchboard.models import utc_now
+from switchboard.observability import logger, metrics
+from switchboard.settings import get_settings
+from switchboard.store import clients
+from switchboard.store.conversations import ConversationStore, Route
+from switchboard.store.deliveries import DeliveryStore
+from switchboard.store.pages import PageStore
+from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, twilio_form
+
+settings = get_settings()
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+FAILED = ("undelivered", "failed")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = WebhookRequest.from_api_gateway(event)
+    now = utc_now()
+    try:
+        form = twilio_form(request)
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if not MESSAGE_SID.fullmatch(sid):
+            raise RejectedRequest(400, "MessageSid is missing or not a Twilio message id")
+        if not re.fullmatch(r"[a-z-]{3,20}", status):
+            raise RejectedRequest(400, "MessageStatus is missing or malformed")
+    except RejectedRequest as rejection:
+        return refuse(request, rejection, now)
+    except Exception:
+        return fail(request, now)
+    logger.set_correlation_id(sid)
+    try:
+        delivery = DeliveryStore(clients.dynamodb(), settings.table_name).record_status(sid, status, form.get("ErrorCode") or None, now)
+        if delivery is not None:
+            _follow_up(delivery, status, now)
+    except Exception:
+        return fail(request, now)
+    logger.info("delivery status", extra={"status": status, "error_code": form.get("ErrorCode"), "known": delivery is not None})
+    metrics.add_metric(name="DeliveryFailures" if status in FAILED else "DeliveryUpdates", unit=MetricUnit.Count, value=1)
+    return text_response(200, "ok")
+
+
+def _follow_up(delivery: dict[str, Any], status: str, now) -> None:
+    conversation_id = delivery.get("conversation_id")
+    if delivery.get("stream_message_id") and conversation_id:
+        route = Route("", conversation_id)  # only the conversation locates the message
+        ConversationStore(clients.dynamodb(), settings.table_name).update_message(
+            route, delivery["stream_message_id"], {"delivery_status": status}
+        )
+    if status in FAILED and delivery.get("purpose") == "page" and conversation_id:
+        PageStore(clients.dynamodb(), settings.table_name).expedite(conversation_id, now)
