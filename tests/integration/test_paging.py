@@ -128,3 +128,52 @@ def test_a_storm_of_customers_becomes_one_page_and_one_digest(local, team, sms_f
     assert digests[0]["body"].startswith("Switchboard: 24 need an answer")
     # Every conversation is tracked by its own page.
     assert all(pages.get_page(c) is not None for c in conversations)
+
+
+def _after_hours(mode: str):
+    from datetime import date, time
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    store = OncallStore(client, table)
+    from switchboard.oncall.schedule import AfterHoursMode
+
+    set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5),
+                 time_zone="UTC", business_hours="Mon-Fri 09:00-17:00", after_hours=AfterHoursMode(mode))
+
+
+SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=timezone.utc)
+MONDAY_OPENING = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+
+
+def new_conversation(local, sms_form, body: str) -> str:
+    form = sms_form(body=body)
+    local.post_sms(form)
+    return local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True).conversation_id
+
+
+def test_after_hours_queue_mode_holds_the_page_until_opening(local, team, sms_form):
+    from switchboard.oncall.router import CustomerMessage, on_customer_message
+
+    ana, _, pages = team
+    _after_hours("queue")
+    conversation_id = new_conversation(local, sms_form, "Saturday night question")
+    assert on_customer_message(CustomerMessage(conversation_id, "sms", "Jane D", "Saturday night question"), SATURDAY_NIGHT, board()) == ()
+    assert drain_outbox() == []
+    assert pages.get_page(conversation_id).next_escalation_at == MONDAY_OPENING
+    assert tick(MONDAY_OPENING - timedelta(minutes=1), board())["escalated"] == 0 and drain_outbox() == []
+    tick(MONDAY_OPENING, board())
+    (released,) = drain_outbox()
+    assert released["to"] == ana.phone and not released["body"].startswith("ESCALATED")
+
+
+def test_after_hours_repeat_mode_pages_only_a_customer_paged_before(local, team, sms_form):
+    from switchboard.oncall.router import CustomerMessage, on_customer_message
+
+    ana, _, pages = team
+    _after_hours("repeat_or_escalated")
+    conversation_id = new_conversation(local, sms_form, "first time")
+    message = CustomerMessage(conversation_id, "sms", "Jane D", "first time")
+    assert on_customer_message(message, SATURDAY_NIGHT, board()) == ()  # new after hours: held
+    pages.settle(conversation_id, PageStatus.ANSWERED, "ana", SATURDAY_NIGHT)
+    assert on_customer_message(message, SATURDAY_NIGHT + timedelta(minutes=30), board()) == ("ana",)  # a repeat: paged
+    assert [m["to"] for m in drain_outbox()] == [ana.phone]

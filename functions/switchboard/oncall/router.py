@@ -20,7 +20,7 @@ from switchboard.oncall.bundling import Action, BundlingSettings, PagerState, fl
 from switchboard.oncall.config import OncallConfig
 from switchboard.oncall.pages import PageItem, digest_text, page_text, short_name
 from switchboard.oncall.policy import EscalationPolicy, Step, deadline, first_step, next_reachable, next_step
-from switchboard.oncall.schedule import Agent, PageDecision, page_decision
+from switchboard.oncall.schedule import AfterHoursMode, Agent, PageDecision, page_decision
 from switchboard.store.conversations import ConversationStore
 from switchboard.store.pagers import PagerStore
 from switchboard.store.pages import Page, PageStatus, PageStore
@@ -100,6 +100,10 @@ def on_customer_message(message: CustomerMessage, now: datetime, board: Switchbo
     config = board.config
     code = board.pages.code_for(message.conversation_id)
     decision, opening = page_decision(config.schedule, now, repeat=False, escalated=False)
+    if decision is PageDecision.HOLD and config.schedule.after_hours is AfterHoursMode.REPEAT_OR_ESCALATED:
+        # After hours this mode pages for a customer we have paged about before.
+        repeat = board.pages.get_page(message.conversation_id) is not None
+        decision, opening = page_decision(config.schedule, now, repeat=repeat, escalated=False)
     policy = config.policy
     if decision is PageDecision.HOLD:
         # After hours in queue mode: the tick pages the first level when business opens.
@@ -147,6 +151,11 @@ def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
     config = board.config
     policy = EscalationPolicy.from_document(page.policy)
     current = Step(page.round, page.level)
+    if page.recipients:
+        decision, opening = page_decision(config.schedule, now, repeat=False, escalated=True)
+        if decision is PageDecision.HOLD:  # queue mode after hours: the next level waits for opening
+            held = board.pages.escalate(page, current.round, current.level, page.recipients, opening or now + NOBODY_RETRY)
+            return "held" if held else "raced"
     # A page nobody got yet (held after hours, or nobody on call) starts at its own step.
     candidate = current if not page.recipients else next_step(policy, current)
     reach = next_reachable(policy, candidate, config.schedule, config.agents, now) if candidate else None
