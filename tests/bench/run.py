@@ -726,6 +726,34 @@ def figure_e(report: Report, iterations: int) -> None:
         report.error("(e)", target, error)
 
 
+# ---- (f) stored → page latency and (g) SMS per burst ---------------------------------------
+
+
+def figure_f_g(report: Report, messages: int, burst_size: int) -> None:
+    block(f"(f) stored → page latency ({messages} messages at 10/s) and (g) SMS to the on-call agent per {burst_size}-message burst")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from paging import run as paging_run
+
+    try:
+        f = paging_run("f", messages, burst_size)
+        say(f"  {f['paged']}/{f['messages']} paged; stored → page in the outbox p50 {f['p50_s']:.3f} s, p99 {f['p99_s']:.3f} s, max {f['max_s']:.3f} s")
+        met, miss = at_most(f["p50_s"], 1.0, " s", "{:.3f}")
+        report.add(Row("(f)", "stored → page p50 ≤ 1 s", f"{f['p50_s']:.3f} s", met and f["paged"] == f["messages"], miss))
+        met, miss = at_most(f["p99_s"], 2.0, " s", "{:.3f}")
+        report.add(Row("(f)", "stored → page p99 ≤ 2 s", f"{f['p99_s']:.3f} s", met and f["paged"] == f["messages"], miss))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(f)", "stored → page latency", error)
+    try:
+        g = paging_run("g", messages, burst_size)
+        say(f"  burst of {g['messages']}: {g['sms']} SMS ({g['pages']} page, {g['digests']} digests); {g['tracked']} conversations tracked by a page")
+        met, miss = at_most(g["sms"], 10, " SMS", "{:.0f}")
+        report.add(Row("(g)", f"≤ 10 SMS per {burst_size}-message burst, all tracked", f"{g['sms']} SMS, {g['tracked']} tracked", met and g["tracked"] == g["messages"], miss))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(g)", "SMS per burst", error)
+
+
 # ---- (c) throughput and (d) memory ---------------------------------------------------
 
 
@@ -1244,7 +1272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c", "e"], action="append", help="run only these figures (c includes d); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e", "f"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -1285,7 +1313,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c", "e"])
+    only = set(args.only or ["a", "b", "c", "e", "f"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -1300,6 +1328,8 @@ def main(argv: list[str] | None = None) -> int:
                 figure_b(report, tmp, b_cleanups)
         if "e" in only:
             figure_e(report, 20 if args.quick else 200)
+        if "f" in only:
+            figure_f_g(report, 50 if args.quick else 500, 100 if args.quick else 1000)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)

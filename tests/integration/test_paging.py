@@ -52,19 +52,24 @@ def team(local):
 def route(local, form):
     """What the table's stream hands the router for the message this SMS stored."""
     conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+    return route_message(conversation.conversation_id, form["MessageSid"])
+
+
+def route_message(conversation_id: str, provider_id: str) -> str:
+    """Invoke the router with the stream record of a stored message, as Lambda would."""
     client = boto3.client("dynamodb")
     items = client.query(
         TableName=os.environ["TABLE_NAME"],
         KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
-        ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation.conversation_id), ":m": keys.MESSAGE_PREFIX}),
+        ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation_id), ":m": keys.MESSAGE_PREFIX}),
         ConsistentRead=True,
     )["Items"]
-    image = next(item for item in items if item["provider_id"]["S"] == form["MessageSid"])
+    image = next(item for item in items if item["provider_id"]["S"] == provider_id)
     event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
                           "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                           "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}]}
     assert invoke(Template().functions()["RouterFunction"], event) == {"batchItemFailures": []}
-    return conversation.conversation_id
+    return conversation_id
 
 
 def board():
@@ -177,3 +182,37 @@ def test_after_hours_repeat_mode_pages_only_a_customer_paged_before(local, team,
     pages.settle(conversation_id, PageStatus.ANSWERED, "ana", SATURDAY_NIGHT)
     assert on_customer_message(message, SATURDAY_NIGHT + timedelta(minutes=30), board()) == ("ana",)  # a repeat: paged
     assert [m["to"] for m in drain_outbox()] == [ana.phone]
+
+
+def test_a_customer_email_and_a_voicemail_each_page_the_on_call_agent(local, team):
+    from email.message import EmailMessage
+
+    import requests
+    from urllib.parse import urlencode
+
+    from local_stack.send import new_call_sid, new_ses_message_id, ses_receipt_event, voicemail_requests
+    from local_stack.stack import LOCAL_SUPPORT_EMAIL
+    from switchboard.store.mail import MailStore
+
+    ana, _, pages = team
+    email = EmailMessage()
+    email["From"], email["To"], email["Subject"] = "Grace Hopper <grace.pages@customer.example>", LOCAL_SUPPORT_EMAIL, "Invoice question"
+    email["Message-ID"] = "<invoice-question@customer.example>"
+    email.set_content("Why was I charged twice?")
+    ses_id = new_ses_message_id()
+    MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], "inbound/").put_raw(ses_id, bytes(email))
+    stored = invoke(Template().functions()["EmailFunction"], ses_receipt_event(bytes(email), ses_id, [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc)))["messages"][0]
+    route_message(stored["conversation_id"], ses_id)
+    (email_page,) = drain_outbox()
+    assert email_page["to"] == ana.phone and " EMAIL Grace H: " in email_page["body"] and "Invoice question" in email_page["body"]
+
+    caller, call_sid = unique_number(), new_call_sid()
+    for path, form in voicemail_requests(caller, call_sid, text="Please call me back about my order", duration=12):
+        requests.post(local.gateway_url + path, data=urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": local.sign(form, path)}, timeout=60)
+    conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, caller), consistent=True)
+    route_message(conversation.conversation_id, call_sid)
+    # Within two minutes of the email's page: bundled, and in the digest when the window ends.
+    assert drain_outbox() == [] and pages.get_page(conversation.conversation_id).recipients == ("ana",)
+    assert tick(datetime.now(timezone.utc) + timedelta(minutes=3), board())["digests"] == 1
+    (digest,) = drain_outbox()
+    assert digest["to"] == ana.phone and " CALL " in digest["body"] and "Please call me back" in digest["body"]

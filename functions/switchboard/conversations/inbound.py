@@ -115,6 +115,8 @@ def record_part(
     route, message_id = Route(result.customer_id, result.conversation_id), result.message_id
     for _ in range(MAX_ATTEMPTS):
         if store.update_message(route, message_id, updates):
+            if updates.get("body"):  # a transcription: the stream's preview shows the words
+                store.set_preview(route.conversation_id, updates["body"])
             return result
         found = store.find_claim(message.provider, message.provider_id)  # moved by a merge
         if found is None:

@@ -440,6 +440,17 @@ class ConversationStore:
             ExpressionAttributeValues=to_values(values),
         )
 
+    def set_preview(self, conversation_id: str, text: str) -> None:
+        """Show these words as the conversation's latest (a voicemail's late transcription)."""
+        update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression="SET last_message_preview = :preview",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_values({":preview": " ".join(text.split())[:PREVIEW_LENGTH]}),
+        )
+
     def find_claim(self, provider: str, provider_id: str) -> tuple[Route, str] | None:
         """Where the message known by this id lives: its route and message id."""
         item = self._client.get_item(
