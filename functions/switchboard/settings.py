@@ -85,6 +85,10 @@ class Settings:
     x_support_account: str = ""
     # SSM Parameter Store name of the X API bearer token (a SecureString).
     x_bearer_token_parameter: str = "/switchboard/x/bearer-token"
+    # Answers on X: "api" posts replies with the support account's user tokens (a JSON
+    # SecureString at x_user_credentials_parameter), "outbox" keeps them (the local stack).
+    x_delivery: str = "api"
+    x_user_credentials_parameter: str = "/switchboard/x/user-credentials"
 
     @property
     def conversation_idle(self) -> timedelta:
@@ -124,6 +128,8 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
+    "x_delivery": ("X_DELIVERY", r"api|outbox"),
+    "x_user_credentials_parameter": ("X_USER_CREDENTIALS_PARAMETER", r"\S+"),
 }
 
 

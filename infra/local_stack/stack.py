@@ -66,6 +66,7 @@ LOCAL_PARAMETERS = {
     "XSupportAccount": f"{LOCAL_X_ACCOUNT_ID}:{LOCAL_X_USERNAME}",
     # Email answers are kept in the table's outbox (`switchboard local outbox`).
     "EmailDelivery": "outbox",
+    "XDelivery": "outbox",
 }
 LOCAL_X_BEARER_TOKEN = "local-x-bearer-token"
 

@@ -169,3 +169,32 @@ def test_an_answer_to_an_email_customer_is_an_email_in_their_thread_and_their_re
     answer["Message-ID"], answer["In-Reply-To"] = f"<thanks-{address}>", reply["Message-ID"]
     answer.set_content("Works now, thanks!")
     assert receive(bytes(answer))["conversation_id"] == conversation_id
+
+
+def test_an_answer_to_a_mention_is_a_reply_to_the_customers_post(local, paged):
+    import responses as responses_library
+
+    from local_stack import fake_x
+    from local_stack.invoke import invoke
+    from local_stack.stack import LOCAL_X_ACCOUNT_ID, LOCAL_X_USERNAME
+    from local_stack.template import Template
+    from switchboard.store.outbox import OutboxStore
+
+    agent, _, _, _, pages = paged
+    author = f"9{unique_number()[-8:]}00000000"
+    post_id = str(fake_x.new_tweet_id(datetime.now(timezone.utc)))
+    with responses_library.RequestsMock(assert_all_requests_are_fired=False) as x_api:
+        fake_x.register(x_api, LOCAL_X_ACCOUNT_ID, [fake_x.mentions_page([fake_x.mention(post_id, f"@{LOCAL_X_USERNAME} is the API down?", author, "dana", "Dana", datetime.now(timezone.utc))])])
+        assert invoke(Template().functions()["XMentionsFunction"], {"source": "aws.scheduler"})["stored"] == 1
+    conversation_id = local.conversations().find_identity(Identity(IdentityKind.X, author), consistent=True).conversation_id
+    code = pages.code_for(conversation_id)
+    drain_outbox()
+
+    assert reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Not down: a partial outage, fixed by 14:00."))).startswith("Sent to")
+    (queued,) = drain_outbox()
+    assert (queued["channel"], queued["to"]) == ("x", post_id)
+    assert invoke(Template().functions()["SenderFunction"], sqs_event(json.dumps(queued))) == {"batchItemFailures": []}
+    (kept,) = OutboxStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).list_sms(post_id)
+    assert kept["channel"] == "x" and kept["body"] == "Not down: a partial outage, fixed by 14:00."
+    too_long = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} " + "x" * 300)))
+    assert "at most 280 characters" in too_long

@@ -69,6 +69,15 @@ def email_sender():
     return LocalEmailOutbox(OutboxStore(clients.dynamodb(), settings.table_name), settings.support_email_address)
 
 
+@cache
+def x_sender():
+    from switchboard.channels.x_outbound import LocalXOutbox, XReplies, user_credentials
+
+    if settings.x_delivery == "api":
+        return XReplies(user_credentials(get_secret(settings.x_user_credentials_parameter, settings.secret_max_age_seconds)))
+    return LocalXOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
+
+
 def _send(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
         sent = sms_sender().send(message.to, message.body, f"{settings.public_url}{STATUS_CALLBACK_PATH}")
@@ -76,6 +85,8 @@ def _send(message: OutboundMessage) -> Sent:
         return sent
     if message.channel is Channel.EMAIL:
         return Sent(settings.email_delivery, email_sender().send(message), "sent")
+    if message.channel is Channel.X:
+        return Sent(f"x-{settings.x_delivery}", x_sender().send(message.to, message.body), "sent")
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
 
 

@@ -22,6 +22,7 @@ from switchboard.models import (
     OutboundPurpose,
 )
 from switchboard.channels.ses_email import reply_address
+from switchboard.channels.x_outbound import MAX_POST_LENGTH
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.schedule import Agent
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
@@ -148,6 +149,10 @@ def _outbound(
         }
         outbound = OutboundMessage(channel=Channel.EMAIL, to=reply["address"], email={k: v for k, v in email.items() if v}, **common)
         return outbound, ((EMAIL_MESSAGE_ID, message_id),)
+    if reply["channel"] == Channel.X.value and reply.get("post_id"):
+        if len(text) > MAX_POST_LENGTH:
+            raise ActionError(f"An answer on X is at most {MAX_POST_LENGTH} characters; this one has {len(text)}.")
+        return OutboundMessage(channel=Channel.X, to=reply["post_id"], **common), ()
     raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
 
 

@@ -1,0 +1,52 @@
+"""Answering on X: a reply to the customer's post, with the support account's user tokens.
+
+Reading mentions needs only the app's bearer token; posting needs the account's
+OAuth 1.0a user context (consumer key and secret, access token and secret), kept as one
+JSON SecureString in SSM. tweepy is imported here, where it posts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from switchboard.channels.sms_outbound import PermanentSendFailure
+
+# X counts characters its own way (URLs as 23, some scripts as 2); 280 is the plain limit.
+MAX_POST_LENGTH = 280
+
+
+def user_credentials(secret: str) -> dict[str, str]:
+    """The SSM value: {"consumer_key", "consumer_secret", "access_token", "access_token_secret"}."""
+    try:
+        values = json.loads(secret)
+        return {name: str(values[name]) for name in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")}
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"the X user credentials are not the expected JSON object ({type(error).__name__}: {error})") from None
+
+
+class XReplies:
+    def __init__(self, credentials: dict[str, str]) -> None:
+        import tweepy
+
+        self._client = tweepy.Client(**credentials, wait_on_rate_limit=False)
+
+    def send(self, in_reply_to_post_id: str, text: str) -> str:
+        """Post the reply; returns its id. Rate limits and X's 5xx are raised for a retry."""
+        import tweepy
+
+        try:
+            response = self._client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to_post_id, user_auth=True)
+        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as error:
+            raise PermanentSendFailure(error.response.status_code, f"X refused the reply: {'; '.join(error.api_messages) or error}") from None
+        return str(response.data["id"])
+
+
+class LocalXOutbox:
+    """X_DELIVERY=outbox (the local stack): the reply is kept in the table's outbox."""
+
+    def __init__(self, outbox: Any) -> None:
+        self._outbox = outbox
+
+    def send(self, in_reply_to_post_id: str, text: str) -> str:
+        return self._outbox.put("x", in_reply_to_post_id, text)

@@ -1,0 +1,47 @@
+"""Replies on X through tweepy, with X's HTTP intercepted by `responses`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+import tweepy
+
+from switchboard.channels.sms_outbound import PermanentSendFailure
+from switchboard.channels.x_outbound import XReplies, user_credentials
+
+CREDENTIALS = {"consumer_key": "ck", "consumer_secret": "cs", "access_token": "at", "access_token_secret": "ats"}
+TWEETS_URL = "https://api.twitter.com/2/tweets"
+
+
+@responses.activate
+def test_a_reply_is_posted_in_reply_to_the_customers_post_with_user_auth():
+    responses.add("POST", TWEETS_URL, json={"data": {"id": "1860000000000000002", "text": "We are on it", "edit_history_tweet_ids": ["1860000000000000002"]}}, status=201)
+    posted = XReplies(CREDENTIALS).send("1860000000000000001", "We are on it")
+    assert posted == "1860000000000000002"
+    (call,) = responses.calls
+    assert json.loads(call.request.body) == {"text": "We are on it", "reply": {"in_reply_to_tweet_id": "1860000000000000001"}}
+    assert call.request.headers["Authorization"].startswith("OAuth ")  # user context, not the bearer token
+
+
+@responses.activate
+def test_a_refused_reply_is_permanent():
+    responses.add("POST", TWEETS_URL, json={"title": "Forbidden", "detail": "You are not allowed to reply to this Tweet.", "type": "about:blank", "status": 403}, status=403)
+    with pytest.raises(PermanentSendFailure) as failure:
+        XReplies(CREDENTIALS).send("1", "hi")
+    assert failure.value.code == 403 and "not allowed to reply" in failure.value.reason
+
+
+@pytest.mark.parametrize("status, error", [(429, tweepy.TooManyRequests), (503, tweepy.TwitterServerError)])
+@responses.activate
+def test_rate_limits_and_outages_are_raised_for_the_queue_to_retry(status, error):
+    responses.add("POST", TWEETS_URL, json={"title": "x", "detail": "x", "type": "about:blank", "status": status}, status=status)
+    with pytest.raises(error):
+        XReplies(CREDENTIALS).send("1", "hi")
+
+
+def test_credentials_must_be_the_documented_json():
+    assert user_credentials(json.dumps(CREDENTIALS)) == CREDENTIALS
+    with pytest.raises(ValueError, match="not the expected JSON"):
+        user_credentials('{"consumer_key": "only"}')
