@@ -48,9 +48,9 @@ def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_is_sent(local):
 
 
 def test_an_unsupported_channel_is_recorded_as_failed_not_retried(local):
-    message = page("1234567890", channel=Channel.X)
+    message = page("+14155550123", channel=Channel.VOICE)  # we never call customers
     assert send(message.to_json()) == {"batchItemFailures": []}
-    assert outbox("1234567890") == []
+    assert outbox("+14155550123") == []
 
 
 def test_the_sample_event_sends_from_local_invoke(local):
@@ -107,3 +107,30 @@ def _context():
     from local_stack.invoke import LambdaContext
 
     return LambdaContext("SenderFunction", 512, 30)
+
+
+def test_a_failed_message_comes_back_later_each_time(local):
+    """Retries back off: 30 s after the first failure, doubling, instead of the queue's fixed timeout."""
+    sqs, url = boto3.client("sqs"), os.environ["OUTBOX_QUEUE_URL"]
+    from conftest_helpers import drain_outbox
+
+    drain_outbox()
+    sqs.send_message(QueueUrl=url, MessageBody="{not json")
+    (received,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
+    event = sqs_event(received["Body"])
+    record = event["Records"][0]
+    record.update({"messageId": received["MessageId"], "receiptHandle": received["ReceiptHandle"]})
+    record["attributes"]["ApproximateReceiveCount"] = received["Attributes"]["ApproximateReceiveCount"]
+    record["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:OutboxQueue"
+    assert send_event(event) == {"batchItemFailures": [{"itemIdentifier": received["MessageId"]}]}
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", []) == []
+    from switchboard.handlers.sender import retry_delay
+
+    assert [retry_delay(n) for n in (1, 2, 3, 6, 20)] == [30, 60, 120, 900, 900]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])  # not back for later tests
+
+
+def send_event(event: dict) -> dict:
+    return invoke(Template().functions()["SenderFunction"], event)

@@ -37,7 +37,8 @@ from switchboard.store.pages import PageStore
 settings = get_settings()
 # Twilio reports each SMS's delivery here (handlers/status_webhook.py).
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failure per record, even when all of a batch failed: the same retries, clearer logs.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Idempotency records share the table: one partition, keyed by a hash of the idempotency
 # key, expired by the table's TTL after a day (the queue's retries end long before).
 persistence = DynamoDBPersistenceLayer(
@@ -114,7 +115,28 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     import json
 
-    return deliver(document=json.loads(record.body))
+    try:
+        return deliver(document=json.loads(record.body))
+    except Exception:
+        _back_off(record)
+        raise
+
+
+def retry_delay(receive_count: int) -> int:
+    """Seconds before the next attempt: 30 s, doubling, at most 15 minutes (SQS's limit)."""
+    return min(900, 30 * 2 ** max(0, receive_count - 1))
+
+
+def _back_off(record: SQSRecord) -> None:
+    """Give a failed message back later than the queue's fixed visibility timeout."""
+    try:
+        queue_url = record.queue_url
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        clients.sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=retry_delay(receive_count)
+        )
+    except Exception:  # the queue's own visibility timeout still brings it back
+        logger.exception("could not delay the failed message's retry")
 
 
 @logger.inject_lambda_context(clear_state=True)
