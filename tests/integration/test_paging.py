@@ -216,3 +216,21 @@ def test_a_customer_email_and_a_voicemail_each_page_the_on_call_agent(local, tea
     assert tick(datetime.now(timezone.utc) + timedelta(minutes=3), board())["digests"] == 1
     (digest,) = drain_outbox()
     assert digest["to"] == ana.phone and " CALL " in digest["body"] and "Please call me back" in digest["body"]
+
+
+def test_a_page_opened_but_never_sent_is_sent_when_the_router_retries(local, team, sms_form):
+    """The router failed between opening the page and paging (say SQS was down): the
+    stream's retry of the same record pages the agent instead of finding a live page."""
+    from switchboard.oncall.router import CustomerMessage, on_customer_message
+    from switchboard.store.pages import Page
+
+    ana, _, pages = team
+    conversation_id = new_conversation(local, sms_form, "anyone there?")
+    now = datetime.now(timezone.utc)
+    code = pages.code_for(conversation_id)
+    assert pages.open_page(Page(conversation_id, code, PageStatus.OPEN, now, 0, 0, ("ana",), now + timedelta(minutes=5), {"levels": [{"target": "schedule", "wait_minutes": 5}]}))
+    message = CustomerMessage(conversation_id, "sms", "Jane D", "anyone there?")
+    assert on_customer_message(message, now, board()) == ("ana",)
+    (sent,) = drain_outbox()
+    assert sent["to"] == ana.phone and sent["body"].startswith(f"[{code}]")
+    assert on_customer_message(message, now, board()) == () and drain_outbox() == []

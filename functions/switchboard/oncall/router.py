@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from switchboard.observability import logger
 from switchboard.models import Channel, Conversation, OutboundMessage, OutboundPurpose, iso_utc
+from switchboard.observability import logger
 from switchboard.oncall.bundling import Action, BundlingSettings, PagerState, flush, on_page
-from switchboard.oncall.config import OncallConfig
+from switchboard.oncall.config import OncallConfig, load_config
 from switchboard.oncall.pages import PageItem, digest_text, page_text, short_name
 from switchboard.oncall.policy import EscalationPolicy, Step, deadline, first_step, next_reachable, next_step
 from switchboard.oncall.schedule import AfterHoursMode, Agent, PageDecision, page_decision
@@ -66,7 +66,6 @@ class Switchboard:
 
 def switchboard_from(settings: "Settings") -> Switchboard:
     """The collaborators as a deployment's settings describe them."""
-    from switchboard.oncall.config import load_config
     from switchboard.store import clients
     from switchboard.store.oncall import OncallStore
 
@@ -116,12 +115,17 @@ def on_customer_message(message: CustomerMessage, now: datetime, board: Switchbo
             step, recipients = reach
             due = deadline(policy, step, now)
     page = Page(message.conversation_id, code, PageStatus.OPEN, now, step.round, step.level, recipients, due, policy.to_document())
-    if not board.pages.open_page(page):
-        return ()  # a live page already covers this conversation
-    item = PageItem(code, message.channel, message.customer, message.preview)
-    for agent_id in recipients:
-        _deliver(config.agents[agent_id], item, message.conversation_id, page_key(page, agent_id), now, board)
-    return recipients
+    opened = board.pages.open_page(page)
+    if not opened:
+        if opened.undelivered is None:
+            return ()  # a live page already covers this conversation
+        page = opened.undelivered  # a retry after a failure between opening and paging
+    item = PageItem(page.code, message.channel, message.customer, message.preview)
+    for agent_id in page.recipients:
+        if agent_id in config.agents:
+            _deliver(config.agents[agent_id], item, message.conversation_id, page_key(page, agent_id), now, board)
+    board.pages.mark_delivered(message.conversation_id, now)
+    return page.recipients
 
 
 def tick(now: datetime, board: Switchboard) -> dict[str, int]:

@@ -46,6 +46,15 @@ class Page:
     acked_by: str | None = None
 
 
+@dataclass(frozen=True)
+class Opened:
+    opened: bool
+    undelivered: Page | None = None  # the live page, when it never reached its agents
+
+    def __bool__(self) -> bool:
+        return self.opened
+
+
 class PageStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -110,10 +119,12 @@ class PageStore:
 
     # ---- pages ----------------------------------------------------------------------
 
-    def open_page(self, page: Page) -> bool:
+    def open_page(self, page: Page) -> "Opened":
         """Open a page unless the conversation already has a live one (open or acked).
 
-        False: a page is live, nothing written (a second message does not page again).
+        Falsy when a page is live: nothing written (a second message does not page
+        again). Its `undelivered` is that live page when it was opened but never handed
+        to its agents (the router failed between the two): deliver it now.
         """
         item = {**keys.page_key(page.conversation_id), "type": "page", **_document(page)}
         try:
@@ -125,12 +136,24 @@ class PageStore:
                 ExpressionAttributeValues=to_values(
                     {":answered": PageStatus.ANSWERED, ":resolved": PageStatus.RESOLVED, ":failed": PageStatus.FAILED}
                 ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                old = from_item(error.response["Item"]) if error.response.get("Item") else {}
+                stuck = old.get("status") == PageStatus.OPEN and "delivered_at" not in old
+                return Opened(False, _page(old) if stuck else None)
             raise
-        return True
+        return Opened(True)
+
+    def mark_delivered(self, conversation_id: str, now: datetime) -> None:
+        """The page's first level was handed to its agents (paged or bundled)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item(keys.page_key(conversation_id)),
+            UpdateExpression="SET delivered_at = if_not_exists(delivered_at, :now)",
+            ExpressionAttributeValues=to_values({":now": iso_utc(now)}),
+        )
 
     def get_page(self, conversation_id: str) -> Page | None:
         item = self._client.get_item(
