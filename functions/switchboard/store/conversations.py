@@ -104,15 +104,18 @@ class ConversationStore:
     # ---- the inbound hot path: one BatchGetItem (or GetItem), then one transaction ----
 
     def find_identity(self, identity: Identity, consistent: bool = False) -> Route | None:
-        response = self._client.get_item(
+        return _customer_route(self._identity_item(identity, consistent))
+
+    def _identity_item(self, identity: Identity, consistent: bool) -> dict[str, Any]:
+        """The identity item's routing fields ({} when unknown): its customer, current
+        conversation, and the agent whose phone it is."""
+        item = self._client.get_item(
             TableName=self._table,
             Key=to_item(keys.identity_key(identity.kind, identity.value)),
-            ProjectionExpression="customer_id, conversation_id",
+            ProjectionExpression="agent_id, customer_id, conversation_id",
             ConsistentRead=consistent,
-        )
-        item = response.get("Item")
-        values = from_item(item) if item else {}
-        return _route(values) if "customer_id" in values else None
+        ).get("Item")
+        return from_item(item) if item else {}
 
     def look_up(self, message: InboundMessage, consistent: bool = False) -> Lookup:
         """The sender's identity, and for an email the conversation it answers, in one call.
@@ -122,14 +125,8 @@ class ConversationStore:
         the Message-IDs it answers in one BatchGetItem.
         """
         if not message.reply_to_conversation and not message.thread_refs:
-            item = self._client.get_item(
-                TableName=self._table,
-                Key=to_item(keys.identity_key(message.sender.kind, message.sender.value)),
-                ProjectionExpression="agent_id, customer_id, conversation_id",
-                ConsistentRead=consistent,
-            ).get("Item")
-            values = from_item(item) if item else {}
-            return Lookup(_route(values) if "customer_id" in values else None, agent_id=values.get("agent_id"))
+            values = self._identity_item(message.sender, consistent)
+            return Lookup(_customer_route(values), agent_id=values.get("agent_id"))
         identity_key = keys.identity_key(message.sender.kind, message.sender.value)
         wanted = [identity_key]
         if message.reply_to_conversation:
@@ -146,20 +143,14 @@ class ConversationStore:
         def get(key: dict[str, str]) -> dict[str, Any] | None:
             return found.get((key[keys.PK], key[keys.SK]))
 
-        identity_item = get(identity_key)
-        if identity_item is not None and "customer_id" not in identity_item:
-            identity_item = None  # an agent's phone that no customer uses
+        identity = _customer_route(get(identity_key) or {})
         # The reply address wins: it names the conversation; then In-Reply-To, then
         # References from the newest.
         for candidate in wanted[1:]:
             item = get(candidate)
             if item:
-                return Lookup(
-                    _route(identity_item) if identity_item else None,
-                    _route(item),
-                    thread_moved="merged_into" in item,
-                )
-        return Lookup(_route(identity_item) if identity_item else None)
+                return Lookup(identity, _route(item), thread_moved="merged_into" in item)
+        return Lookup(identity)
 
     def follow_conversation(self, conversation_id: str) -> Route | None:
         """The live conversation a (possibly merged) conversation id leads to."""
@@ -225,14 +216,9 @@ class ConversationStore:
             {"Put": {"TableName": self._table, "Item": to_item(message_item(message, route, message_id))}},
         ]
         try:
-            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+            self._write_claimed(transaction, first_claim=3, claims=len(claims))
         except ClientError as error:
-            if not is_transaction_cancelled(error):
-                raise
-            codes = cancellation_codes(error)
-            if "ConditionalCheckFailed" in codes[3 : 3 + len(claims)]:
-                raise self._duplicate(error, first_claim=3, count=len(claims)) from None
-            if codes[0] == "ConditionalCheckFailed":
+            if is_transaction_cancelled(error) and cancellation_codes(error)[0] == "ConditionalCheckFailed":
                 raise IdentityTaken(message.sender.value) from None
             raise
 
@@ -291,14 +277,9 @@ class ConversationStore:
             update,
         ]
         try:
-            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+            self._write_claimed(transaction, first_claim=0, claims=len(claims))
         except ClientError as error:
-            if not is_transaction_cancelled(error):
-                raise
-            codes = cancellation_codes(error)
-            if "ConditionalCheckFailed" in codes[: len(claims)]:
-                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
-            if codes[-1] == "ConditionalCheckFailed":
+            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
                 old = cancellation_items(error)[-1]
                 if old and "merged_into" not in old:
                     raise ConversationIdle(route.conversation_id) from None
@@ -351,12 +332,7 @@ class ConversationStore:
                 }
             },
         ]
-        try:
-            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
-        except ClientError as error:
-            if is_transaction_cancelled(error) and "ConditionalCheckFailed" in cancellation_codes(error)[: len(claims)]:
-                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
-            raise
+        self._write_claimed(transaction, first_claim=0, claims=len(claims))
 
     def current_conversation(self, customer_id: str) -> str | None:
         item = self._client.get_item(
@@ -391,14 +367,9 @@ class ConversationStore:
             },
         ]
         try:
-            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+            self._write_claimed(transaction, first_claim=0, claims=len(claims))
         except ClientError as error:
-            if not is_transaction_cancelled(error):
-                raise
-            codes = cancellation_codes(error)
-            if "ConditionalCheckFailed" in codes[: len(claims)]:
-                raise self._duplicate(error, first_claim=0, count=len(claims)) from None
-            if codes[-1] == "ConditionalCheckFailed":
+            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
                 raise ConversationIdle(previous_conversation_id) from None
             raise
         self.point_identity(message.sender, route)
@@ -562,6 +533,17 @@ class ConversationStore:
             for provider, provider_id in claims_of(message)
         ]
 
+    def _write_claimed(self, transaction: list[dict[str, Any]], first_claim: int, claims: int) -> None:
+        """Write a transaction that claims a message's ids: DuplicateMessage when one of
+        them was claimed before; any other cancellation is raised for the caller to read."""
+        try:
+            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+        except ClientError as error:
+            failed = cancellation_codes(error)[first_claim : first_claim + claims] if is_transaction_cancelled(error) else []
+            if "ConditionalCheckFailed" in failed:
+                raise self._duplicate(error, first_claim, claims) from None
+            raise
+
     @staticmethod
     def _duplicate(error: ClientError, first_claim: int, count: int) -> DuplicateMessage:
         for item in cancellation_items(error)[first_claim : first_claim + count]:
@@ -645,6 +627,11 @@ def _reply_to(message: InboundMessage) -> dict[str, Any]:
 
 def _identity_values(identity: Identity) -> dict[str, Any]:
     return {key: value for key, value in asdict(identity).items() if value is not None}
+
+
+def _customer_route(identity_values: dict[str, Any]) -> Route | None:
+    """An identity's route; None when no customer uses it (unknown, or only an agent's phone)."""
+    return _route(identity_values) if "customer_id" in identity_values else None
 
 
 def _route(values: dict[str, Any]) -> Route:
