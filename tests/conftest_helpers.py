@@ -69,3 +69,13 @@ def sqs_event(*bodies: str) -> dict:
             for body in bodies
         ]
     }
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 120):
+    """The `switchboard` command in a subprocess, from the repository root."""
+    import subprocess
+    import sys
+
+    from local_stack.paths import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-m", "switchboard.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from conftest_helpers import drain_outbox, sqs_event, unique_number
+from conftest_helpers import drain_outbox, run_cli, sqs_event, unique_number
 from local_stack.send import twilio_sms_form
 from switchboard.models import Identity, IdentityKind
 from switchboard.oncall.config import add_agent, load_config
@@ -77,10 +77,8 @@ def test_an_answer_reaches_the_customer_once_and_is_recorded_with_the_agents_nam
     summary = local.conversations().get_summary(conversation_id)
     assert summary.first_response_seconds is not None and summary.first_response_seconds >= 0
 
-    import subprocess
-    import sys
 
-    shown = subprocess.run([sys.executable, "-m", "switchboard.cli", "report", "--since", "1d", "--json"], capture_output=True, text=True, env=local.cli_env(), timeout=120)
+    shown = run_cli(["report", "--since", "1d", "--json"], local.cli_env())
     assert shown.returncode == 0, shown.stderr
     sms = next(f for f in json.loads(shown.stdout)["channels"] if f["channel"] == "sms")
     assert sms["answered"] >= 1 and sms["first_response_median_seconds"] is not None
@@ -99,14 +97,12 @@ def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):
 
 
 def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
-    import subprocess
-    import sys
 
     agent, customer, conversation_id, code, pages = paged
     env = {**local.cli_env(), "SWITCHBOARD_AGENT": agent.agent_id}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "switchboard.cli", "conversations", *args], capture_output=True, text=True, env=env, timeout=120)
+        return run_cli(["conversations", *args], env)
 
     answered = cli("reply", conversation_id, "We are on it.", "--json")
     assert answered.returncode == 0, answered.stderr
@@ -114,7 +110,7 @@ def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
     assert [(m["to"], m["body"]) for m in drain_outbox()] == [(customer, "We are on it.")]
     assert cli("resolve", conversation_id).returncode == 0
     assert local.conversations().get_conversation(conversation_id).status.value == "resolved"
-    nobody = subprocess.run([sys.executable, "-m", "switchboard.cli", "conversations", "resolve", conversation_id], capture_output=True, text=True, env={**local.cli_env(), "SWITCHBOARD_AGENT": ""}, timeout=120)
+    nobody = run_cli(["conversations", "resolve", conversation_id], {**local.cli_env(), "SWITCHBOARD_AGENT": ""})
     assert nobody.returncode == 2 and "--as" in nobody.stderr
     missing = cli("reply", "01ABCDEFGHJKMNPQRSTVWXYZ00", "hello")
     assert missing.returncode == 3

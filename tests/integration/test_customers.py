@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from itertools import count
@@ -13,7 +11,7 @@ from itertools import count
 import boto3
 import pytest
 
-from conftest_helpers import unique_number
+from conftest_helpers import run_cli, unique_number
 from switchboard.conversations.customers import LinkError, link_customers
 from switchboard.conversations.inbound import record_inbound
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage
@@ -43,10 +41,6 @@ def unique_x() -> Identity:
 
 def stores(local):
     return CustomerStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]), local.conversations()
-
-
-def run_cli(args, env):
-    return subprocess.run([sys.executable, "-m", "switchboard.cli", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_link_merges_two_customers_into_one_time_ordered_stream_and_routes_later_messages(local):

@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest_helpers import wait_for_quarantine
+from conftest_helpers import run_cli, wait_for_quarantine
 from local_stack.invoke import invoke
 from local_stack.send import new_ses_message_id, ses_receipt_event
 from local_stack.stack import LOCAL_SUPPORT_EMAIL
@@ -203,18 +203,14 @@ def test_unreadable_mail_is_quarantined_with_a_reason(local):
 
 
 def test_cli_sends_an_eml_and_exits_non_zero_with_the_reason_when_rejected(local):
-    import subprocess
-    import sys
 
     env = local.cli_env()
     eml = Path(os.environ.get("TMPDIR", "/tmp")) / f"cli-{uuid.uuid4().hex}.eml"
     eml.write_bytes(email(unique_address("cli"), "From the CLI", "Sent with switchboard local send email."))
-    ok = subprocess.run([sys.executable, "-m", "switchboard.cli", "local", "send", "email", str(eml)], capture_output=True, text=True, env=env, timeout=120)
+    ok = run_cli(["local", "send", "email", str(eml)], env)
     assert ok.returncode == 0, ok.stderr
     assert '"status": "stored"' in ok.stdout
-    refused = subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", "local", "send", "email", "--virus", "FAIL", str(eml)], capture_output=True, text=True, env=env, timeout=120
-    )
+    refused = run_cli(["local", "send", "email", "--virus", "FAIL", str(eml)], env)
     assert refused.returncode == 1 and "rejected: SES virus verdict FAIL" in refused.stderr
-    missing = subprocess.run([sys.executable, "-m", "switchboard.cli", "local", "send", "email", "/nonexistent.eml"], capture_output=True, text=True, env=env, timeout=60)
+    missing = run_cli(["local", "send", "email", "/nonexistent.eml"], env, timeout=60)
     assert missing.returncode == 2 and "cannot read /nonexistent.eml" in missing.stderr

@@ -8,16 +8,12 @@ import sys
 
 import pytest
 
-from conftest_helpers import wait_for_quarantine
+from conftest_helpers import run_cli, wait_for_quarantine
 from local_stack.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
 SWITCHBOARD = [sys.executable, "-m", "switchboard.cli"]
-
-
-def run_cli(args, env, timeout=120):
-    return subprocess.run(SWITCHBOARD + args, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def test_data_survives_a_dynamodb_restart_and_an_outage_loses_nothing(local, sms_form):

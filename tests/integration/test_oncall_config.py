@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import boto3
 import pytest
 
-from conftest_helpers import unique_number
+from conftest_helpers import run_cli, unique_number
 from switchboard.store import keys
 from switchboard.store.dynamo import to_item, to_values
 
 pytestmark = pytest.mark.integration
-
-
-def run_cli(args, env):
-    return subprocess.run([sys.executable, "-m", "switchboard.cli", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.fixture

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
-from conftest_helpers import wait_for_quarantine
+from conftest_helpers import run_cli, wait_for_quarantine
 from conftest_helpers import unique_number
 from local_stack.send import new_call_sid, twilio_call_form, voicemail_requests
 
@@ -123,13 +121,7 @@ def test_bad_callback_fields_are_a_400_with_the_reason(local):
 
 def test_cli_sends_a_whole_voicemail_to_the_running_stack(local):
     caller = unique_number()
-    done = subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", "local", "send", "voicemail", "--from", caller, "--call-sid", (sid := new_call_sid()), "Please call me back"],
-        capture_output=True,
-        text=True,
-        env=local.cli_env(),
-        timeout=120,
-    )
+    done = run_cli(["local", "send", "voicemail", "--from", caller, "--call-sid", (sid := new_call_sid()), "Please call me back"], local.cli_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("→ 200") == 5
     _, message = call_message(local, sid)

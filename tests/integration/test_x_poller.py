@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from conftest_helpers import run_cli
 import responses
 
 from local_stack import fake_x
@@ -119,13 +119,7 @@ def test_own_posts_are_skipped_and_authors_keep_their_handle(local, fresh_checkp
 
 
 def test_cli_replays_one_mention_through_the_poller(local, fresh_checkpoint):
-    done = subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", "local", "send", "mention", "--author-id", "900000000000000004", "--handle", "dana", "is the API down?"],
-        capture_output=True,
-        text=True,
-        env=local.cli_env(),
-        timeout=120,
-    )
+    done = run_cli(["local", "send", "mention", "--author-id", "900000000000000004", "--handle", "dana", "is the API down?"], local.cli_env())
     assert done.returncode == 0, done.stderr
     assert '"stored": 1' in done.stdout
     assert stored_bodies(local, "900000000000000004") == [f"@{LOCAL_X_USERNAME} is the API down?"]
