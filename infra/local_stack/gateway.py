@@ -4,25 +4,39 @@ Each request becomes a real API Gateway v2 (payload format 2.0) event for the fu
 the route names, and the function's response becomes the HTTP response, as API Gateway
 does. Functions run in this process, imported once (one warm instance each); requests
 are served on threads, so concurrent requests reach a function concurrently.
+
+A route declared with IAM authorization (`Auth: {Authorizer: AWS_IAM}`) answers only
+requests signed with AWS Signature Version 4 for service execute-api, checked as API
+Gateway checks them (botocore's own signer recomputes the signature), with the local
+stack's throwaway credentials; the function then sees the caller in
+requestContext.authorizer.iam.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import sys
 import threading
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
 from ulid import ULID
 
 from local_stack.invoke import invoke
-from local_stack.template import ACCOUNT_ID, FunctionSpec, Route
+from local_stack.stack import Endpoints
+from local_stack.template import ACCOUNT_ID, AUTHORIZATION_IAM, REGION, FunctionSpec, Route
 
 # API Gateway refuses payloads above 10 MB before any function runs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -30,7 +44,7 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 
 
-def api_gateway_event(route: Route, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, path_parameters: dict[str, str]) -> dict[str, Any]:
+def api_gateway_event(route: Route, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, path_parameters: dict[str, str], authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     url = urlsplit(target)
     merged: dict[str, str] = {}
     for name, value in headers:  # repeated headers are joined with commas, as API Gateway does
@@ -59,6 +73,8 @@ def api_gateway_event(route: Route, method: str, target: str, headers: list[tupl
         },
         "isBase64Encoded": bool(body) and not is_text,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if url.query:
         params: dict[str, str] = {}
         for name, value in parse_qsl(url.query, keep_blank_values=True):
@@ -83,11 +99,153 @@ def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(result).encode("utf-8")
 
 
+# ---- IAM authorization: AWS Signature Version 4, as API Gateway checks it ----------------
+
+SIGNING_SERVICE = "execute-api"
+# How far a request's X-Amz-Date may be from API Gateway's clock, either way.
+MAX_SIGNATURE_SKEW = timedelta(minutes=5)
+FORBIDDEN = "Forbidden"
+INVALID_TOKEN = "The security token included in the request is invalid."
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+_ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+class SignatureRejected(Exception):
+    """API Gateway's 403 for a request to an AWS_IAM route; `message` is the body's message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def local_credentials() -> dict[str, str]:
+    """Access key id → secret key: exactly the throwaway credentials the local stack gives
+    functions and the CLI (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of its environment)."""
+    environment = Endpoints(dynamodb_port=0, moto_port=0).environment()
+    return {environment["AWS_ACCESS_KEY_ID"]: environment["AWS_SECRET_ACCESS_KEY"]}
+
+
+def iam_authorizer(access_key: str) -> dict[str, Any]:
+    """requestContext.authorizer of a payload 2.0 event for an IAM-authorized request.
+
+    Locally every access key is an IAM user of the local account named after the key."""
+    user_id = f"AIDA{access_key.upper()}"
+    return {
+        "iam": {
+            "accessKey": access_key,
+            "accountId": ACCOUNT_ID,
+            "callerId": user_id,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/{access_key}",
+            "userId": user_id,
+        }
+    }
+
+
+class _SignedHeadersSigV4(SigV4Auth):
+    """botocore's SigV4 signer over exactly the headers the request's SignedHeaders names.
+
+    botocore leaves User-Agent, Expect and a few others out of what it signs itself; other
+    SigV4 clients may sign them, and API Gateway verifies whatever SignedHeaders lists."""
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        headers = HTTPHeaders()
+        for name, value in request.headers.items():
+            headers[name.lower()] = value
+        return headers
+
+
+def verify_signature(method: str, target: str, headers: list[tuple[str, str]], body: bytes, *, credentials: Mapping[str, str], now: datetime, region: str = REGION) -> str:
+    """The access key id of a request whose SigV4 signature (service execute-api) verifies, as
+    API Gateway checks a request to an AWS_IAM route; else SignatureRejected with API Gateway's
+    message. `target` is the request target as sent (path and query, undecoded)."""
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        values.setdefault(name.lower(), []).append(value)
+    authorization = (values.get("authorization") or [""])[0].strip()
+    if not authorization:
+        raise SignatureRejected(FORBIDDEN)
+    algorithm, _, rest = authorization.partition(" ")
+    parameters = {key.strip(): value.strip() for key, _, value in (part.partition("=") for part in rest.split(","))}
+    date_header = (values.get("x-amz-date") or values.get("date") or [""])[0].strip()
+    problems = [f"Authorization header requires '{name}' parameter." for name in ("Credential", "Signature", "SignedHeaders") if not parameters.get(name)]
+    if not date_header:
+        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    if algorithm != _ALGORITHM:
+        problems.insert(0, f"Authorization header requires the '{_ALGORITHM}' algorithm.")
+    if problems:
+        raise SignatureRejected(" ".join(problems) + f" Authorization={authorization}")
+
+    scope = parameters["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise SignatureRejected(f"Credential should be scoped with a valid terminator: 'aws4_request', not '{scope[-1]}'.")
+    access_key, _, scope_region, scope_service, _ = scope
+    if scope_service != SIGNING_SERVICE:
+        raise SignatureRejected(f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'.")
+    if scope_region != region:
+        raise SignatureRejected(f"Credential should be scoped to a valid region, not '{scope_region}'.")
+
+    signed_at = _signature_time(date_header, "x-amz-date" in values)
+    timestamp = signed_at.strftime(SIGV4_TIMESTAMP)
+    now = now.astimezone(timezone.utc)
+    if signed_at < now - MAX_SIGNATURE_SKEW:
+        raise SignatureRejected(f"Signature expired: {timestamp} is now earlier than {(now - MAX_SIGNATURE_SKEW).strftime(SIGV4_TIMESTAMP)} ({now.strftime(SIGV4_TIMESTAMP)} - 5 min.)")
+    if signed_at > now + MAX_SIGNATURE_SKEW:
+        raise SignatureRejected(f"Signature not yet current: {timestamp} is still later than {(now + MAX_SIGNATURE_SKEW).strftime(SIGV4_TIMESTAMP)} ({now.strftime(SIGV4_TIMESTAMP)} + 5 min.)")
+
+    secret_key = credentials.get(access_key)
+    if secret_key is None:
+        raise SignatureRejected(INVALID_TOKEN)
+
+    signed_headers = [name.strip().lower() for name in parameters["SignedHeaders"].split(";") if name.strip()]
+    if "host" not in signed_headers:
+        raise SignatureRejected("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    claimed_hash = values.get("x-amz-content-sha256", [None])[0]
+    if "x-amz-content-sha256" in signed_headers and claimed_hash != hashlib.sha256(body).hexdigest():
+        raise SignatureRejected(SIGNATURE_MISMATCH)  # the body is not the one that was signed
+
+    # The request as the client signed it: method, target, signed headers, body, X-Amz-Date.
+    host = (values.get("host") or [""])[0]
+    if not host:
+        raise SignatureRejected(SIGNATURE_MISMATCH)  # a signed Host that was not sent
+    request = AWSRequest(method=method.upper(), url=f"http://{host}{target}", data=body)
+    for name in signed_headers:
+        for value in values.get(name, []):
+            request.headers[name] = value
+    request.context["timestamp"] = timestamp
+    signer = _SignedHeadersSigV4(Credentials(access_key, secret_key), SIGNING_SERVICE, scope_region)
+    canonical_request = signer.canonical_request(request)
+    string_to_sign = signer.string_to_sign(request, canonical_request)
+    if not hmac.compare_digest(signer.signature(string_to_sign, request), parameters["Signature"]):
+        raise SignatureRejected(
+            f"{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n'{canonical_request}'"
+            f"\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+        )
+    return access_key
+
+
+def _signature_time(value: str, is_amz_date: bool) -> datetime:
+    """When the request was signed: X-Amz-Date (ISO 8601 basic format) or an HTTP Date."""
+    try:
+        if is_amz_date:
+            return datetime.strptime(value, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+        return parsedate_to_datetime(value).astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        raise SignatureRejected(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601") from None
+
+
 class Gateway:
-    def __init__(self, routes: list[Route], functions: dict[str, FunctionSpec], host: str = "127.0.0.1", port: int = 3000, log=sys.stderr) -> None:
+    def __init__(self, routes: list[Route], functions: dict[str, FunctionSpec], host: str = "127.0.0.1", port: int = 3000, log=sys.stderr, credentials: Mapping[str, str] | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.routes = routes
         self.functions = functions
         self.log = log
+        # Access key id → secret key of the callers an AWS_IAM route accepts.
+        self.credentials = dict(local_credentials() if credentials is None else credentials)
+        self.clock = clock
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
         self.server.request_queue_size = 128
@@ -136,7 +294,16 @@ class Gateway:
                     return self._reply(413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}', started)
                 body = self.rfile.read(length) if length else b""
                 route, parameters = found
-                event = api_gateway_event(route, self.command, self.path, list(self.headers.items()), body, self.client_address[0], parameters)
+                headers = list(self.headers.items())
+                authorizer = None
+                if route.authorization == AUTHORIZATION_IAM:
+                    try:
+                        access_key = verify_signature(self.command, self.path, headers, body, credentials=gateway.credentials, now=gateway.clock())
+                    except SignatureRejected as rejected:
+                        payload = json.dumps({"message": rejected.message}).encode("utf-8")
+                        return self._reply(403, {"Content-Type": "application/json"}, payload, started, route.function_id)
+                    authorizer = iam_authorizer(access_key)
+                event = api_gateway_event(route, self.command, self.path, headers, body, self.client_address[0], parameters, authorizer)
                 try:
                     status, headers, payload = http_response(invoke(gateway.functions[route.function_id], event))
                 except Exception:

@@ -19,12 +19,22 @@ from local_stack.paths import TEMPLATE
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
+# What a route's authorization may be locally: none, or IAM (a SigV4-signed request), the
+# authorization types an HttpApi route takes besides JWT and Lambda authorizers.
+AUTHORIZATION_NONE = "NONE"
+AUTHORIZATION_IAM = "AWS_IAM"
+
+
+class TemplateError(ValueError):
+    """template.yaml declares something the local stack cannot serve as declared."""
+
 
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str  # may hold {name} and {name+} parameters, as API Gateway's paths do
     function_id: str
+    authorization: str = AUTHORIZATION_NONE  # or AWS_IAM: the gateway verifies SigV4 signatures
 
     @property
     def route_key(self) -> str:
@@ -93,12 +103,44 @@ class Template:
     def http_routes(self) -> list[Route]:
         routes = []
         for function in self.functions().values():
-            for event in function.events.values():
+            for event_name, event in function.events.items():
                 if event.get("Type") == "HttpApi":
                     props = event.get("Properties", {})
-                    routes.append(Route(props.get("Method", "ANY").upper(), props["Path"], function.logical_id))
+                    method, path = props.get("Method", "ANY").upper(), props["Path"]
+                    where = f"{function.logical_id}.Events.{event_name} ({method} {path})"
+                    authorization = self._route_authorization(props, where)
+                    routes.append(Route(method, path, function.logical_id, authorization))
         # Literal paths before parameterized ones, as API Gateway prefers the most specific.
         return sorted(routes, key=lambda route: (route.path.count("{"), route.path))
+
+    def http_api_auth(self, api_id: Any = None) -> dict[str, Any]:
+        """The Auth of the HttpApi an event names (ApiId: !Ref X; none: SAM's implicit API),
+        with Globals.HttpApi.Auth under it, as SAM merges Globals into every HttpApi."""
+        auth = dict(self.document.get("Globals", {}).get("HttpApi", {}).get("Auth") or {})
+        if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str):
+            auth.update(self.resources.get(api_id["Ref"], {}).get("Properties", {}).get("Auth") or {})
+        return auth
+
+    def _route_authorization(self, props: dict[str, Any], where: str) -> str:
+        """NONE or AWS_IAM, as SAM decides it: the event's Auth.Authorizer, else the API's
+        DefaultAuthorizer; AWS_IAM needs the API's EnableIamAuthorizer: true (else SAM's
+        transform fails). JWT and Lambda authorizers are not served locally: fail at load
+        rather than serve the route unprotected."""
+        api_auth = self.http_api_auth(props.get("ApiId"))
+        authorizer = (props.get("Auth") or {}).get("Authorizer") or api_auth.get("DefaultAuthorizer") or AUTHORIZATION_NONE
+        if authorizer == AUTHORIZATION_NONE:
+            return AUTHORIZATION_NONE
+        if authorizer != AUTHORIZATION_IAM:
+            raise TemplateError(
+                f"{where}: authorizer {authorizer!r} is not supported by the local gateway "
+                f"(only {AUTHORIZATION_IAM} and {AUTHORIZATION_NONE} are)"
+            )
+        if api_auth.get("EnableIamAuthorizer") is not True:
+            raise TemplateError(
+                f"{where}: Authorizer {AUTHORIZATION_IAM} needs EnableIamAuthorizer: true in the HttpApi's Auth "
+                "(or in Globals.HttpApi.Auth); SAM's transform rejects the template without it"
+            )
+        return AUTHORIZATION_IAM
 
     def tables(self) -> dict[str, dict[str, Any]]:
         return self.of_type("AWS::DynamoDB::Table")
