@@ -35,6 +35,7 @@ run: setup
 	PORT=$(PORT) $(VENV)/bin/switchboard local up --port $(PORT)
 
 test: setup
+	@command -v chromium >/dev/null || infra/install-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

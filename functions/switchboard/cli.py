@@ -566,6 +566,16 @@ def cmd_conversations_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conversations_tag(args: argparse.Namespace) -> int:
+    components = tuple(dict.fromkeys(args.component))
+    with data_environment(args.stack):
+        if not _conversation_store().tag(args.id, components):
+            raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
+    listed = ", ".join(components) or "no component"
+    _emit(args, {"conversation_id": args.id, "components": list(components)}, f"conversation {args.id} is about {listed}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from switchboard.conversations.report import parse_since, report
     from switchboard.models import utc_now
@@ -654,6 +664,29 @@ def cmd_local_send_sms(args: argparse.Namespace) -> int:
     )
     print(f"{status} {body.strip()}")
     print(f"MessageSid {form['MessageSid']}", file=sys.stderr)
+    return 0 if 200 <= status < 300 else 1
+
+
+def cmd_local_send_statuspage(args: argparse.Namespace) -> int:
+    """POST a Statuspage notification (a JSON file, as Statuspage sends it) to the running stack."""
+    import urllib.error
+    import urllib.request
+
+    from local_stack.stack import LOCAL_STATUSPAGE_SECRET
+
+    state = _running_gateway()
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror}", EXIT_USAGE) from None
+    url = f"http://127.0.0.1:{state['gateway_port']}/webhooks/statuspage/{args.secret or LOCAL_STATUSPAGE_SECRET}"
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", "User-Agent": "Statuspage"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, text = response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode("utf-8", "replace")
+    print(f"{status} {text.strip()}")
     return 0 if 200 <= status < 300 else 1
 
 
@@ -790,6 +823,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(resolve)
     resolve.set_defaults(run=cmd_conversations_resolve)
 
+    tag = conversations.add_parser("tag", help="say which status-page components a conversation is about (its customer then gets their incident notices while it is open)")
+    tag.add_argument("id")
+    tag.add_argument("component", nargs="*", help="component ids; none clears the tags")
+    data_options(tag)
+    tag.set_defaults(run=cmd_conversations_tag)
+
     customers = commands.add_parser("customers", help="customers and their identities on every channel").add_subparsers(dest="action", required=True, metavar="ACTION")
     customer_show = customers.add_parser("show", help="a customer's identities and conversations")
     customer_show.add_argument("customer", help="customer id, or an identity: +E.164 phone, email address, x:<user id>")
@@ -865,6 +904,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(override_remove)
     override_remove.set_defaults(run=cmd_oncall_override_remove)
 
+    from switchboard.cli_incidents import add_parsers as add_incident_parsers
+
+    add_incident_parsers(commands, data_options)
+
     report_command = commands.add_parser("report", help="first-response time (median, p90) and conversations resolved, per channel")
     report_command.add_argument("--since", default="7d", help="7d, 24h, 90m, 2w or a date (default 7d)")
     data_options(report_command)
@@ -938,6 +981,10 @@ def build_parser() -> argparse.ArgumentParser:
     mention.add_argument("--tweet-id", help="tweet id to use (repeat one to see duplicates ignored)")
     mention.add_argument("text", help="the post's text (the support account's @handle is prefixed if missing)")
     mention.set_defaults(run=cmd_local_send_mention)
+    statuspage = send.add_parser("statuspage", help="a Statuspage webhook notification (a JSON file) to the running local stack")
+    statuspage.add_argument("file", help="e.g. tests/fixtures/statuspage/incident_created_investigating.json")
+    statuspage.add_argument("--secret", help="the URL's secret (default: the local stack's)")
+    statuspage.set_defaults(run=cmd_local_send_statuspage)
     return parser
 
 
@@ -953,4 +1000,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m switchboard.cli`: use the importable module, whose CliError is the
+    # one switchboard.cli_incidents raises (this __main__ copy has a class of its own).
+    from switchboard.cli import main as importable_main
+
+    sys.exit(importable_main())

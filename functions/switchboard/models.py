@@ -93,6 +93,13 @@ class InboundMessage:
     # newest first), and the conversation named by a per-conversation reply address.
     thread_refs: tuple[str, ...] = ()
     reply_to_conversation: str | None = None
+    # An SMS keyword (STOP, START, HELP, SUBSCRIBE...): recorded in the stream, never paged.
+    keyword: str | None = None
+
+    @property
+    def needs_answer(self) -> bool:
+        """Whether the message makes its conversation wait on us (and may page)."""
+        return not self.automated and not self.keyword
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +134,9 @@ class Conversation:
     first_response_seconds: float | None = None  # from waiting to our first answer
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    # Status-page components the conversation is about (set by an agent): while it is
+    # open, the customer gets those components' incident notices (AUTO_SUBSCRIBE_CONVERSATIONS).
+    components: tuple[str, ...] = ()
     # Filled by a conversation's full read, empty in listings.
     messages: tuple[Message, ...] = ()
 
@@ -173,6 +183,8 @@ class OutboundPurpose(StrEnum):
     DIGEST = "digest"  # several conversations at once, to the on-call agent
     AGENT_REPLY = "agent_reply"  # an agent's short answer by SMS (help, errors)
     CUSTOMER_REPLY = "customer_reply"  # an agent's answer, to the customer
+    NOTICE = "notice"  # an incident update, to a subscriber
+    SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,8 @@ class OutboundMessage:
     email: dict[str, str] = field(default_factory=dict)
     # The stored outbound message in the stream (an answer), for its delivery status.
     stream_message_id: str | None = None
+    # Notices: {"incident_id", "update_id"}; the notice's claim is keyed on them and `to`.
+    notice: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         import json
@@ -215,4 +229,5 @@ class OutboundMessage:
             page_code=data.get("page_code"),
             email=data.get("email") or {},
             stream_message_id=data.get("stream_message_id"),
+            notice=data.get("notice") or {},
         )

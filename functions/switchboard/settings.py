@@ -90,6 +90,30 @@ class Settings:
     x_delivery: str = "api"
     x_user_credentials_parameter: str = "/switchboard/x/user-credentials"
 
+    # ---- incidents and notices ----
+    # Who notices and keyword answers come from ("Acme: ..."), and the status page's title.
+    brand_name: str = "Support"
+    # Which incident updates notify subscribers: "all", or "open_and_resolve" (the first
+    # update and the resolution only, as Statuspage does for SMS).
+    notify_updates: str = "all"
+    # Customers with an open conversation tagged with an affected component get the
+    # incident's notices on that conversation's channel, subscribed or not ("on"/"off").
+    auto_subscribe_conversations: str = "on"
+    # The queue notices are fanned out to (their own, so pages never wait behind them).
+    notice_queue_url: str = ""
+    # Send rates (messages per second) the senders keep, per channel, so providers never
+    # refuse us for speed: Twilio's long codes take 1 SMS/s (toll-free and short codes
+    # more), SES's sending rate is in the account's quota (14/s once out of the sandbox).
+    sms_rate_per_second: str = "1"
+    email_rate_per_second: str = "14"
+    x_rate_per_second: str = "0.5"
+    # SSM Parameter Store name of the secret in the Statuspage webhook's URL
+    # (POST /webhooks/statuspage/<secret>): Statuspage signs nothing, so the URL is the key.
+    statuspage_secret_parameter: str = "/switchboard/statuspage/webhook-secret"
+
+    def rate_per_second(self, channel: str) -> float:
+        return float(getattr(self, f"{channel}_rate_per_second", "1"))
+
     @property
     def conversation_idle(self) -> timedelta:
         return timedelta(days=self.conversation_idle_days)
@@ -100,6 +124,9 @@ class Settings:
         if missing:
             raise SettingsError("invalid environment: " + "; ".join(f"{variable} is required" for variable in missing))
 
+
+# A send rate: a positive number of messages per second, e.g. "1", "14", "0.5".
+_RATE = r"(?!0+(\.0*)?$)\d{1,4}(\.\d{1,3})?"
 
 # field → (environment variable, pattern its value must match)
 _VARIABLES: dict[str, tuple[str, str]] = {
@@ -130,6 +157,14 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox"),
     "x_user_credentials_parameter": ("X_USER_CREDENTIALS_PARAMETER", r"\S+"),
+    "brand_name": ("BRAND_NAME", r"[^\n]{1,40}"),
+    "notify_updates": ("NOTIFY_UPDATES", r"all|open_and_resolve"),
+    "auto_subscribe_conversations": ("AUTO_SUBSCRIBE_CONVERSATIONS", r"on|off"),
+    "notice_queue_url": ("NOTICE_QUEUE_URL", r"https?://\S+"),
+    "sms_rate_per_second": ("SMS_RATE_PER_SECOND", _RATE),
+    "email_rate_per_second": ("EMAIL_RATE_PER_SECOND", _RATE),
+    "x_rate_per_second": ("X_RATE_PER_SECOND", _RATE),
+    "statuspage_secret_parameter": ("STATUSPAGE_SECRET_PARAMETER", r"\S+"),
 }
 
 

@@ -67,8 +67,13 @@ LOCAL_PARAMETERS = {
     # Email answers are kept in the table's outbox (`switchboard local outbox`).
     "EmailDelivery": "outbox",
     "XDelivery": "outbox",
+    # Notices are paced as deployed, a little faster: local tests and demos wait less.
+    "SmsRatePerSecond": "10",
+    "XRatePerSecond": "5",
 }
 LOCAL_X_BEARER_TOKEN = "local-x-bearer-token"
+# The secret in the local Statuspage webhook URL: POST /webhooks/statuspage/<this>.
+LOCAL_STATUSPAGE_SECRET = "local-statuspage-secret"
 
 
 def seed_sample_mail(s3: Any, bucket: str) -> None:
@@ -127,6 +132,7 @@ class LocalStack:
         seed_sample_mail(boto3.client("s3"), names["MailBucket"])
         # Locally X is replayed through intercepted HTTP (`local send mention`); any token does.
         put_secret(boto3.client("ssm"), names["XBearerTokenParameterName"], LOCAL_X_BEARER_TOKEN)
+        put_secret(boto3.client("ssm"), names["StatuspageSecretParameterName"], LOCAL_STATUSPAGE_SECRET)
 
     @property
     def auth_token(self) -> str:

@@ -62,7 +62,7 @@ def test_the_sample_event_sends_from_local_invoke(local):
 
 def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeypatch):
     """With Twilio configured (its HTTP answered by `responses`), a permanent failure is not
-    retried and the page escalates at the next tick."""
+    retried and the page escalates at the next tick; error 21610 also marks the number opted out."""
     import importlib
     from datetime import datetime, timedelta, timezone
 
@@ -94,6 +94,9 @@ def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeyp
             assert sender_module.handler(sqs_event(message.to_json()), _context()) == {"batchItemFailures": []}
         page = pages.get_page(stored.conversation_id)
         assert page.next_escalation_at < later, "the page must be due now"
+        from switchboard.store.subscribers import SubscriberStore
+
+        assert SubscriberStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).is_opted_out("sms", message.to)
         assert stored.conversation_id in [p.conversation_id for p in pages.due(datetime.now(timezone.utc) + timedelta(seconds=1))]
     finally:
         pages.settle(stored.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))

@@ -130,7 +130,7 @@ def test_concurrent_first_messages_from_a_new_number_make_one_customer(local, sm
 
 
 def test_a_resolved_conversation_reopens_on_a_new_message(local, sms_form):
-    form = sms_form(body="help")
+    form = sms_form(body="I need help with my bill")  # "help" alone is the HELP keyword
     local.post_sms(form)
     conversation, _ = stored(local, form)
     assert local.conversations().resolve_conversation(conversation.conversation_id, datetime.now(timezone.utc))

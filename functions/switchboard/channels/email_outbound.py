@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from switchboard.models import OutboundMessage
+from switchboard.models import OutboundMessage, OutboundPurpose
 
 
 def reply_subject(subject: str) -> str:
@@ -26,7 +26,9 @@ def build_email(message: OutboundMessage, from_address: str, from_name: str = "S
     email = EmailMessage()
     email["From"] = formataddr((from_name, from_address))
     email["To"] = message.to
-    email["Subject"] = reply_subject(fields.get("subject", ""))
+    # Notices are news, not answers: their subject stands alone.
+    notice = message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION)
+    email["Subject"] = fields.get("subject", "") if notice else reply_subject(fields.get("subject", ""))
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = f"<{fields['message_id']}>" if fields.get("message_id") else make_msgid(domain=from_address.partition("@")[2])
     if fields.get("in_reply_to"):
@@ -35,7 +37,12 @@ def build_email(message: OutboundMessage, from_address: str, from_name: str = "S
         email["References"] = " ".join(f"<{ref.strip('<>')}>" for ref in dict.fromkeys(references))
     if fields.get("reply_to"):
         email["Reply-To"] = fields["reply_to"]
-    email["Auto-Submitted"] = "no"
+    if fields.get("unsubscribe_url"):
+        # RFC 8058 one-click: mail providers show an unsubscribe button that POSTs here.
+        email["List-Unsubscribe"] = f"<{fields['unsubscribe_url']}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # RFC 3834: notices are machine-made (auto-responders leave them alone); answers are a person's.
+    email["Auto-Submitted"] = "auto-generated" if notice else "no"
     email.set_content(message.body)
     return bytes(email)
 

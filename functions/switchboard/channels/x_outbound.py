@@ -41,6 +41,16 @@ class XReplies:
             raise PermanentSendFailure(error.response.status_code, f"X refused the reply: {'; '.join(error.api_messages) or error}") from None
         return str(response.data["id"])
 
+    def direct_message(self, user_id: str, text: str) -> str:
+        """A direct message (incident notices): not a public post in the customer's name."""
+        import tweepy
+
+        try:
+            response = self._client.create_direct_message(participant_id=user_id, text=text, user_auth=True)
+        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as error:
+            raise PermanentSendFailure(error.response.status_code, f"X refused the direct message: {'; '.join(error.api_messages) or error}") from None
+        return str(response.data["dm_event_id"])
+
 
 class LocalXOutbox:
     """X_DELIVERY=outbox (the local stack): the reply is kept in the table's outbox."""
@@ -50,3 +60,6 @@ class LocalXOutbox:
 
     def send(self, in_reply_to_post_id: str, text: str) -> str:
         return self._outbox.put("x", in_reply_to_post_id, text)
+
+    def direct_message(self, user_id: str, text: str) -> str:
+        return self._outbox.put("x", user_id, text, {"kind": "direct_message"})

@@ -1,4 +1,9 @@
-"""The outbox's consumer: sends each queued message once, retrying what failed for a while.
+"""The outbox's consumers: send each queued message once, paced, retrying what failed for a while.
+
+Two queues feed this module: the outbox (pages, answers: `handler`) and the notice queue
+(incident notices: `notice_handler`), so a fan-out of thousands never delays a page.
+Every send of a channel first takes a slot from the channel's shared pacer
+(switchboard/pacing.py), so all senders together keep the configured rate.
 
 SQS delivers batches; each record succeeds or fails on its own (ReportBatchItemFailures
 through powertools' batch processor), so one failing SMS never resends the others. A
@@ -11,6 +16,7 @@ delivers twice is sent once.
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -32,7 +38,9 @@ from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients, keys
 from switchboard.store.deliveries import DeliveryStore
 from switchboard.store.outbox import OutboxStore
+from switchboard.store.pacer import PacerStore
 from switchboard.store.pages import PageStore
+from switchboard.pacing import Slot, still_on_time
 
 settings = get_settings()
 # Twilio reports each SMS's delivery here (handlers/status_webhook.py).
@@ -79,13 +87,41 @@ def x_sender():
     return LocalXOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
 
 
+@cache
+def pacer() -> PacerStore:
+    return PacerStore(clients.dynamodb(), settings.table_name)
+
+
+def _take_turn(channel: Channel) -> Slot:
+    """Wait for this channel's next send slot (see switchboard/pacing.py)."""
+    slot = pacer().reserve(channel.value, settings.rate_per_second(channel.value), time.time)
+    time.sleep(max(0.0, slot.send_at - time.time()))
+    return slot
+
+
+def _paced(channel: Channel) -> float:
+    """Wait for a slot that is still on time when we get to it; returns when the send starts."""
+    while True:
+        slot = _take_turn(channel)
+        started = time.time()
+        if still_on_time(slot, started):
+            return started
+
+
 def _send(message: OutboundMessage) -> Sent:
+    _paced(message.channel)
+    return _send_now(message)
+
+
+def _send_now(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
         sent = sms_sender().send(message.to, message.body, f"{settings.public_url}{STATUS_CALLBACK_PATH}")
         DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
         return sent
     if message.channel is Channel.EMAIL:
         return Sent(settings.email_delivery, email_sender().send(message), "sent")
+    if message.channel is Channel.X and message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION):
+        return Sent(f"x-{settings.x_delivery}", x_sender().direct_message(message.to, message.body), "sent")
     if message.channel is Channel.X:
         return Sent(f"x-{settings.x_delivery}", x_sender().send(message.to, message.body), "sent")
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
@@ -103,6 +139,7 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
     except PermanentSendFailure as failure:
         logger.warning("permanent send failure", extra={"to": to, "reason": failure.reason, "code": failure.code})
         metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=1)
+        _opted_out_at_provider(message, failure)
         if message.purpose is OutboundPurpose.PAGE and message.conversation_id:
             # The agent cannot be reached: escalate now rather than wait for the level's timeout.
             PageStore(clients.dynamodb(), settings.table_name).expedite(message.conversation_id, utc_now())
@@ -110,6 +147,56 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
     logger.info("sent", extra={"to": to, "channel": message.channel.value, "purpose": message.purpose.value, "provider_id": sent.provider_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return {"status": sent.status, "provider": sent.provider, "provider_id": sent.provider_id}
+
+
+# Twilio: "Attempt to send to unsubscribed recipient": the number texted STOP to our sender.
+TWILIO_OPTED_OUT = 21610
+
+
+def _opted_out_at_provider(message: OutboundMessage, failure: PermanentSendFailure) -> None:
+    if message.channel is Channel.SMS and failure.code == TWILIO_OPTED_OUT:
+        from switchboard.store.subscribers import SubscriberStore
+
+        SubscriberStore(clients.dynamodb(), settings.table_name).opt_out("sms", message.to, f"twilio-{TWILIO_OPTED_OUT}", utc_now())
+
+
+def deliver_notice(message: OutboundMessage) -> str:
+    """Send one incident notice, unless it was sent before or its address opted out.
+
+    The claim (one transaction: "not opted out" and "never claimed") comes first, so
+    duplicates and opt-outs cost no send slot; the opt-out is read again after waiting
+    for the slot, so an address that opts out while its notice waits gets nothing.
+    """
+    from switchboard.store.notices import ClaimOutcome, NoticeStore
+    from switchboard.store.subscribers import SubscriberStore
+
+    notices = NoticeStore(clients.dynamodb(), settings.table_name)
+    subscribers = SubscriberStore(clients.dynamodb(), settings.table_name)
+    update_id, channel, address = message.notice["update_id"], message.channel.value, message.to
+    outcome = notices.claim(update_id, channel, address, subscribers.opt_out_condition(channel, address), utc_now())
+    if outcome is not ClaimOutcome.CLAIMED:
+        return outcome.value
+    try:
+        while True:
+            slot = _take_turn(message.channel)
+            if subscribers.is_opted_out(channel, address):
+                notices.skip(update_id, channel, address, utc_now())
+                return ClaimOutcome.OPTED_OUT.value
+            started = time.time()
+            if still_on_time(slot, started):
+                break
+        sent = _send_now(message)
+    except PermanentSendFailure as failure:
+        notices.failed(update_id, channel, address, failure.reason, utc_now())
+        _opted_out_at_provider(message, failure)
+        metrics.add_metric(name="NoticeFailures", unit=MetricUnit.Count, value=1)
+        return "failed"
+    except Exception:
+        notices.release(update_id, channel, address)  # the queue retries it
+        raise
+    notices.sent(update_id, channel, address, sent.provider_id, started, utc_now())
+    metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=1)
+    return "sent"
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -145,3 +232,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     idempotency.register_lambda_context(context)
     metrics.add_metric(name="OutboxRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+notice_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A notice is not started with less time left than this: waiting for its slot and sending
+# must end before the function's timeout, or the send's outcome would be lost.
+NOTICE_TIME_NEEDED_SECONDS = 20
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def notice_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    settings.require("notice_queue_url")
+
+    def record_handler(record: SQSRecord) -> dict[str, Any]:
+        if context.get_remaining_time_in_millis() < NOTICE_TIME_NEEDED_SECONDS * 1000:
+            # Slow channels (a low rate) wait long for slots: hand the rest back to the
+            # queue as new messages rather than failing them towards the dead-letter queue.
+            clients.sqs().send_message(QueueUrl=settings.notice_queue_url, MessageBody=record.body)
+            return {"status": "requeued"}
+        try:
+            return {"status": deliver_notice(OutboundMessage.from_json(record.body))}
+        except Exception:
+            _back_off(record)
+            raise
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=notice_processor, context=context)

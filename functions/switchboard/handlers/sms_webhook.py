@@ -2,6 +2,8 @@
 
 An SMS from an agent's phone is a command ("12 ACK", "12 <answer>", "12 RESOLVE",
 "HELP"), never a customer message; the agent gets the outcome in the TwiML answer.
+A customer's keyword (STOP, START, HELP, SUBSCRIBE...) takes effect, is recorded in the
+customer's stream without paging anyone, and is confirmed once in the TwiML answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from switchboard.channels.sms import normalize_sms
 from switchboard.conversations.inbound import record_inbound
 from switchboard.errors import RejectedRequest
+from switchboard.incidents.keywords import Keyword, parse_keyword
 from switchboard.models import InboundMessage, utc_now
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import get_settings
@@ -50,6 +53,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         lookup = conversation_store().look_up(message)
         if lookup.agent_id:
             return _agent_command(message, lookup.agent_id, now)
+        keyword = parse_keyword(message.body) if not message.media else None
+        if keyword:
+            return _keyword(message, keyword, lookup, now)
         result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
     except Exception:
         return fail(request, now)
@@ -61,6 +67,33 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="channel", value=message.channel.value)
     metrics.add_metric(name="DuplicateDeliveries" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
     return xml_response(EMPTY_TWIML)
+
+
+def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: datetime) -> dict[str, Any]:
+    """Apply a customer's keyword, record it in their stream, and confirm it once."""
+    from dataclasses import replace
+
+    from switchboard.incidents.subscriptions import keyword_answer
+    from switchboard.store.subscribers import SubscriberStore
+
+    # The effect first: a retry after a failed recording applies it again (harmlessly),
+    # while a recorded keyword is never left without its effect.
+    known = None
+    if keyword.components:
+        from switchboard.store.incidents import IncidentStore
+
+        known = {component.component_id for component in IncidentStore(clients.dynamodb(), settings.table_name).components()}
+    subscribers = SubscriberStore(clients.dynamodb(), settings.table_name)
+    answer = keyword_answer(keyword, message.sender.value, subscribers, settings.brand_name, now, known)
+    result = record_inbound(replace(message, keyword=keyword.word), conversation_store(), settings.conversation_idle, lookup)
+    logger.info("keyword", extra={"keyword": keyword.kind.value, "duplicate": result.duplicate, "conversation_id": result.conversation_id})
+    metrics.add_dimension(name="keyword", value=keyword.kind.value)
+    metrics.add_metric(name="Keywords", unit=MetricUnit.Count, value=1)
+    if result.duplicate:
+        return xml_response(EMPTY_TWIML)  # Twilio's retry: the confirmation went with the first answer
+    reply = MessagingResponse()
+    reply.message(answer)
+    return xml_response(str(reply))
 
 
 def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, tw
 settings = get_settings()
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
 FAILED = ("undelivered", "failed")
+# Twilio: "Attempt to send to unsubscribed recipient" (the number texted STOP).
+OPTED_OUT_ERROR = "21610"
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -48,7 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         delivery = DeliveryStore(clients.dynamodb(), settings.table_name).record_status(sid, status, form.get("ErrorCode") or None, now)
         if delivery is not None:
-            _follow_up(delivery, status, now)
+            _follow_up(delivery, status, form.get("ErrorCode") or None, now)
     except Exception:
         return fail(request, now)
     logger.info("delivery status", extra={"status": status, "error_code": form.get("ErrorCode"), "known": delivery is not None})
@@ -56,7 +58,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return text_response(200, "ok")
 
 
-def _follow_up(delivery: dict[str, Any], status: str, now) -> None:
+def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, now) -> None:
     conversation_id = delivery.get("conversation_id")
     if delivery.get("stream_message_id") and conversation_id:
         route = Route("", conversation_id)  # only the conversation locates the message
@@ -65,3 +67,13 @@ def _follow_up(delivery: dict[str, Any], status: str, now) -> None:
         )
     if status in FAILED and delivery.get("purpose") == "page" and conversation_id:
         PageStore(clients.dynamodb(), settings.table_name).expedite(conversation_id, now)
+    if delivery.get("notice_update_id") and status in (*FAILED, "delivered"):
+        from switchboard.store.notices import NoticeStatus, NoticeStore
+
+        NoticeStore(clients.dynamodb(), settings.table_name).delivery_status(
+            delivery["notice_update_id"], "sms", delivery["to"], NoticeStatus.FAILED if status in FAILED else NoticeStatus.DELIVERED, now
+        )
+    if status in FAILED and error_code == OPTED_OUT_ERROR and delivery.get("to"):
+        from switchboard.store.subscribers import SubscriberStore
+
+        SubscriberStore(clients.dynamodb(), settings.table_name).opt_out("sms", delivery["to"], f"twilio-{OPTED_OUT_ERROR}", now)

@@ -234,8 +234,8 @@ class ConversationStore:
         ConversationMoved: nothing is written there any more.
         """
         now = iso_utc(message.received_at)
-        waiting = not message.automated
-        # An auto-reply is recorded but does not make the conversation wait on us.
+        waiting = message.needs_answer
+        # An auto-reply or a keyword is recorded but does not make the conversation wait on us.
         status_update = (
             "#status = :waiting, waiting_since = if_not_exists(waiting_since, :now), "
             if waiting
@@ -444,6 +444,52 @@ class ConversationStore:
             ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
         )
 
+    def tag(self, conversation_id: str, components: tuple[str, ...]) -> bool:
+        """Say which status-page components a conversation is about; False when there is no such conversation."""
+        values: dict[str, Any] = {}
+        if components:
+            expression = "SET #components = :components"
+            values[":components"] = sorted(set(components))
+        else:
+            expression = "REMOVE #components"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item(keys.conversation_key(conversation_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": {"#components": "components"},
+        }
+        if values:
+            request["ExpressionAttributeValues"] = to_values(values)
+        return update_if(self._client, **request)
+
+    def open_about(self, components: tuple[str, ...], active_since: datetime, cursor: str | None, size: int = 200) -> tuple[list[Conversation], str | None]:
+        """One page of open conversations tagged with any of `components`, active since then.
+
+        A Query on the activity index (newest first) with a filter: the page may hold
+        fewer than `size`, and the returned cursor (None after the last page) goes on.
+        """
+        import json
+
+        names = {f":c{index}": component for index, component in enumerate(components)}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.ACTIVITY_INDEX,
+            "KeyConditionExpression": "activity_pk = :partition AND activity_sk >= :since",
+            "FilterExpression": "#status <> :resolved AND (" + " OR ".join(f"contains(#components, {name})" for name in names) + ")",
+            "ExpressionAttributeNames": {"#status": "status", "#components": "components"},
+            "ExpressionAttributeValues": to_values({":partition": keys.ACTIVITY_PARTITION, ":since": iso_utc(active_since), ":resolved": ConversationStatus.RESOLVED.value, **names}),
+            "ScanIndexForward": False,
+            "Limit": size,
+        }
+        if not components:
+            return [], None
+        if cursor:
+            request["ExclusiveStartKey"] = json.loads(cursor)
+        response = self._client.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return [_conversation(from_item(item)) for item in response["Items"]], (json.dumps(last) if last else None)
+
     # ---- reading the stream ---------------------------------------------------------
 
     def list_conversations(self, limit: int = 50, active_since: datetime | None = None) -> list[Conversation]:
@@ -574,6 +620,7 @@ def message_item(message: InboundMessage, route: Route, message_id: str, directi
         "media": [{k: v for k, v in asdict(media).items() if v is not None} for media in message.media],
         "received_at": iso_utc(message.received_at),
         "automated": message.automated or None,
+        "keyword": message.keyword,
         "provider_fields": message.provider_fields or None,
     }
 
@@ -591,11 +638,11 @@ def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
         "customer_identity": _identity_values(identity),
         "reply_to": _reply_to(message),
         # An auto-reply starts a conversation that waits on nobody (and never pages).
-        "status": (ConversationStatus.WAITING_ON_CUSTOMER if message.automated else ConversationStatus.WAITING_ON_US).value,
+        "status": (ConversationStatus.WAITING_ON_US if message.needs_answer else ConversationStatus.WAITING_ON_CUSTOMER).value,
         "channel": message.channel.value,
         "created_at": now,
         "last_activity_at": now,
-        "waiting_since": None if message.automated else now,
+        "waiting_since": now if message.needs_answer else None,
         "message_count": 1,
         "last_message_preview": _preview(message),
         keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION,
@@ -661,6 +708,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         first_response_seconds=float(item["first_response_seconds"]) if "first_response_seconds" in item else None,
         first_response_at=_moment(item.get("first_response_at")),
         resolved_at=_moment(item.get("resolved_at")),
+        components=tuple(item.get("components") or ()),
     )
 
 
@@ -685,6 +733,7 @@ def _message(item: dict[str, Any]) -> Message:
         ),
         received_at=datetime.fromisoformat(item["received_at"]),
         automated=bool(item.get("automated", False)),
+        keyword=item.get("keyword"),
         provider_fields=item.get("provider_fields", {}),
         delivery_status=item.get("delivery_status"),
     )

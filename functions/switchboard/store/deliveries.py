@@ -32,6 +32,9 @@ class DeliveryStore:
                     "conversation_id": message.conversation_id,
                     "stream_message_id": message.stream_message_id,
                     "agent_id": message.agent_id,
+                    # A notice's callbacks settle its notice (update, channel, address); 21610 opts `to` out.
+                    "notice_update_id": message.notice.get("update_id"),
+                    "to": message.to,
                     "status": status,
                     "status_rank": _rank(status),
                     "sent_at": iso_utc(now),

@@ -19,6 +19,16 @@ One table, generic key names, items told apart by their key prefixes:
 | schedule      | ONCALL                              | SCHEDULE           |
 | override      | ONCALL                              | OVERRIDE#<id>      |
 | policy        | ONCALL                              | POLICY             |
+| incident      | INCIDENTS                           | INCIDENT#<ulid>    |
+| open incident | OPEN_INCIDENTS                      | INCIDENT#<ulid>    |
+| component     | COMPONENTS                          | COMPONENT#<id>     |
+| subscriber    | SUBSCRIBERS                         | <channel>#<address>|
+| link token    | TOKEN#<token>                       | TOKEN              |
+| opt-out       | OPTOUT#<channel>#<address>          | OPTOUT             |
+| confirm limit | CONFIRMING#<channel>#<address>      | CONFIRMING         |
+| fan-out job   | NOTICES#<update id>                 | JOB                |
+| notice        | NOTICES#<update id>                 | TO#<channel>#<address> |
+| pacer         | PACER#<channel>                     | PACER              |
 
 An identity item may carry `agent_id` (an agent's phone) besides, or instead of, a
 customer's `customer_id`.
@@ -147,3 +157,62 @@ def override_key(override_id: str) -> dict[str, str]:
 
 def checkpoint_key(name: str) -> dict[str, str]:
     return {PK: f"CHECKPOINT#{name}", SK: "CHECKPOINT"}
+
+
+INCIDENTS_PK = "INCIDENTS"
+INCIDENT_PREFIX = "INCIDENT#"
+OPEN_INCIDENTS_PK = "OPEN_INCIDENTS"
+COMPONENTS_PK = "COMPONENTS"
+
+
+def incident_key(incident_id: str) -> dict[str, str]:
+    return {PK: INCIDENTS_PK, SK: f"{INCIDENT_PREFIX}{incident_id}"}
+
+
+def open_incident_key(incident_id: str) -> dict[str, str]:
+    return {PK: OPEN_INCIDENTS_PK, SK: f"{INCIDENT_PREFIX}{incident_id}"}
+
+
+def component_key(component_id: str) -> dict[str, str]:
+    return {PK: COMPONENTS_PK, SK: f"COMPONENT#{component_id}"}
+
+
+# Every subscriber in one partition, read page by page for a fan-out. 10,000 subscribers
+# are ~2 MB: a handful of Query pages. Past a few hundred thousand, shard it
+# (SUBSCRIBERS#<n>) and fan out the shards in parallel.
+SUBSCRIBERS_PK = "SUBSCRIBERS"
+
+
+def subscriber_key(channel: str, address: str) -> dict[str, str]:
+    return {PK: SUBSCRIBERS_PK, SK: f"{channel}#{address}"}
+
+
+def token_key(token: str) -> dict[str, str]:
+    return {PK: f"TOKEN#{token}", SK: "TOKEN"}
+
+
+def confirmation_throttle_key(channel: str, address: str) -> dict[str, str]:
+    return {PK: f"CONFIRMING#{channel}#{address}", SK: "CONFIRMING"}
+
+
+def opt_out_key(channel: str, address: str) -> dict[str, str]:
+    return {PK: f"OPTOUT#{channel}#{address}", SK: "OPTOUT"}
+
+
+def notices_pk(update_id: str) -> str:
+    return f"NOTICES#{update_id}"
+
+
+NOTICE_PREFIX = "TO#"
+
+
+def fanout_job_key(update_id: str) -> dict[str, str]:
+    return {PK: notices_pk(update_id), SK: "JOB"}
+
+
+def notice_key(update_id: str, channel: str, address: str) -> dict[str, str]:
+    return {PK: notices_pk(update_id), SK: f"{NOTICE_PREFIX}{channel}#{address}"}
+
+
+def pacer_key(channel: str) -> dict[str, str]:
+    return {PK: f"PACER#{channel}", SK: "PACER"}

@@ -1,0 +1,1 @@
+"""Status-page incidents: the incident model, subscribers, notices and opt-outs."""
