@@ -80,3 +80,29 @@ def test_unknown_messages_are_acknowledged_and_bad_requests_refused(local):
     assert callback(local, sid, "delivered", signature=None).status_code == 403
     assert callback(local, "nonsense", "delivered").status_code == 400
     wait_for_quarantine(local, lambda r: sid in r["body"] and r["status"] == 403)
+
+
+def test_a_notice_is_settled_by_its_callbacks_and_21610_opts_the_number_out(local):
+    """A notice's MessageSid leads its status to the notice; Twilio's 21610 ("unsubscribed
+    recipient") on any SMS marks the number opted out, so no notice is tried again."""
+    from switchboard.store.notices import NoticeStore
+    from switchboard.store.subscribers import SubscriberStore
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    notices, subscribers = NoticeStore(client, table), SubscriberStore(client, table)
+    deliveries, _ = stores()
+    update_id = f"upd-{secrets.token_hex(4)}"
+    delivered_to, refused_to = unique_number(), unique_number()
+    sids = {}
+    for number in (delivered_to, refused_to):
+        sid = "SM" + secrets.token_hex(16)
+        message = OutboundMessage(Channel.SMS, number, "Acme: [Investigating] ...", OutboundPurpose.NOTICE, f"notice#{update_id}#sms#{number}", notice={"incident_id": "i", "update_id": update_id})
+        notices.claim(update_id, "sms", number, subscribers.opt_out_condition("sms", number), datetime.now(timezone.utc))
+        notices.sent(update_id, "sms", number, sid, 0.0, datetime.now(timezone.utc))
+        deliveries.sent(message, sid, "queued", datetime.now(timezone.utc))
+        sids[number] = sid
+    assert callback(local, sids[delivered_to], "delivered").status_code == 200
+    assert callback(local, sids[refused_to], "failed", ErrorCode="21610").status_code == 200
+    counts = notices.counts(update_id)
+    assert (counts["delivered"], counts["failed"], counts["sent"]) == (1, 1, 0)
+    assert subscribers.is_opted_out("sms", refused_to) and not subscribers.is_opted_out("sms", delivered_to)

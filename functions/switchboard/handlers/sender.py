@@ -40,7 +40,6 @@ from switchboard.store.deliveries import DeliveryStore
 from switchboard.store.outbox import OutboxStore
 from switchboard.store.pacer import PacerStore
 from switchboard.store.pages import PageStore
-from switchboard.pacing import Slot, still_on_time
 
 settings = get_settings()
 # Twilio reports each SMS's delivery here (handlers/status_webhook.py).
@@ -92,24 +91,8 @@ def pacer() -> PacerStore:
     return PacerStore(clients.dynamodb(), settings.table_name)
 
 
-def _take_turn(channel: Channel) -> Slot:
-    """Wait for this channel's next send slot (see switchboard/pacing.py)."""
-    slot = pacer().reserve(channel.value, settings.rate_per_second(channel.value), time.time)
-    time.sleep(max(0.0, slot.send_at - time.time()))
-    return slot
-
-
-def _paced(channel: Channel) -> float:
-    """Wait for a slot that is still on time when we get to it; returns when the send starts."""
-    while True:
-        slot = _take_turn(channel)
-        started = time.time()
-        if still_on_time(slot, started):
-            return started
-
-
 def _send(message: OutboundMessage) -> Sent:
-    _paced(message.channel)
+    pacer().wait_for_turn(message.channel.value, settings.rate_per_second(message.channel.value))
     return _send_now(message)
 
 
@@ -149,54 +132,31 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
     return {"status": sent.status, "provider": sent.provider, "provider_id": sent.provider_id}
 
 
-# Twilio: "Attempt to send to unsubscribed recipient": the number texted STOP to our sender.
-TWILIO_OPTED_OUT = 21610
-
-
 def _opted_out_at_provider(message: OutboundMessage, failure: PermanentSendFailure) -> None:
-    if message.channel is Channel.SMS and failure.code == TWILIO_OPTED_OUT:
-        from switchboard.store.subscribers import SubscriberStore
+    from switchboard.incidents.subscriptions import opt_out_refused_address
+    from switchboard.store.subscribers import SubscriberStore
 
-        SubscriberStore(clients.dynamodb(), settings.table_name).opt_out("sms", message.to, f"twilio-{TWILIO_OPTED_OUT}", utc_now())
+    opt_out_refused_address(message.channel.value, message.to, failure.code, SubscriberStore(clients.dynamodb(), settings.table_name), utc_now())
 
 
 def deliver_notice(message: OutboundMessage) -> str:
-    """Send one incident notice, unless it was sent before or its address opted out.
-
-    The claim (one transaction: "not opted out" and "never claimed") comes first, so
-    duplicates and opt-outs cost no send slot; the opt-out is read again after waiting
-    for the slot, so an address that opts out while its notice waits gets nothing.
-    """
-    from switchboard.store.notices import ClaimOutcome, NoticeStore
+    from switchboard.incidents.sending import deliver_notice as send_notice
+    from switchboard.store.notices import NoticeStore
     from switchboard.store.subscribers import SubscriberStore
 
-    notices = NoticeStore(clients.dynamodb(), settings.table_name)
-    subscribers = SubscriberStore(clients.dynamodb(), settings.table_name)
-    update_id, channel, address = message.notice["update_id"], message.channel.value, message.to
-    outcome = notices.claim(update_id, channel, address, subscribers.opt_out_condition(channel, address), utc_now())
-    if outcome is not ClaimOutcome.CLAIMED:
-        return outcome.value
-    try:
-        while True:
-            slot = _take_turn(message.channel)
-            if subscribers.is_opted_out(channel, address):
-                notices.skip(update_id, channel, address, utc_now())
-                return ClaimOutcome.OPTED_OUT.value
-            started = time.time()
-            if still_on_time(slot, started):
-                break
-        sent = _send_now(message)
-    except PermanentSendFailure as failure:
-        notices.failed(update_id, channel, address, failure.reason, utc_now())
-        _opted_out_at_provider(message, failure)
-        metrics.add_metric(name="NoticeFailures", unit=MetricUnit.Count, value=1)
-        return "failed"
-    except Exception:
-        notices.release(update_id, channel, address)  # the queue retries it
-        raise
-    notices.sent(update_id, channel, address, sent.provider_id, started, utc_now())
-    metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=1)
-    return "sent"
+    status = send_notice(
+        message,
+        NoticeStore(clients.dynamodb(), settings.table_name),
+        SubscriberStore(clients.dynamodb(), settings.table_name),
+        wait_for_slot=lambda channel: pacer().wait_for_slot(channel, settings.rate_per_second(channel)),
+        send_now=_send_now,
+        clock=time.time,
+        now=utc_now,
+    )
+    to = mask_email(message.to) if message.channel is Channel.EMAIL else mask_phone(message.to)
+    logger.info("notice", extra={"to": to, "channel": message.channel.value, "update_id": message.notice.get("update_id"), "status": status})
+    metrics.add_metric(name="NoticesSent" if status == "sent" else "NoticeFailures" if status == "failed" else "NoticesNotSent", unit=MetricUnit.Count, value=1)
+    return status
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

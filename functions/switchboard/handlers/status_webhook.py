@@ -26,8 +26,6 @@ from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, tw
 settings = get_settings()
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
 FAILED = ("undelivered", "failed")
-# Twilio: "Attempt to send to unsubscribed recipient" (the number texted STOP).
-OPTED_OUT_ERROR = "21610"
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -73,7 +71,8 @@ def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, no
         NoticeStore(clients.dynamodb(), settings.table_name).delivery_status(
             delivery["notice_update_id"], "sms", delivery["to"], NoticeStatus.FAILED if status in FAILED else NoticeStatus.DELIVERED, now
         )
-    if status in FAILED and error_code == OPTED_OUT_ERROR and delivery.get("to"):
+    if status in FAILED and error_code and delivery.get("to"):
+        from switchboard.incidents.subscriptions import opt_out_refused_address
         from switchboard.store.subscribers import SubscriberStore
 
-        SubscriberStore(clients.dynamodb(), settings.table_name).opt_out("sms", delivery["to"], f"twilio-{OPTED_OUT_ERROR}", now)
+        opt_out_refused_address("sms", delivery["to"], error_code, SubscriberStore(clients.dynamodb(), settings.table_name), now)

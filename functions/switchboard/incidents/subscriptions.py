@@ -8,10 +8,24 @@ Twilio's own conventions, so a customer never has to guess.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from switchboard.incidents.keywords import Keyword, KeywordKind
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
 from switchboard.store.subscribers import SubscriberStore
+
+
+# Twilio: "Attempt to send to unsubscribed recipient": the number texted STOP to our sender.
+TWILIO_OPTED_OUT = "21610"
+
+
+def opt_out_refused_address(channel: str, address: str, error_code: Any, store: SubscriberStore, now: datetime) -> bool:
+    """A provider refused a send because the recipient opted out with it: record the opt-out
+    here too, so no notice is tried again. True when it was that refusal."""
+    if channel != Channel.SMS.value or str(error_code) != TWILIO_OPTED_OUT:
+        return False
+    store.opt_out(channel, address, f"twilio-{TWILIO_OPTED_OUT}", now)
+    return True
 
 
 class SubscriptionError(ValueError):

@@ -7,11 +7,12 @@ value back with the failure (ReturnValuesOnConditionCheckFailure) and tries agai
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from switchboard.pacing import Slot, next_slot
+from switchboard.pacing import Slot, next_slot, still_on_time
 from switchboard.store import keys
 from switchboard.store.dynamo import from_item, to_item, to_values
 
@@ -52,3 +53,17 @@ class PacerStore:
             self._seen[channel] = slot.next_free
             return slot
         raise RuntimeError(f"could not take a send slot on {channel}: too much contention")
+
+    def wait_for_slot(self, channel: str, rate_per_second: float, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Slot:
+        """Take the channel's next slot and sleep until it starts."""
+        slot = self.reserve(channel, rate_per_second, clock)
+        sleep(max(0.0, slot.send_at - clock()))
+        return slot
+
+    def wait_for_turn(self, channel: str, rate_per_second: float, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> float:
+        """Wait for a slot still on time when we get to it; returns when the send may start."""
+        while True:
+            slot = self.wait_for_slot(channel, rate_per_second, clock, sleep)
+            started = clock()
+            if still_on_time(slot, started):
+                return started
