@@ -235,3 +235,29 @@ def test_filters_or_together(first, second, event):
 def as_pattern(event: dict) -> dict:
     """The pattern that asks for exactly this event's leaves."""
     return {key: as_pattern(value) if isinstance(value, dict) else [value] for key, value in event.items()}
+
+
+def test_the_templates_stream_filters_page_for_customer_messages_only_and_fan_out_jobs_only():
+    """template.yaml's own FilterCriteria: keywords (STOP, HELP...) and auto-replies never
+    reach the router; fan-out jobs reach the fan-out function and nothing else does."""
+    from local_stack.template import Template
+
+    functions = Template().functions()
+
+    def stream_filter(function_id: str):
+        (properties,) = functions[function_id].events_of_type("DynamoDB").values()
+        return compile_filter_criteria(properties.get("FilterCriteria"))
+
+    def inserted(**image) -> dict:
+        return {**RECORD, "eventName": "INSERT", "dynamodb": {"NewImage": {key: value for key, value in image.items()}}}
+
+    message = {"type": {"S": "message"}, "direction": {"S": "inbound"}}
+    router, fanout = stream_filter("RouterFunction"), stream_filter("NoticeFanoutFunction")
+    assert router.matches(inserted(**message))
+    assert not router.matches(inserted(**message, keyword={"S": "STOP"}))
+    assert not router.matches(inserted(**message, automated={"BOOL": True}))
+    assert not router.matches(inserted(type={"S": "message"}, direction={"S": "outbound"}))
+    job = inserted(type={"S": "fanout"}, update_id={"S": "u1"})
+    assert fanout.matches(job) and not router.matches(job)
+    assert not fanout.matches(inserted(**message))
+    assert not fanout.matches({**job, "eventName": "MODIFY"}), "moving the job's cursor never starts another fan-out"
