@@ -63,7 +63,7 @@ def test_open_update_resolve_and_show_an_incident(api, component):
     assert (retried_status, retried["id"], retried["added"]) == (200, opened["id"], []), "a retried POST opens nothing new"
 
     status, updated = api("POST", f"/incidents/{opened['id']}/updates", {"status": "identified", "message": "A bad deploy."}, {"Idempotency-Key": "u-1"})
-    assert status == 201 and updated["added"] == [f"{opened['id']}-u-1"]
+    assert status == 201 and updated["added"] == [f"{opened['id']}-key-u-1"]
     status, again = api("POST", f"/incidents/{opened['id']}/updates", {"status": "identified", "message": "A bad deploy."}, {"Idempotency-Key": "u-1"})
     assert (status, again["added"]) == (200, [])
     status, resolved = api("POST", f"/incidents/{opened['id']}/resolve", {"message": "Payments work again."})

@@ -136,7 +136,7 @@ def add_update(incident_id: str) -> Response:
     request = _body(AddUpdate)
     key = _idempotency_key()
     try:
-        change = _desk().update(incident_id, request.status, request.message, utc_now(), request.notify, f"{incident_id}-{key}" if key else None, dict(request.affected))
+        change = _desk().update(incident_id, request.status, request.message, utc_now(), request.notify, f"{incident_id}-key-{key}" if key else None, dict(request.affected))
     except IncidentError as error:
         raise (NotFoundError if str(error).startswith("no incident") else BadRequestError)(str(error)) from None
     return _created(change)

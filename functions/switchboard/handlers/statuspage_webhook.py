@@ -61,7 +61,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             desk.set_component(notice.component_id, notice.status, notice.at, notice.name)
             logger.info("component status", extra={"component_id": notice.component_id, "status": notice.status.value})
             return _json(200, {"component": notice.component_id, "status": notice.status.value})
-        change = desk.ingest(notice, now)
+        change = desk.ingest(notice)
     except IncidentError as error:
         return refuse(request, RejectedRequest(422, str(error)), now)
     except Exception:

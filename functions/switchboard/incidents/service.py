@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.incidents.model import (
     CLOSED_STATUSES,
@@ -28,6 +28,9 @@ from switchboard.incidents.model import (
 )
 from switchboard.store.incidents import IncidentConflict, IncidentStore, new_incident_id
 from switchboard.store.notices import NoticeStore
+
+if TYPE_CHECKING:  # the parser loads pydantic: only the Statuspage webhook needs it at run time
+    from switchboard.incidents.statuspage import IncidentNotice
 
 # The same status and words again this soon after the last update is a double click.
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -46,6 +49,7 @@ class IncidentDesk:
     def __init__(self, incidents: IncidentStore, notices: NoticeStore) -> None:
         self._incidents = incidents
         self._notices = notices
+        self._components: set[str] | None = None  # component ids, read once when needed
 
     # ---- our own incidents ----
 
@@ -113,8 +117,8 @@ class IncidentDesk:
 
     # ---- Statuspage ----
 
-    def ingest(self, notice: Any, now: datetime) -> Change:
-        """Apply a Statuspage incident notification (incidents/statuspage.py's IncidentNotice)."""
+    def ingest(self, notice: IncidentNotice) -> Change:
+        """Apply a Statuspage incident notification."""
         for component_id in notice.components:
             if component_id not in self._known_components():
                 self._incidents.put_component(Component(component_id, notice.component_names.get(component_id, component_id), updated_at=notice.created_at))
@@ -152,8 +156,6 @@ class IncidentDesk:
         self._incidents.set_component_status(component_id, status, at, name)
 
     # ---- internals ----
-
-    _components: set[str] | None = None
 
     def _known_components(self) -> set[str]:
         if self._components is None:
