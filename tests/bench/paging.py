@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -109,6 +110,7 @@ def latency(messages: int, rate: float) -> dict[str, float]:
         }
     finally:
         stack.stop()
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
 def burst(count: int) -> dict[str, int]:
@@ -144,6 +146,7 @@ def burst(count: int) -> dict[str, int]:
         return {"messages": count, "sms": len(sms), "pages": sum(b["purpose"] == "page" for b in sms), "digests": sum(b["purpose"] == "digest" for b in sms), "tracked": tracked}
     finally:
         stack.stop()
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
 def _started():

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Switchboard benchmarks: prints figures (a)-(d), then a summary of the targets.
+"""Switchboard benchmarks: prints figures (a)-(i), then a summary of the targets.
 
     make bench                                    # or: .venv/bin/python tests/bench/run.py
-    .venv/bin/python tests/bench/run.py --quick   # small counts, a smoke test (under a minute)
+    .venv/bin/python tests/bench/run.py --quick   # small counts, a smoke test
     .venv/bin/python tests/bench/run.py --messages 2000 --keep
 
 (a) import time of each handler module next to a bare `import boto3`
 (b) DynamoDB calls per inbound SMS on the hot path (in-process, counted by botocore events)
 (c) inbound SMS/s through `switchboard local up` next to DynamoDB Local's raw put_item rate
 (d) resident memory of the whole local stack during and after (c)
+(e) email parse time; (f) stored → page latency; (g) SMS per burst (tests/bench/paging.py)
+(h) incident notice fan-out: time and memory for 10,000 subscribers (tests/bench/notices.py)
+(i) notice pacing: the schedule the default rates imply, and the busiest second of a real run
 
 Everything runs on 127.0.0.1 in a temporary directory (never the repo's .local/), and
 everything started here is stopped here, also on Ctrl-C, SIGTERM or an error. Missed
@@ -754,6 +757,73 @@ def figure_f_g(report: Report, messages: int, burst_size: int) -> None:
         report.error("(g)", "SMS per burst", error)
 
 
+# ---- (h) notice fan-out and (i) pacing ----------------------------------------------------
+
+
+def figure_h(report: Report, small: int, large: int, stock: int) -> None:
+    block(f"(h) Fan-out of one incident update to {small:,} and {large:,} subscribers into the notice queue (NoticeFanoutFunction on the local stack)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import notices
+
+    target_s, target_mib = notices.FANOUT_TARGET_S, notices.FANOUT_MEMORY_TARGET_MIB
+    say("  the local stack's moto has its SQS fix (infra/local_stack/moto_main.py: moto 5.2.5 counts every queued message on each SendMessage);")
+    say(f"  the last run ({stock:,} subscribers) is on moto as released" if stock else "  (no run on stock moto)")
+    runs = []
+    try:
+        for count in (small, large):
+            say(f"  N = {count:,}: a LocalStack of its own, seeding, the timed fan-out, then a second one under tracemalloc ...")
+            runs.append(notices.run_fanout(count))
+            for line in notices.fanout_lines(runs[-1]):
+                say("  " + line)
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(h)", f"notices queued ≤ {target_s:.0f} s; fan-out peak ≤ {target_mib:.0f} MiB", error)
+    if runs and runs[-1]["count"] == large:
+        f = runs[-1]
+        complete = f["in_queue"] == f["queued"] == large and not f["errors"]
+        met, miss = at_most(f["to_queued_s"], target_s, " s")
+        report.add(Row("(h)", f"{large:,} notices queued ≤ {target_s:.0f} s", f"{f['to_queued_s']:.1f} s = {f['queued'] / f['to_queued_s']:.0f}/s" + ("" if complete else " (INCOMPLETE)"), met and complete, miss))
+        peak_mib = max(max(r["maxrss_kib"], r["rss_peak_kib"]) for r in runs) / 1024
+        met, miss = at_most(peak_mib, target_mib, " MiB", "{:.0f}")
+        growth = ", ".join(f"+{r['traced_growth_kib'] / 1024:.1f} at {r['count']:,}" for r in runs)
+        report.add(Row("(h)", f"fan-out peak memory ≤ {target_mib:.0f} MiB (ru_maxrss)", f"{peak_mib:.0f} MiB; Python peak MiB {growth}", met, miss))
+    if stock:
+        try:
+            say(f"  N = {stock:,} on stock moto ...")
+            a = notices.run_fanout(stock, stock_moto=True)
+            for line in notices.fanout_lines(a):
+                say("  " + line)
+            report.add(Row("(h)", f"{stock:,} notices queued on stock moto", f"{a['to_queued_s']:.1f} s = {a['queued'] / a['to_queued_s']:.0f}/s", None, informational=True))
+        except Exception as error:
+            traceback.print_exc()
+            report.error("(h)", "notices queued on stock moto", error)
+
+
+def figure_i(report: Report, numbers: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import notices
+
+    block(f"(i) Notice pacing: the send schedule the default rates imply, and {numbers} SMS sent by two senders at SMS_RATE_PER_SECOND={notices.PACING_RATE:g}")
+    try:
+        for line in notices.schedule_lines():
+            say("  " + line)
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(i)", "the schedule of the default rates", error)
+    target = "busiest one-second window ≤ rate"
+    try:
+        p = notices.run_pacing(numbers)
+        for line in notices.pacing_lines(p):
+            say("  " + line)
+        complete = p["sent"] == p["numbers"] and not p["problems"]
+        met, miss = at_most(p["busiest"], p["rate"], " sends", "{:.0f}")
+        report.add(Row("(i)", f"{target} ({p['rate']:g}/s)", f"{p['busiest']} sends" + ("" if complete else f" (only {p['sent']}/{p['numbers']} sent)"), met and complete, miss))
+        report.add(Row("(i)", "achieved SMS rate", f"{p['numbers'] / p['span_s']:.2f}/s of {p['rate']:g}/s" if p["span_s"] else "n/a", None, informational=True))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(i)", target, error)
+
+
 # ---- (c) throughput and (d) memory ---------------------------------------------------
 
 
@@ -1272,7 +1342,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c", "e", "f"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -1313,7 +1383,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c", "e", "f"])
+    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -1330,6 +1400,10 @@ def main(argv: list[str] | None = None) -> int:
             figure_e(report, 20 if args.quick else 200)
         if "f" in only:
             figure_f_g(report, 50 if args.quick else 500, 100 if args.quick else 1000)
+        if "h" in only:
+            figure_h(report, 200 if args.quick else 2000, 1000 if args.quick else 10_000, 200 if args.quick else 1000)
+        if "i" in only:
+            figure_i(report, 60 if args.quick else 300)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)
