@@ -50,7 +50,7 @@ def _change_summary(change) -> str:
 
 
 def _change_document(change) -> dict[str, Any]:
-    from switchboard.incidents.model import to_document
+    from switchboard.incident_model import to_document
 
     return {**to_document(change.incident), "added": [update.update_id for update in change.added], "notifying": list(change.notifying)}
 
@@ -59,7 +59,7 @@ def _change_document(change) -> dict[str, Any]:
 
 
 def cmd_incidents_open(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import Impact, IncidentError, IncidentKind, UpdateStatus
+    from switchboard.incident_model import Impact, IncidentError, IncidentKind, UpdateStatus
     from switchboard.models import utc_now
 
     kind = IncidentKind.MAINTENANCE if args.maintenance else IncidentKind.INCIDENT
@@ -81,7 +81,7 @@ def cmd_incidents_open(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents_update(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import IncidentError, UpdateStatus
+    from switchboard.incident_model import IncidentError, UpdateStatus
     from switchboard.models import utc_now
 
     with data_environment(args.stack):
@@ -94,7 +94,7 @@ def cmd_incidents_update(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents_resolve(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import IncidentError
+    from switchboard.incident_model import IncidentError
     from switchboard.models import utc_now
 
     with data_environment(args.stack):
@@ -107,7 +107,7 @@ def cmd_incidents_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents_list(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import to_document
+    from switchboard.incident_model import to_document
     from switchboard.models import utc_now
 
     with data_environment(args.stack):
@@ -121,7 +121,7 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents_show(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import to_document
+    from switchboard.incident_model import to_document
 
     with data_environment(args.stack):
         incidents, notices, _ = _stores()
@@ -154,7 +154,7 @@ def cmd_incidents_show(args: argparse.Namespace) -> int:
 def cmd_components_add(args: argparse.Namespace) -> int:
     import re
 
-    from switchboard.incidents.model import Component, component_document
+    from switchboard.incident_model import Component, component_document
     from switchboard.models import utc_now
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", args.id):
@@ -171,7 +171,7 @@ def cmd_components_add(args: argparse.Namespace) -> int:
 
 
 def cmd_components_list(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import component_document
+    from switchboard.incident_model import component_document
 
     with data_environment(args.stack):
         incidents, _, _ = _stores()
@@ -182,7 +182,7 @@ def cmd_components_list(args: argparse.Namespace) -> int:
 
 
 def cmd_components_set(args: argparse.Namespace) -> int:
-    from switchboard.incidents.model import ComponentStatus
+    from switchboard.incident_model import ComponentStatus
     from switchboard.models import utc_now
 
     with data_environment(args.stack):
@@ -280,7 +280,7 @@ def cmd_subscribers_opt(args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands: Any, data_options: Any) -> None:
-    from switchboard.incidents.model import INCIDENT_STATUSES, MAINTENANCE_STATUSES, ComponentStatus, Impact
+    from switchboard.incident_model import INCIDENT_STATUSES, MAINTENANCE_STATUSES, ComponentStatus, Impact
 
     statuses = [s.value for s in (*INCIDENT_STATUSES, *MAINTENANCE_STATUSES)]
     incidents = commands.add_parser("incidents", help="status-page incidents and scheduled maintenance").add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -251,7 +251,7 @@ def fanout(count: int, stock_moto: bool = False, weigh: bool = True, deadline_s:
         # below, on the default session, then see only the function's calls.
         mine = boto3.session.Session()
         dynamodb, sqs = mine.client("dynamodb"), mine.client("sqs")
-        from switchboard.incidents.model import Component, Impact
+        from switchboard.incident_model import Component, Impact
         from switchboard.incidents.service import IncidentDesk
         from switchboard.store.incidents import IncidentStore
         from switchboard.store.notices import NoticeStore
@@ -416,7 +416,7 @@ def pacing(numbers: int, rate: float, senders: int = 2) -> dict[str, Any]:
 
     with _stack() as stack:
         os.environ["SMS_RATE_PER_SECOND"] = f"{rate:g}"  # before any handler module is imported
-        from switchboard.incidents.model import Component, Impact
+        from switchboard.incident_model import Component, Impact
         from switchboard.incidents.service import IncidentDesk
         from switchboard.pacing import busiest_window, gap
         from switchboard.store.incidents import IncidentStore

@@ -18,7 +18,7 @@ import requests
 from conftest_helpers import unique_number
 from local_stack.drivers import Drivers
 from local_stack.stack import LOCAL_STATUSPAGE_SECRET
-from switchboard.incidents.model import Component, Impact, UpdateStatus
+from switchboard.incident_model import Component, Impact, UpdateStatus
 from switchboard.incidents.service import IncidentDesk
 from switchboard.models import ConversationStatus, Identity, IdentityKind
 from switchboard.store import keys

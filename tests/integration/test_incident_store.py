@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from switchboard.incidents.model import Impact, IncidentUpdate, UpdateStatus, open_incident
+from switchboard.incident_model import Impact, IncidentUpdate, UpdateStatus, open_incident
 from switchboard.incidents.service import IncidentDesk
 from switchboard.store.incidents import IncidentStore, new_incident_id
 from switchboard.store.notices import NoticeStore
@@ -29,7 +29,7 @@ def stores(local):
 def saved(store: IncidentStore, title: str, started: datetime, resolved: bool = False):
     incident = open_incident(new_incident_id(started), title, Impact.MINOR, (), IncidentUpdate(f"{uuid.uuid4()}", UpdateStatus.INVESTIGATING, "x", started))
     if resolved:
-        from switchboard.incidents.model import add_update
+        from switchboard.incident_model import add_update
 
         incident = add_update(incident, IncidentUpdate(f"{uuid.uuid4()}", UpdateStatus.RESOLVED, "done", started + timedelta(hours=1)))
     store.save(incident, None)

@@ -16,7 +16,7 @@ from botocore.credentials import Credentials
 
 from local_stack.signed import signed_request
 from local_stack.template import REGION
-from switchboard.incidents.model import Component
+from switchboard.incident_model import Component
 from switchboard.store.incidents import IncidentStore
 
 pytestmark = pytest.mark.integration

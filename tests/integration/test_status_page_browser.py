@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from local_stack.paths import REPO_ROOT
-from switchboard.incidents.model import Component, ComponentStatus, Impact, IncidentUpdate, UpdateStatus, add_update, open_incident
+from switchboard.incident_model import Component, ComponentStatus, Impact, IncidentUpdate, UpdateStatus, add_update, open_incident
 from switchboard.models import utc_now
 from switchboard.store.incidents import IncidentStore, new_incident_id
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from switchboard.incidents.keywords import KeywordKind, parse_keyword
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     ComponentStatus,
     Impact,
     IncidentError,

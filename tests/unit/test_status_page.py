@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     Component,
     ComponentStatus,
     Impact,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     ComponentStatus,
     Impact,
     IncidentKind,

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotF
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     ComponentStatus,
     Impact,
     IncidentError,

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.incidents.fanout import fan_out
-from switchboard.incidents.model import NotifyPolicy
+from switchboard.incident_model import NotifyPolicy
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients

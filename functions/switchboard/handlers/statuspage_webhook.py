@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.errors import RejectedRequest
-from switchboard.incidents.model import IncidentError
+from switchboard.incident_model import IncidentError
 from switchboard.incidents.service import IncidentDesk
 from switchboard.incidents.statuspage import ComponentNotice, StatuspageShapeError, parse_notification
 from switchboard.models import utc_now

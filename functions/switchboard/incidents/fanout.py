@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-from switchboard.incidents.model import NotifyPolicy, should_notify
+from switchboard.incident_model import NotifyPolicy, should_notify
 from switchboard.incidents.notices import notice_message
 from switchboard.store.conversations import ConversationStore
 from switchboard.store.incidents import IncidentStore

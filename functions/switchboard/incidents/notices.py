@@ -7,7 +7,7 @@ and a visible unsubscribe link; an X direct message fits X's length.
 
 from __future__ import annotations
 
-from switchboard.incidents.model import Incident, IncidentKind, IncidentUpdate, UpdateStatus
+from switchboard.incident_model import Incident, IncidentKind, IncidentUpdate, UpdateStatus
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
 
 SMS_LIMIT = 306  # two concatenated GSM-7 segments

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     CLOSED_STATUSES,
     Component,
     ComponentStatus,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     Component,
     ComponentStatus,
     Incident,

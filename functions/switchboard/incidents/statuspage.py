@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     MAINTENANCE_STATUSES,
     ComponentStatus,
     Impact,

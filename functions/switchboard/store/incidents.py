@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 from ulid import ULID
 
-from switchboard.incidents.model import (
+from switchboard.incident_model import (
     Component,
     ComponentStatus,
     Impact,

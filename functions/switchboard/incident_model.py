@@ -1,6 +1,6 @@
 """Incidents, scheduled maintenance and components: what a status page shows.
 
-Pure data and rules. The vocabulary is Atlassian Statuspage's, so its webhooks map onto
+Pure data and rules, on the ground floor next to models.py: the store and every room use it. The vocabulary is Atlassian Statuspage's, so its webhooks map onto
 this model one to one and customers read the words they already know.
 """
 
