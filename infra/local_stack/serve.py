@@ -71,7 +71,10 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers:
         f"Switchboard is serving template.yaml's routes on http://127.0.0.1:{gateway.port}",
         "",
     ]
-    lines += [f"  {route.method:<6} {route.path:<32} → {route.function_id}" for route in gateway.routes]
+    lines += [
+        f"  {route.method:<6} {route.path:<32} → {route.function_id}" + ("  (IAM: SigV4-signed requests only)" if route.authorization == "AWS_IAM" else "")
+        for route in gateway.routes
+    ]
     lines += ["", "and drives:"] + [f"  {line}" for line in drivers.describe()]
     lines += [
         "",
@@ -86,6 +89,9 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers:
         '  .venv/bin/switchboard local send voicemail --from +14155550100 "Please call me back"',
         '  .venv/bin/switchboard local send mention --handle jane_doe "is the API down?"',
         "  .venv/bin/switchboard conversations list",
+        '  .venv/bin/switchboard incidents open "Elevated API errors" -m "We are investigating."',
+        "  .venv/bin/switchboard local send statuspage tests/fixtures/statuspage/incident_created_investigating.json",
+        f"Status page: http://127.0.0.1:{gateway.port}/status",
         "",
         f"(the support number is {LOCAL_SUPPORT_NUMBER}, the support address {LOCAL_SUPPORT_EMAIL},",
         f" the X account @{LOCAL_X_USERNAME}; Ctrl-C stops everything)",
