@@ -65,6 +65,28 @@ COMPONENT_STATUS_FOR_IMPACT = {
 }
 
 
+# The words customers read for each status (the status page, notices).
+COMPONENT_LABELS = {
+    ComponentStatus.OPERATIONAL: "Operational",
+    ComponentStatus.DEGRADED_PERFORMANCE: "Degraded performance",
+    ComponentStatus.PARTIAL_OUTAGE: "Partial outage",
+    ComponentStatus.MAJOR_OUTAGE: "Major outage",
+    ComponentStatus.UNDER_MAINTENANCE: "Under maintenance",
+}
+
+UPDATE_LABELS = {
+    UpdateStatus.INVESTIGATING: "Investigating",
+    UpdateStatus.IDENTIFIED: "Identified",
+    UpdateStatus.MONITORING: "Monitoring",
+    UpdateStatus.RESOLVED: "Resolved",
+    UpdateStatus.POSTMORTEM: "Postmortem",
+    UpdateStatus.SCHEDULED: "Scheduled",
+    UpdateStatus.IN_PROGRESS: "In progress",
+    UpdateStatus.VERIFYING: "Verifying",
+    UpdateStatus.COMPLETED: "Completed",
+}
+
+
 class NotifyPolicy(StrEnum):
     """Which updates send notices: every one, or (as Statuspage does for SMS) the first and the last."""
 
@@ -256,6 +278,41 @@ def to_document(incident: Incident) -> dict[str, Any]:
             for update in incident.updates
         ],
     }
+
+
+def from_document(document: dict[str, Any]) -> Incident:
+    """The incident `to_document` described (the store keeps incidents in this shape)."""
+
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+    return Incident(
+        incident_id=document["id"],
+        title=document["title"],
+        impact=Impact(document["impact"]),
+        kind=IncidentKind(document["kind"]),
+        status=UpdateStatus(document["status"]),
+        created_at=when(document["created_at"]),
+        updated_at=when(document["updated_at"]),
+        resolved_at=when(document.get("resolved_at")),
+        scheduled_for=when(document.get("scheduled_for")),
+        scheduled_until=when(document.get("scheduled_until")),
+        components=tuple(document.get("components") or ()),
+        source=document.get("source", "switchboard"),
+        source_id=document.get("source_id"),
+        shortlink=document.get("shortlink"),
+        updates=tuple(
+            IncidentUpdate(
+                update_id=update["id"],
+                status=UpdateStatus(update["status"]),
+                body=update.get("body", ""),
+                created_at=when(update["created_at"]),
+                notify=bool(update.get("notify", True)),
+                affected={component: ComponentStatus(status) for component, status in (update.get("affected") or {}).items()},
+            )
+            for update in document.get("updates") or ()
+        ),
+    )
 
 
 def component_document(component: Component) -> dict[str, Any]:

@@ -178,3 +178,12 @@ def test_a_short_update_is_sent_whole():
     assert sms_text("Acme", incident, incident.updates[0], "https://s.example/status") == (
         "Acme: [Investigating] Incident: API errors. Looking into it https://s.example/status Reply STOP to opt out."
     )
+
+
+def test_an_incident_survives_its_document_as_the_store_keeps_it():
+    from switchboard.incident_model import from_document, to_document
+
+    maintenance = open_incident("m1", "DB upgrade", Impact.NONE, ("db",), update("u1", UpdateStatus.SCHEDULED, notify=False), IncidentKind.MAINTENANCE, T0, T0 + timedelta(hours=2))
+    done = add_update(add_update(maintenance, update("u2", UpdateStatus.IN_PROGRESS, minutes=5)), update("u3", UpdateStatus.COMPLETED, minutes=90))
+    for incident in (api_incident(), done):
+        assert from_document(to_document(incident)) == incident

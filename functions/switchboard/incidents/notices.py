@@ -7,23 +7,12 @@ and a visible unsubscribe link; an X direct message fits X's length.
 
 from __future__ import annotations
 
-from switchboard.incident_model import Incident, IncidentKind, IncidentUpdate, UpdateStatus
+from switchboard.incident_model import UPDATE_LABELS, Incident, IncidentKind, IncidentUpdate
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
 
 SMS_LIMIT = 306  # two concatenated GSM-7 segments
 X_LIMIT = 280
 
-STATUS_WORDS = {
-    UpdateStatus.INVESTIGATING: "Investigating",
-    UpdateStatus.IDENTIFIED: "Identified",
-    UpdateStatus.MONITORING: "Monitoring",
-    UpdateStatus.RESOLVED: "Resolved",
-    UpdateStatus.POSTMORTEM: "Postmortem",
-    UpdateStatus.SCHEDULED: "Scheduled",
-    UpdateStatus.IN_PROGRESS: "In progress",
-    UpdateStatus.VERIFYING: "Verifying",
-    UpdateStatus.COMPLETED: "Completed",
-}
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -33,7 +22,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def headline(incident: Incident, update: IncidentUpdate) -> str:
     what = "Maintenance" if incident.kind is IncidentKind.MAINTENANCE else "Incident"
-    return f"[{STATUS_WORDS[update.status]}] {what}: {incident.title}"
+    return f"[{UPDATE_LABELS[update.status]}] {what}: {incident.title}"
 
 
 def sms_text(brand: str, incident: Incident, update: IncidentUpdate, status_url: str) -> str:

@@ -19,6 +19,8 @@ from itertools import groupby
 from typing import Any
 
 from switchboard.incident_model import (
+    COMPONENT_LABELS,
+    UPDATE_LABELS,
     Component,
     ComponentStatus,
     Incident,
@@ -32,26 +34,6 @@ from switchboard.models import iso_utc
 
 # Past incidents the page lists, as Statuspage's own page does.
 HISTORY_DAYS = 90
-
-COMPONENT_LABELS = {
-    ComponentStatus.OPERATIONAL: "Operational",
-    ComponentStatus.DEGRADED_PERFORMANCE: "Degraded performance",
-    ComponentStatus.PARTIAL_OUTAGE: "Partial outage",
-    ComponentStatus.MAJOR_OUTAGE: "Major outage",
-    ComponentStatus.UNDER_MAINTENANCE: "Under maintenance",
-}
-
-UPDATE_LABELS = {
-    UpdateStatus.INVESTIGATING: "Investigating",
-    UpdateStatus.IDENTIFIED: "Identified",
-    UpdateStatus.MONITORING: "Monitoring",
-    UpdateStatus.RESOLVED: "Resolved",
-    UpdateStatus.POSTMORTEM: "Postmortem",
-    UpdateStatus.SCHEDULED: "Scheduled",
-    UpdateStatus.IN_PROGRESS: "In progress",
-    UpdateStatus.VERIFYING: "Verifying",
-    UpdateStatus.COMPLETED: "Completed",
-}
 
 # Month names of our own: %b follows the process locale.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -19,15 +19,7 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 from ulid import ULID
 
-from switchboard.incident_model import (
-    Component,
-    ComponentStatus,
-    Impact,
-    Incident,
-    IncidentKind,
-    IncidentUpdate,
-    UpdateStatus,
-)
+from switchboard.incident_model import Component, ComponentStatus, Incident, from_document, to_document
 from switchboard.models import iso_utc
 from switchboard.store import keys
 from switchboard.store.dynamo import batch_get, cancellation_codes, from_item, is_transaction_cancelled, to_item, to_values
@@ -183,72 +175,17 @@ def new_incident_id(at: datetime) -> str:
 
 
 def incident_to_item(incident: Incident) -> dict[str, Any]:
-    def when(moment: datetime | None) -> str | None:
-        return iso_utc(moment) if moment else None
+    """The item: the model's own document (incident_model.to_document), plus the key."""
+    document = to_document(incident)
+    return {**keys.incident_key(incident.incident_id), "type": "incident", "incident_id": document.pop("id"), **document}
 
-    return {
-        **keys.incident_key(incident.incident_id),
-        "type": "incident",
-        "incident_id": incident.incident_id,
-        "title": incident.title,
-        "impact": incident.impact.value,
-        "kind": incident.kind.value,
-        "status": incident.status.value,
-        "created_at": when(incident.created_at),
-        "updated_at": when(incident.updated_at),
-        "resolved_at": when(incident.resolved_at),
-        "scheduled_for": when(incident.scheduled_for),
-        "scheduled_until": when(incident.scheduled_until),
-        "components": list(incident.components) or None,
-        "source": incident.source,
-        "source_id": incident.source_id,
-        "shortlink": incident.shortlink,
-        "updates": [
-            {
-                "update_id": update.update_id,
-                "status": update.status.value,
-                "body": update.body,
-                "created_at": when(update.created_at),
-                "notify": update.notify,
-                "affected": {component: status.value for component, status in update.affected.items()},
-            }
-            for update in incident.updates
-        ],
-    }
+
+def incident_from_item(values: dict[str, Any]) -> Incident:
+    return from_document({**values, "id": values["incident_id"]})
 
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-
-
-def incident_from_item(values: dict[str, Any]) -> Incident:
-    return Incident(
-        incident_id=values["incident_id"],
-        title=values["title"],
-        impact=Impact(values["impact"]),
-        kind=IncidentKind(values["kind"]),
-        status=UpdateStatus(values["status"]),
-        created_at=_time(values["created_at"]),
-        updated_at=_time(values["updated_at"]),
-        resolved_at=_time(values.get("resolved_at")),
-        scheduled_for=_time(values.get("scheduled_for")),
-        scheduled_until=_time(values.get("scheduled_until")),
-        components=tuple(values.get("components") or ()),
-        source=values.get("source", "switchboard"),
-        source_id=values.get("source_id"),
-        shortlink=values.get("shortlink"),
-        updates=tuple(
-            IncidentUpdate(
-                update_id=update["update_id"],
-                status=UpdateStatus(update["status"]),
-                body=update.get("body", ""),
-                created_at=_time(update["created_at"]),
-                notify=bool(update.get("notify", True)),
-                affected={component: ComponentStatus(status) for component, status in (update.get("affected") or {}).items()},
-            )
-            for update in values.get("updates") or ()
-        ),
-    )
 
 
 def component_to_item(component: Component) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -170,17 +170,7 @@ class NoticeStore:
     def counts(self, update_id: str) -> dict[str, int]:
         """How many notices of the update are in each state, "queued" included."""
         job = self.job(update_id)
-        tally: Counter[str] = Counter()
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_values({":pk": keys.notices_pk(update_id), ":prefix": keys.NOTICE_PREFIX}),
-            ProjectionExpression="#status",
-            ExpressionAttributeNames={"#status": "status"},
-        ):
-            for item in page["Items"]:
-                tally[from_item(item)["status"]] += 1
+        tally = Counter(item["status"] for item in self._notices(update_id, "#status", {"#status": "status"}))
         queued = job.queued if job else 0
         skipped_at_fanout = job.skipped if job else 0
         handled = sum(tally.values())
@@ -195,13 +185,17 @@ class NoticeStore:
 
     def send_times(self, update_id: str) -> list[float]:
         """When each sent notice's send started (epoch seconds): the pacing's evidence."""
-        found: list[float] = []
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_values({":pk": keys.notices_pk(update_id), ":prefix": keys.NOTICE_PREFIX}),
-            ProjectionExpression="started_at",
-        ):
-            found.extend(float(from_item(item)["started_at"]) for item in page["Items"] if "started_at" in item)
-        return found
+        return [float(item["started_at"]) for item in self._notices(update_id, "started_at") if "started_at" in item]
+
+    def _notices(self, update_id: str, projection: str, names: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """The update's notice items (a Query, page by page), with the projected attributes."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_values({":pk": keys.notices_pk(update_id), ":prefix": keys.NOTICE_PREFIX}),
+            "ProjectionExpression": projection,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        for page in self._client.get_paginator("query").paginate(**request):
+            yield from (from_item(item) for item in page["Items"])
