@@ -59,6 +59,9 @@ IMPORT_ENV = {
     # What the email and X functions require beyond the globals (template.yaml sets them).
     "MAIL_BUCKET": "mail-bucket",
     "X_SUPPORT_ACCOUNT": "1500000000000000001:switchboardhq",
+    # What the stream- and queue-driven functions require (template.yaml sets them).
+    "OUTBOX_QUEUE_URL": "http://127.0.0.1:9/000000000000/OutboxQueue",
+    "NOTICE_QUEUE_URL": "http://127.0.0.1:9/000000000000/NoticeQueue",
 }
 # A developer's settings must not reach the benchmark (nor real AWS).
 _SCRUBBED = ("TWILIO_AUTH_TOKEN", "SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_LOCAL_DIR", "PORT", "TABLE_NAME", "QUARANTINE_BUCKET", "TWILIO_AUTH_TOKEN_PARAMETER", "DEFAULT_PHONE_REGION")
