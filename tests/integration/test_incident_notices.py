@@ -224,3 +224,28 @@ def test_statuspage_webhooks_notify_sms_and_email_subscribers_once_per_notifying
 
     component = requests.post(f"{local.gateway_url}/webhooks/statuspage/{LOCAL_STATUSPAGE_SECRET}", data=(STATUSPAGE_FIXTURES / "component_update.json").read_bytes(), timeout=60)
     assert component.status_code == 200 and component.json()["status"]
+
+
+def test_a_late_retry_of_stop_never_undoes_a_later_start_and_a_recorded_but_unapplied_stop_applies_on_retry(local, stores, sms_form):
+    from switchboard.conversations.inbound import record_inbound
+    from switchboard.models import Channel, InboundMessage
+
+    _, _, subscribers = stores
+    phone = unique_number()
+    stop = sms_form(sender=phone, body="STOP")
+    assert "You are unsubscribed" in local.post_sms(stop).text
+    assert "opted back in" in local.post_sms(sms_form(sender=phone, body="START")).text
+    retried = local.post_sms(stop)  # Twilio's retry of the first STOP, after the START
+    assert retried.status_code == 200 and "<Message>" not in retried.text
+    assert not subscribers.is_opted_out("sms", phone)
+
+    # A STOP stored by a delivery that then failed (before its effect): the retry applies it.
+    other = unique_number()
+    failed_first = sms_form(sender=other, body="stop")
+    record_inbound(
+        InboundMessage(Channel.SMS, "twilio", failed_first["MessageSid"], Identity(IdentityKind.PHONE, other), now(), body="stop", keyword="STOP"),
+        local.conversations(),
+    )
+    assert not subscribers.is_opted_out("sms", other)
+    assert "You are unsubscribed" in local.post_sms(failed_first).text
+    assert subscribers.is_opted_out("sms", other)

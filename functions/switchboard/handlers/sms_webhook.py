@@ -70,14 +70,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: datetime) -> dict[str, Any]:
-    """Apply a customer's keyword, record it in their stream, and confirm it once."""
+    """Record a customer's keyword in their stream, apply it, and confirm it once.
+
+    Recorded first, applied second, then marked applied: a Twilio retry of a keyword whose
+    first delivery failed before the mark applies it then; a retry of one already applied
+    changes nothing, so a late retry of STOP never undoes a START sent since.
+    """
     from dataclasses import replace
 
     from switchboard.incidents.subscriptions import keyword_answer
+    from switchboard.store.conversations import Route
     from switchboard.store.subscribers import SubscriberStore
 
-    # The effect first: a retry after a failed recording applies it again (harmlessly),
-    # while a recorded keyword is never left without its effect.
+    store = conversation_store()
+    result = record_inbound(replace(message, keyword=keyword.word), store, settings.conversation_idle, lookup)
+    route, message_id = Route(result.customer_id, result.conversation_id), result.message_id
+    if result.duplicate and store.message_attribute(route, message_id, "keyword_applied"):
+        return xml_response(EMPTY_TWIML)  # Twilio's retry: the confirmation went with the first answer
     known = None
     if keyword.components:
         from switchboard.store.incidents import IncidentStore
@@ -85,12 +94,10 @@ def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: dateti
         known = {component.component_id for component in IncidentStore(clients.dynamodb(), settings.table_name).components()}
     subscribers = SubscriberStore(clients.dynamodb(), settings.table_name)
     answer = keyword_answer(keyword, message.sender.value, subscribers, settings.brand_name, now, known)
-    result = record_inbound(replace(message, keyword=keyword.word), conversation_store(), settings.conversation_idle, lookup)
-    logger.info("keyword", extra={"keyword": keyword.kind.value, "duplicate": result.duplicate, "conversation_id": result.conversation_id})
+    store.update_message(route, message_id, {"keyword_applied": True})
+    logger.info("keyword", extra={"keyword": keyword.kind.value, "retried": result.duplicate, "conversation_id": result.conversation_id})
     metrics.add_dimension(name="keyword", value=keyword.kind.value)
     metrics.add_metric(name="Keywords", unit=MetricUnit.Count, value=1)
-    if result.duplicate:
-        return xml_response(EMPTY_TWIML)  # Twilio's retry: the confirmation went with the first answer
     reply = MessagingResponse()
     reply.message(answer)
     return xml_response(str(reply))

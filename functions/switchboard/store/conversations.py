@@ -411,6 +411,17 @@ class ConversationStore:
             ExpressionAttributeValues=to_values(values),
         )
 
+    def message_attribute(self, route: Route, message_id: str, name: str) -> Any:
+        """One attribute of a stored message (None when it or the message is missing)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.message_key(route.conversation_id, message_id)),
+            ProjectionExpression="#name",
+            ExpressionAttributeNames={"#name": name},
+            ConsistentRead=True,
+        ).get("Item")
+        return from_item(item).get(name) if item else None
+
     def set_preview(self, conversation_id: str, text: str) -> None:
         """Show these words as the conversation's latest (a voicemail's late transcription)."""
         update_if(
