@@ -107,3 +107,14 @@ def test_the_commands_open_update_and_show_an_incident_with_its_deliveries(local
     assert opted.returncode == 0 and subscribers.is_opted_out("sms", phone)
     listing = run_cli(["subscribers", "list", "--limit", "100000"], env)
     assert re.search(rf"sms\s+{re.escape(phone)}\s+{component}\s+cli\s+opted out", listing.stdout)
+
+
+def test_a_confirmation_link_expires_after_two_days(local, subscribers):
+    from datetime import datetime, timedelta, timezone
+
+    reader = address()
+    token = subscribers.confirmation_token("email", reader, (), datetime.now(timezone.utc) - timedelta(days=3))
+    for method in ("GET", "POST"):
+        page = requests.request(method, f"{local.gateway_url}/subscribe/{token}", timeout=30)
+        assert page.status_code == 404 and "expired" in page.text
+    assert subscribers.get("email", reader) is None

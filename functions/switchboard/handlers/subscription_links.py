@@ -70,7 +70,7 @@ def _request_subscription(body: bytes, store: SubscriberStore) -> dict[str, Any]
 
 def _confirm(method: str, token: str, store: SubscriberStore) -> dict[str, Any]:
     if method == "GET":
-        found = store.find_token(token)
+        found = store.find_token(token, utc_now())
         if not found or found.get("purpose") != "confirm":
             return _page(404, "Link expired", "This confirmation link is unknown or has expired. Subscribe again from the status page.")
         return _page(200, "Confirm your subscription", f"Get {html.escape(settings.brand_name)}'s incident notices at {html.escape(found['address'])}?", button="Confirm")
@@ -83,7 +83,7 @@ def _confirm(method: str, token: str, store: SubscriberStore) -> dict[str, Any]:
 
 def _unsubscribe(method: str, token: str, store: SubscriberStore) -> dict[str, Any]:
     if method == "GET":
-        found = store.find_token(token)
+        found = store.find_token(token, utc_now())
         if not found or found.get("purpose") != "unsubscribe":
             return _page(404, "Link not found", "This unsubscribe link is unknown. If you still get notices, reply STOP to an SMS or write to us.")
         return _page(200, "Unsubscribe", f"Stop all incident notices to {html.escape(found['address'])}?", button="Unsubscribe")

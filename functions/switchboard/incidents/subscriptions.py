@@ -89,7 +89,7 @@ def confirmation_email(address: str, components: tuple[str, ...], store: Subscri
 
 def confirm(token: str, store: SubscriberStore, now: datetime) -> str | None:
     """Follow a confirmation link: subscribes the address; returns it, or None for a bad link."""
-    found = store.find_token(token)
+    found = store.find_token(token, now)
     if not found or found.get("purpose") != "confirm":
         return None
     store.opt_in(found["channel"], found["address"], "email-link", now)
@@ -99,7 +99,7 @@ def confirm(token: str, store: SubscriberStore, now: datetime) -> str | None:
 
 def unsubscribe(token: str, store: SubscriberStore, now: datetime) -> str | None:
     """Follow an unsubscribe link (or a one-click POST): opts the address out; None for a bad link."""
-    found = store.find_token(token)
+    found = store.find_token(token, now)
     if not found or found.get("purpose") != "unsubscribe":
         return None
     store.opt_out(found["channel"], found["address"], "unsubscribe-link", now)

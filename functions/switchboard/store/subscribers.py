@@ -116,7 +116,7 @@ class SubscriberStore:
 
     # ---- link tokens ----
 
-    def find_token(self, token: str) -> dict[str, Any] | None:
+    def find_token(self, token: str, now: datetime) -> dict[str, Any] | None:
         """What a link's token stands for: {"purpose", "channel", "address", ...}, or None."""
         if not token or len(token) > 100:
             return None
@@ -125,7 +125,7 @@ class SubscriberStore:
             return None
         values = from_item(item)
         expires = values.get(keys.TTL_ATTRIBUTE)
-        if expires is not None and int(expires) < int(datetime.now().timestamp()):
+        if expires is not None and int(expires) < int(now.timestamp()):
             return None  # TTL deletes lazily: an expired link is refused even while it lingers
         return values
 
