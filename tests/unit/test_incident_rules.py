@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from switchboard.incidents.keywords import KeywordKind, parse_keyword
 from switchboard.incident_model import (
@@ -134,10 +134,13 @@ def test_slots_are_spaced_by_the_gap_and_never_start_in_the_past():
         gap(0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(rate=st.sampled_from([0.5, 1, 3, 14, 30]), lateness=st.lists(st.floats(0, LATE_TOLERANCE), min_size=5, max_size=120))
+# Found by this test when the tolerance equalled the margin: three on-time sends after a
+# late one ended exactly a second later, and float rounding put all four in one window.
+@example(rate=3, lateness=[0.0] * 10 + [LATE_TOLERANCE] + [0.0] * 3)
 def test_sends_that_start_within_the_tolerance_never_exceed_the_rate_in_any_one_second_window(rate, lateness):
-    """The proof in pacing.py, checked: slots taken in turn, each send up to 50 ms late."""
+    """The proof in pacing.py, checked: slots taken in turn, each send up to 40 ms late."""
     cursor = None
     starts = []
     for late in lateness:
