@@ -45,3 +45,22 @@ def test_credentials_must_be_the_documented_json():
     assert user_credentials(json.dumps(CREDENTIALS)) == CREDENTIALS
     with pytest.raises(ValueError, match="not the expected JSON"):
         user_credentials('{"consumer_key": "only"}')
+
+
+@responses.activate
+def test_an_incident_notice_is_a_direct_message_to_the_subscriber():
+    url = "https://api.twitter.com/2/dm_conversations/with/2244994945/messages"
+    responses.add("POST", url, json={"data": {"dm_conversation_id": "1500000000000000001-2244994945", "dm_event_id": "1860000000000000009"}}, status=201)
+    sent = XReplies(CREDENTIALS).direct_message("2244994945", "Acme: [Investigating] Incident: API errors.")
+    assert sent == "1860000000000000009"
+    (call,) = responses.calls
+    assert json.loads(call.request.body) == {"text": "Acme: [Investigating] Incident: API errors."}
+    assert call.request.headers["Authorization"].startswith("OAuth ")
+
+
+@responses.activate
+def test_a_refused_direct_message_is_permanent():
+    responses.add("POST", "https://api.twitter.com/2/dm_conversations/with/1/messages", json={"title": "Forbidden", "detail": "You cannot send messages to this user.", "type": "about:blank", "status": 403}, status=403)
+    with pytest.raises(PermanentSendFailure) as failure:
+        XReplies(CREDENTIALS).direct_message("1", "hi")
+    assert failure.value.code == 403 and "cannot send messages" in failure.value.reason
