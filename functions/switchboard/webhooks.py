@@ -8,14 +8,15 @@ answered 503 so the provider retries. Neither is ever stored as a message.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, Callable
 
-from switchboard.errors import RejectedRequest
 from aws_lambda_powertools.metrics import MetricUnit
 
+from switchboard.errors import RejectedRequest
+from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
@@ -31,6 +32,7 @@ class WebhookRequest:
     body: bytes
     source_ip: str | None
     request_id: str | None
+    path_parameters: dict[str, str] = field(default_factory=dict)  # {name} parts of the route
 
     @classmethod
     def from_api_gateway(cls, event: dict[str, Any]) -> "WebhookRequest":
@@ -50,6 +52,7 @@ class WebhookRequest:
             body=body,
             source_ip=(context.get("http") or {}).get("sourceIp"),
             request_id=context.get("requestId"),
+            path_parameters=dict(event.get("pathParameters") or {}),
         )
 
     def public_url(self, base_url: str) -> str:
@@ -128,6 +131,24 @@ def fail(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     response = text_response(503, "temporarily unable to store the message; retry later")
     response["headers"]["Retry-After"] = "5"
     return response
+
+
+def webhook(handle: Callable[[WebhookRequest, datetime], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The edge every webhook shares: the request as received and the time it came, then
+    RejectedRequest → its 4xx with the reason (refuse), anything else → 503 (fail)."""
+
+    @wraps(handle)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = WebhookRequest.from_api_gateway(event)
+        now = utc_now()
+        try:
+            return handle(request, now)
+        except RejectedRequest as rejection:
+            return refuse(request, rejection, now)
+        except Exception:
+            return fail(request, now)
+
+    return handler
 
 
 def text_response(status: int, text: str) -> dict[str, Any]:

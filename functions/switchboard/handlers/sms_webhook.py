@@ -12,19 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from twilio.twiml.messaging_response import MessagingResponse
 
 from switchboard.channels.sms import normalize_sms
 from switchboard.conversations.inbound import record_inbound
-from switchboard.errors import RejectedRequest
 from switchboard.incidents.keywords import Keyword, parse_keyword
-from switchboard.models import InboundMessage, utc_now
+from switchboard.models import InboundMessage
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
-from switchboard.webhooks import WebhookRequest, fail, refuse, twilio_form, xml_response
+from switchboard.webhooks import WebhookRequest, twilio_form, webhook, xml_response
 
 settings = get_settings()
 EMPTY_TWIML = str(MessagingResponse())
@@ -36,30 +34,19 @@ def conversation_store() -> ConversationStore:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = WebhookRequest.from_api_gateway(event)
-    now = utc_now()
-    try:
-        form = twilio_form(request)
-        message = normalize_sms(form, received_at=now, default_region=settings.default_phone_region)
-    except RejectedRequest as rejection:
-        return refuse(request, rejection, now)
-    except Exception:
-        return fail(request, now)
-
+@webhook
+def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
+    form = twilio_form(request)
+    message = normalize_sms(form, received_at=now, default_region=settings.default_phone_region)
     logger.set_correlation_id(message.provider_id)
     logger.append_keys(sender=mask_phone(message.sender.value), media=len(message.media))
-    try:
-        lookup = conversation_store().look_up(message)
-        if lookup.agent_id:
-            return _agent_command(message, lookup.agent_id, now)
-        keyword = parse_keyword(message.body) if not message.media else None
-        if keyword:
-            return _keyword(message, keyword, lookup, now)
-        result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
-    except Exception:
-        return fail(request, now)
-
+    lookup = conversation_store().look_up(message)
+    if lookup.agent_id:
+        return _agent_command(message, lookup.agent_id, now)
+    keyword = parse_keyword(message.body) if not message.media else None
+    if keyword:
+        return _keyword(message, keyword, lookup, now)
+    result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
     logger.info(
         "duplicate delivery ignored" if result.duplicate else "message stored",
         extra={"conversation_id": result.conversation_id, "message_id": result.message_id, "new_customer": result.new_customer},

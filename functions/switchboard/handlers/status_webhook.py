@@ -8,20 +8,19 @@ the next tick escalates it instead of waiting for the level's timeout.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.errors import RejectedRequest
-from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore, Route
 from switchboard.store.deliveries import DeliveryStore
 from switchboard.store.pages import PageStore
-from switchboard.webhooks import WebhookRequest, fail, refuse, text_response, twilio_form
+from switchboard.webhooks import WebhookRequest, text_response, twilio_form, webhook
 
 settings = get_settings()
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
@@ -30,33 +29,25 @@ FAILED = ("undelivered", "failed")
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = WebhookRequest.from_api_gateway(event)
-    now = utc_now()
-    try:
-        form = twilio_form(request)
-        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-        if not MESSAGE_SID.fullmatch(sid):
-            raise RejectedRequest(400, "MessageSid is missing or not a Twilio message id")
-        if not re.fullmatch(r"[a-z-]{3,20}", status):
-            raise RejectedRequest(400, "MessageStatus is missing or malformed")
-    except RejectedRequest as rejection:
-        return refuse(request, rejection, now)
-    except Exception:
-        return fail(request, now)
+@webhook
+def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
+    form = twilio_form(request)
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not MESSAGE_SID.fullmatch(sid):
+        raise RejectedRequest(400, "MessageSid is missing or not a Twilio message id")
+    if not re.fullmatch(r"[a-z-]{3,20}", status):
+        raise RejectedRequest(400, "MessageStatus is missing or malformed")
     logger.set_correlation_id(sid)
-    try:
-        delivery = DeliveryStore(clients.dynamodb(), settings.table_name).record_status(sid, status, form.get("ErrorCode") or None, now)
-        if delivery is not None:
-            _follow_up(delivery, status, form.get("ErrorCode") or None, now)
-    except Exception:
-        return fail(request, now)
-    logger.info("delivery status", extra={"status": status, "error_code": form.get("ErrorCode"), "known": delivery is not None})
+    error_code = form.get("ErrorCode") or None
+    delivery = DeliveryStore(clients.dynamodb(), settings.table_name).record_status(sid, status, error_code, now)
+    if delivery is not None:
+        _follow_up(delivery, status, error_code, now)
+    logger.info("delivery status", extra={"status": status, "error_code": error_code, "known": delivery is not None})
     metrics.add_metric(name="DeliveryFailures" if status in FAILED else "DeliveryUpdates", unit=MetricUnit.Count, value=1)
     return text_response(200, "ok")
 
 
-def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, now) -> None:
+def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, now: datetime) -> None:
     conversation_id = delivery.get("conversation_id")
     if delivery.get("stream_message_id") and conversation_id:
         route = Route("", conversation_id)  # only the conversation locates the message

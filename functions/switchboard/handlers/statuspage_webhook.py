@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.errors import RejectedRequest
 from switchboard.incident_model import IncidentError
 from switchboard.incidents.service import IncidentDesk
 from switchboard.incidents.statuspage import ComponentNotice, StatuspageShapeError, parse_notification
-from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients
 from switchboard.store.incidents import IncidentStore
 from switchboard.store.notices import NoticeStore
-from switchboard.webhooks import WebhookRequest, fail, refuse
+from switchboard.webhooks import WebhookRequest, webhook
 
 settings = get_settings()
 MAX_BODY_BYTES = 256 * 1024  # an incident with a long timeline is a few tens of KB
@@ -32,40 +31,32 @@ MAX_BODY_BYTES = 256 * 1024  # an incident with a long timeline is a few tens of
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = WebhookRequest.from_api_gateway(event)
-    now = utc_now()
+@webhook
+def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
+    expected = get_secret(settings.statuspage_secret_parameter, settings.secret_max_age_seconds)
+    given = request.path_parameters.get("secret", "")
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise RejectedRequest(403, "unknown webhook secret")
+    if len(request.body) > MAX_BODY_BYTES:
+        raise RejectedRequest(413, f"body larger than {MAX_BODY_BYTES} bytes")
     try:
-        expected = get_secret(settings.statuspage_secret_parameter, settings.secret_max_age_seconds)
-        given = (event.get("pathParameters") or {}).get("secret", "")
-        if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-            raise RejectedRequest(403, "unknown webhook secret")
-        if len(request.body) > MAX_BODY_BYTES:
-            raise RejectedRequest(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        try:
-            payload = json.loads(request.body)
-        except ValueError as error:
-            raise RejectedRequest(400, f"the body is not JSON ({error})") from None
-        try:
-            notice = parse_notification(payload)
-        except StatuspageShapeError as error:
-            raise RejectedRequest(400, f"not a Statuspage notification: {error}") from None
-    except RejectedRequest as rejection:
-        return refuse(request, rejection, now)
-    except Exception:
-        return fail(request, now)
+        payload = json.loads(request.body)
+    except ValueError as error:
+        raise RejectedRequest(400, f"the body is not JSON ({error})") from None
+    try:
+        notice = parse_notification(payload)
+    except StatuspageShapeError as error:
+        raise RejectedRequest(400, f"not a Statuspage notification: {error}") from None
 
     desk = IncidentDesk(IncidentStore(clients.dynamodb(), settings.table_name), NoticeStore(clients.dynamodb(), settings.table_name))
+    if isinstance(notice, ComponentNotice):
+        desk.set_component(notice.component_id, notice.status, notice.at, notice.name)
+        logger.info("component status", extra={"component_id": notice.component_id, "status": notice.status.value})
+        return _json(200, {"component": notice.component_id, "status": notice.status.value})
     try:
-        if isinstance(notice, ComponentNotice):
-            desk.set_component(notice.component_id, notice.status, notice.at, notice.name)
-            logger.info("component status", extra={"component_id": notice.component_id, "status": notice.status.value})
-            return _json(200, {"component": notice.component_id, "status": notice.status.value})
         change = desk.ingest(notice)
-    except IncidentError as error:
-        return refuse(request, RejectedRequest(422, str(error)), now)
-    except Exception:
-        return fail(request, now)
+    except IncidentError as error:  # well-formed, but not a valid incident (e.g. a maintenance without a window)
+        raise RejectedRequest(422, str(error)) from None
     logger.info("statuspage incident", extra={"incident_id": change.incident.incident_id, "added": len(change.added), "notifying": len(change.notifying)})
     metrics.add_metric(name="StatuspageUpdates", unit=MetricUnit.Count, value=len(change.added))
     return _json(200, {"incident": change.incident.incident_id, "added": [u.update_id for u in change.added], "notifying": list(change.notifying)})

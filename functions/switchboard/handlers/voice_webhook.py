@@ -9,11 +9,11 @@ POST /webhooks/twilio/voice/status        call status callback → a missed-call
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.channels.voice import (
     RECORDED_PATH,
@@ -23,14 +23,12 @@ from switchboard.channels.voice import (
     hang_up_twiml,
 )
 from switchboard.conversations.inbound import record_part
-from switchboard.errors import RejectedRequest
 from switchboard.hours import parse_business_hours
-from switchboard.models import utc_now
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.settings import SettingsError, get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
-from switchboard.webhooks import WebhookRequest, fail, refuse, twilio_form, text_response, xml_response
+from switchboard.webhooks import WebhookRequest, text_response, twilio_form, webhook, xml_response
 
 settings = get_settings()
 try:
@@ -45,25 +43,15 @@ def conversation_store() -> ConversationStore:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = WebhookRequest.from_api_gateway(event)
-    now = utc_now()
-    try:
-        form = twilio_form(request)
-        logger.set_correlation_id(form.get("CallSid"))
-        if request.path == VOICE_PATH:
-            return _answer(form, now)
-        part = call_part(request.path, form, dict(parse_qsl(request.query)), now, settings.default_phone_region)
-    except RejectedRequest as rejection:
-        return refuse(request, rejection, now)
-    except Exception:
-        return fail(request, now)
-
+@webhook
+def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
+    form = twilio_form(request)
+    logger.set_correlation_id(form.get("CallSid"))
+    if request.path == VOICE_PATH:
+        return _answer(form, now)
+    part = call_part(request.path, form, dict(parse_qsl(request.query)), now, settings.default_phone_region)
     if part is not None:
-        try:
-            result = record_part(part.message, part.updates, conversation_store(), settings.conversation_idle)
-        except Exception:
-            return fail(request, now)
+        result = record_part(part.message, part.updates, conversation_store(), settings.conversation_idle)
         logger.append_keys(caller=mask_phone(part.message.sender.value))
         logger.info(
             "call part added" if result.duplicate else "call stored",
@@ -78,7 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return text_response(200, "ok")
 
 
-def _answer(form: dict[str, str], now) -> dict[str, Any]:
+def _answer(form: dict[str, str], now: datetime) -> dict[str, Any]:
     open_now = business_hours.is_open(now)
     logger.info("call answered", extra={"open": open_now, "caller": mask_phone(form.get("From"))})
     metrics.add_dimension(name="channel", value="voice")
