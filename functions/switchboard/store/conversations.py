@@ -28,6 +28,7 @@ from switchboard.store.dynamo import (
     cancellation_items,
     from_item,
     is_transaction_cancelled,
+    query_items,
     retry_conflicts,
     to_item,
     to_values,
@@ -505,13 +506,12 @@ class ConversationStore:
 
     def list_conversations(self, limit: int = 50, active_since: datetime | None = None) -> list[Conversation]:
         """Conversations, most recently active first (a Query on the activity index)."""
-        conversations: list[Conversation] = []
-        paginator = self._client.get_paginator("query")
         condition, values = "activity_pk = :partition", {":partition": keys.ACTIVITY_PARTITION}
         if active_since is not None:
             condition += " AND activity_sk >= :since"
             values[":since"] = iso_utc(active_since)
-        pages = paginator.paginate(
+        items = query_items(
+            self._client,
             TableName=self._table,
             IndexName=keys.ACTIVITY_INDEX,
             KeyConditionExpression=condition,
@@ -519,9 +519,7 @@ class ConversationStore:
             ScanIndexForward=False,
             PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 100)},
         )
-        for page in pages:
-            conversations.extend(_conversation(from_item(item)) for item in page["Items"])
-        return conversations[:limit]
+        return [_conversation(item) for item in items][:limit]
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The summary and every message in order, from one partition."""
@@ -552,19 +550,13 @@ class ConversationStore:
     # ---- helpers --------------------------------------------------------------------
 
     def query_partition(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
-        paginator = self._client.get_paginator("query")
         condition, values = "pk = :pk", {":pk": pk}
         if sk_prefix:
             condition += " AND begins_with(sk, :prefix)"
             values[":prefix"] = sk_prefix
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=to_values(values),
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                yield from_item(item)
+        yield from query_items(
+            self._client, TableName=self._table, KeyConditionExpression=condition, ExpressionAttributeValues=to_values(values), ConsistentRead=True
+        )
 
     def _put_new(self, item: dict[str, Any], return_old: bool = False) -> dict[str, Any]:
         put = {"TableName": self._table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -27,6 +27,13 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 def to_values(values: dict[str, Any]) -> dict[str, Any]:
     """Expression attribute values (empty strings kept: they may be meaningful there)."""
     return {k: _serializer.serialize(v) for k, v in values.items()}
+
+
+def query_items(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
+    """A Query's items as Python values, page after page (DynamoDB pages at 1 MB)."""
+    for page in client.get_paginator("query").paginate(**request):
+        for item in page["Items"]:
+            yield from_item(item)
 
 
 def cancellation_codes(error: ClientError) -> list[str]:

@@ -22,7 +22,7 @@ from ulid import ULID
 from switchboard.incident_model import Component, ComponentStatus, Incident, from_document, to_document
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import batch_get, cancellation_codes, from_item, is_transaction_cancelled, to_item, to_values
+from switchboard.store.dynamo import batch_get, cancellation_codes, from_item, is_transaction_cancelled, query_items, to_item, to_values
 
 
 class IncidentConflict(RuntimeError):
@@ -67,15 +67,13 @@ class IncidentStore:
             yield incident_from_item(values)
 
     def _query_items(self, pk: str, lowest_sk: str) -> Iterator[dict[str, Any]]:
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
+        yield from query_items(
+            self._client,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :lowest AND :highest",
             ExpressionAttributeValues=to_values({":pk": pk, ":lowest": lowest_sk, ":highest": keys.INCIDENT_PREFIX + "~"}),
             ScanIndexForward=False,
-        ):
-            for item in page["Items"]:
-                yield from_item(item)
+        )
 
     def save(
         self, incident: Incident, expected_version: int | None, extra_writes: list[dict[str, Any]] = (), claim: tuple[str, str] | None = None

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import cancellation_codes, from_item, to_item, to_values, update_if
+from switchboard.store.dynamo import cancellation_codes, from_item, query_items, to_item, to_values, update_if
 
 # A claim left "sending" this long belongs to a sender that died mid-send: it may be retried.
 STALE_CLAIM = timedelta(minutes=5)
@@ -197,5 +197,4 @@ class NoticeStore:
         }
         if names:
             request["ExpressionAttributeNames"] = names
-        for page in self._client.get_paginator("query").paginate(**request):
-            yield from (from_item(item) for item in page["Items"])
+        yield from query_items(self._client, **request)

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, retry_conflicts, to_item, to_values
+from switchboard.store.dynamo import from_item, query_items, retry_conflicts, to_item, to_values
 
 
 class AgentPhoneTaken(Exception):
@@ -28,16 +28,15 @@ class OncallStore:
 
     def load(self) -> list[dict[str, Any]]:
         """Every item of the configuration partition (agents, schedule, overrides)."""
-        items: list[dict[str, Any]] = []
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=to_values({":pk": keys.ONCALL_PK}),
-            ConsistentRead=True,
-        ):
-            items.extend(from_item(item) for item in page["Items"])
-        return items
+        return list(
+            query_items(
+                self._client,
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=to_values({":pk": keys.ONCALL_PK}),
+                ConsistentRead=True,
+            )
+        )
 
     def get_agent(self, agent_id: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table, Key=to_item(keys.agent_key(agent_id))).get("Item")

@@ -9,7 +9,7 @@ from ulid import ULID
 
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, to_item, to_values
+from switchboard.store.dynamo import query_items, to_item, to_values
 
 
 class OutboxStore:
@@ -43,18 +43,16 @@ class OutboxStore:
     def list_sms(self, to: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Newest first."""
         found: list[dict[str, Any]] = []
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
+        for values in query_items(
+            self._client,
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=to_values({":pk": keys.OUTBOX_PK}),
             ScanIndexForward=False,
             ConsistentRead=True,
         ):
-            for item in page["Items"]:
-                values = from_item(item)
-                if to is None or values["to"] == to:
-                    found.append(values)
-                if len(found) >= limit:
-                    return found
+            if to is None or values["to"] == to:
+                found.append(values)
+            if len(found) >= limit:
+                return found
         return found

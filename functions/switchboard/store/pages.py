@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, retry_conflicts, to_item, to_values, update_if
+from switchboard.store.dynamo import from_item, query_items, retry_conflicts, to_item, to_values, update_if
 
 
 class PageStatus:
@@ -163,16 +163,15 @@ class PageStore:
 
     def due(self, now: datetime, limit: int = 500) -> Iterator[Page]:
         """Open pages whose next escalation time has come, oldest first (a Query on ByDue)."""
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
+        for item in query_items(
+            self._client,
             TableName=self._table,
             IndexName=keys.DUE_INDEX,
             KeyConditionExpression="due_pk = :due AND due_sk <= :now",
             ExpressionAttributeValues=to_values({":due": keys.DUE_PARTITION, ":now": f"{iso_utc(now)}#~"}),
             PaginationConfig={"MaxItems": limit},
         ):
-            for item in page["Items"]:
-                yield _page(from_item(item))
+            yield _page(item)
 
     def escalate(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime | None) -> bool:
         """Move an open page from the step it was read at to the next one; False if
