@@ -8,7 +8,8 @@ JSON SecureString in SSM. tweepy is imported here, where it posts.
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from switchboard.channels.sms_outbound import PermanentSendFailure
 
@@ -33,23 +34,26 @@ class XReplies:
 
     def send(self, in_reply_to_post_id: str, text: str) -> str:
         """Post the reply; returns its id. Rate limits and X's 5xx are raised for a retry."""
-        import tweepy
-
-        try:
+        with _refusals_are_permanent("the reply"):
             response = self._client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to_post_id, user_auth=True)
-        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as error:
-            raise PermanentSendFailure(error.response.status_code, f"X refused the reply: {'; '.join(error.api_messages) or error}") from None
         return str(response.data["id"])
 
     def direct_message(self, user_id: str, text: str) -> str:
         """A direct message (incident notices): not a public post in the customer's name."""
-        import tweepy
-
-        try:
+        with _refusals_are_permanent("the direct message"):
             response = self._client.create_direct_message(participant_id=user_id, text=text, user_auth=True)
-        except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as error:
-            raise PermanentSendFailure(error.response.status_code, f"X refused the direct message: {'; '.join(error.api_messages) or error}") from None
         return str(response.data["dm_event_id"])
+
+
+@contextmanager
+def _refusals_are_permanent(what: str) -> Iterator[None]:
+    """X's 400/403/404 will not change on a retry; its 429 and 5xx pass through for one."""
+    import tweepy
+
+    try:
+        yield
+    except (tweepy.BadRequest, tweepy.Forbidden, tweepy.NotFound) as error:
+        raise PermanentSendFailure(error.response.status_code, f"X refused {what}: {'; '.join(error.api_messages) or error}") from None
 
 
 class LocalXOutbox:
