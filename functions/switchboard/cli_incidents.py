@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from switchboard.cli import EXIT_NOT_FOUND, EXIT_USAGE, CliError, _emit, _required_env, _table, data_environment, parse_customer_reference
 
@@ -58,9 +58,22 @@ def _change_document(change) -> dict[str, Any]:
 # ---- incidents -------------------------------------------------------------------------
 
 
-def cmd_incidents_open(args: argparse.Namespace) -> int:
-    from switchboard.incident_model import Impact, IncidentError, IncidentKind, UpdateStatus
+def _desk_change(args: argparse.Namespace, act: Callable[[Any, datetime], Any]) -> int:
+    """Run one IncidentDesk change on the stack and print it; its refusals exit 2 (or 3: not found)."""
+    from switchboard.incident_model import IncidentError
     from switchboard.models import utc_now
+
+    with data_environment(args.stack):
+        try:
+            change = act(_desk(), utc_now())
+        except IncidentError as error:
+            raise _incident_error(error) from None
+    _emit(args, _change_document(change), _change_summary(change))
+    return 0
+
+
+def cmd_incidents_open(args: argparse.Namespace) -> int:
+    from switchboard.incident_model import Impact, IncidentKind, UpdateStatus
 
     kind = IncidentKind.MAINTENANCE if args.maintenance else IncidentKind.INCIDENT
     window = None
@@ -68,42 +81,23 @@ def cmd_incidents_open(args: argparse.Namespace) -> int:
         if not (args.start and args.end):
             raise CliError("a maintenance needs its window: --from TIME --to TIME", EXIT_USAGE)
         window = (_moment(args.start, "--from"), _moment(args.end, "--to"))
-    with data_environment(args.stack):
-        try:
-            change = _desk().open(
-                args.title, Impact(args.impact), tuple(args.component or ()), args.message, utc_now(),
-                UpdateStatus(args.status) if args.status else None, kind, window, not args.no_notify, args.request_id,
-            )
-        except IncidentError as error:
-            raise _incident_error(error) from None
-    _emit(args, _change_document(change), _change_summary(change))
-    return 0
+    status = UpdateStatus(args.status) if args.status else None
+    return _desk_change(
+        args,
+        lambda desk, now: desk.open(
+            args.title, Impact(args.impact), tuple(args.component or ()), args.message, now, status, kind, window, not args.no_notify, args.request_id
+        ),
+    )
 
 
 def cmd_incidents_update(args: argparse.Namespace) -> int:
-    from switchboard.incident_model import IncidentError, UpdateStatus
-    from switchboard.models import utc_now
+    from switchboard.incident_model import UpdateStatus
 
-    with data_environment(args.stack):
-        try:
-            change = _desk().update(args.id, UpdateStatus(args.status), args.message, utc_now(), not args.no_notify)
-        except IncidentError as error:
-            raise _incident_error(error) from None
-    _emit(args, _change_document(change), _change_summary(change))
-    return 0
+    return _desk_change(args, lambda desk, now: desk.update(args.id, UpdateStatus(args.status), args.message, now, not args.no_notify))
 
 
 def cmd_incidents_resolve(args: argparse.Namespace) -> int:
-    from switchboard.incident_model import IncidentError
-    from switchboard.models import utc_now
-
-    with data_environment(args.stack):
-        try:
-            change = _desk().resolve(args.id, args.message or "", utc_now(), not args.no_notify)
-        except IncidentError as error:
-            raise _incident_error(error) from None
-    _emit(args, _change_document(change), _change_summary(change))
-    return 0
+    return _desk_change(args, lambda desk, now: desk.resolve(args.id, args.message or "", now, not args.no_notify))
 
 
 def cmd_incidents_list(args: argparse.Namespace) -> int:

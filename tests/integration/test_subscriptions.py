@@ -103,6 +103,13 @@ def test_the_commands_open_update_and_show_an_incident_with_its_deliveries(local
     wrong = run_cli(["incidents", "update", incident["id"], "--status", "scheduled", "-m", "x"], env)
     assert wrong.returncode == 2 and "an incident cannot be 'scheduled'" in wrong.stderr
 
+    maintenance = run_cli(["incidents", "open", "Database upgrade", "-m", "Read-only for an hour.", "--maintenance", "--from", "2026-12-01T02:00Z", "--to", "2026-12-01T03:00", "-c", component, "--json"], env)
+    assert maintenance.returncode == 0, maintenance.stderr
+    planned = json.loads(maintenance.stdout)
+    assert (planned["kind"], planned["status"], planned["scheduled_for"], planned["scheduled_until"]) == ("maintenance", "scheduled", "2026-12-01T02:00:00.000Z", "2026-12-01T03:00:00.000Z")
+    no_window = run_cli(["incidents", "open", "Upgrade", "-m", "x", "--maintenance"], env)
+    assert no_window.returncode == 2 and "needs its window" in no_window.stderr
+
     opted = run_cli(["subscribers", "opt-out", phone], env)
     assert opted.returncode == 0 and subscribers.is_opted_out("sms", phone)
     listing = run_cli(["subscribers", "list", "--limit", "100000"], env)
