@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -60,22 +61,46 @@ def test_a_weekly_rotation_hands_off_at_local_time_across_daylight_saving(oncall
     assert "On call at Wed 2026-10-21 12:00 CEST: Ana Lima" in table and "Ben Okafor" in table
 
 
+def iso(moment: datetime) -> str:
+    """An instant as `--from`/`--to`/`--at` take it: ISO 8601 with its UTC offset."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="minutes")
+
+
 def test_an_override_wins_inside_its_window_only_and_can_be_removed(oncall):
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     oncall("agents", "add", "Ana", "--phone", unique_number())
     oncall("agents", "add", "Cy", "--phone", unique_number())
-    oncall("rotation", "set", "--agents", "ana", "--handoff", "Mon 09:00", "--starts", "2026-11-02", "--time-zone", "America/New_York")
-    added = json.loads(oncall("override", "add", "cy", "--from", "2026-11-27T18:00", "--to", "2026-11-30T09:00", "--note", "Thanksgiving", "--json").stdout)
-    assert show(oncall, "2026-11-27T17:59")["on_call"]["agent_id"] == "ana"
-    inside = show(oncall, "2026-11-28T12:00")["on_call"]
+    oncall("rotation", "set", "--agents", "ana", "--handoff", "Mon 09:00", "--time-zone", "America/New_York")
+    starts, ends = now + timedelta(days=2), now + timedelta(days=5)  # upcoming, placed relative to now
+    added = json.loads(oncall("override", "add", "cy", "--from", iso(starts), "--to", iso(ends), "--note", "holiday cover", "--json").stdout)
+    assert show(oncall, iso(starts - timedelta(minutes=1)))["on_call"]["agent_id"] == "ana"
+    inside = show(oncall, iso(starts + timedelta(days=1)))["on_call"]
     assert (inside["agent_id"], inside["source"], inside["override_id"]) == ("cy", "override", added["override_id"])
-    assert show(oncall, "2026-11-30T09:00")["on_call"]["agent_id"] == "ana"
+    assert show(oncall, iso(ends))["on_call"]["agent_id"] == "ana"  # the window ends at its end
 
     refused = oncall("agents", "remove", "cy", ok=False)
-    assert refused.returncode == 1 and "overrides" in refused.stderr
+    assert refused.returncode == 1 and "overrides" in refused.stderr and added["override_id"] in refused.stderr
     oncall("override", "remove", added["override_id"])
-    assert show(oncall, "2026-11-28T12:00")["on_call"]["agent_id"] == "ana"
+    assert show(oncall, iso(starts + timedelta(days=1)))["on_call"]["agent_id"] == "ana"
     missing = oncall("override", "remove", added["override_id"], ok=False)
     assert missing.returncode == 1 and "no override" in missing.stderr
+
+
+def test_an_agent_with_a_current_override_stays_and_one_with_only_past_overrides_can_go(oncall):
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    oncall("agents", "add", "Ana", "--phone", unique_number())
+    oncall("agents", "add", "Cy", "--phone", unique_number())
+    oncall("agents", "add", "Dee", "--phone", unique_number())
+    oncall("rotation", "set", "--agents", "ana", "--handoff", "Mon 09:00", "--time-zone", "America/New_York")
+    oncall("override", "add", "cy", "--from", iso(now - timedelta(hours=1)), "--to", iso(now + timedelta(days=1)))
+    oncall("override", "add", "dee", "--from", iso(now - timedelta(days=6)), "--to", iso(now - timedelta(days=3)))
+    oncall("override", "add", "dee", "--from", iso(now - timedelta(days=2)), "--to", iso(now - timedelta(minutes=1)))
+
+    refused = oncall("agents", "remove", "cy", ok=False)
+    assert refused.returncode == 1 and "current or future overrides" in refused.stderr
+    oncall("agents", "remove", "dee")  # every override of Dee's has ended
+    document = json.loads(oncall("show", "--json").stdout)
+    assert sorted(a["agent_id"] for a in document["agents"]) == ["ana", "cy"]
 
 
 def test_bad_changes_are_refused_with_the_reason_and_change_nothing(oncall):
@@ -112,8 +137,6 @@ def test_an_agents_phone_is_marked_on_its_identity_and_a_customer_on_it_keeps_bo
     old = client.get_item(TableName=os.environ["TABLE_NAME"], Key=to_item(keys.identity_key("phone", phone)), ConsistentRead=True)["Item"]
     assert "agent_id" not in old and "customer_id" in old
     # The store keeps the mark when a customer is created on an agent-only identity.
-    from datetime import datetime, timezone
-
     from switchboard.conversations.inbound import record_inbound
     from switchboard.models import Channel, Identity, IdentityKind, InboundMessage
 
