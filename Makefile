@@ -10,11 +10,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: help setup run test bench sam-check clean
+.PHONY: help setup run test test-clock bench sam-check clean
 
 help:
 	@echo "make run     start the local stack and serve the webhook routes on http://127.0.0.1:$(PORT)"
 	@echo "make test    run the whole test suite (unit + integration on the local stack)"
+	@echo "make test-clock  the suite again with the clock a year ahead, before a DST change, on a leap day, on New Year's Eve"
+	@echo "             (CLOCKS=\"dst leap-day\" for some of them; before a release)"
 	@echo "make bench   print the benchmark figures (tests/bench/)"
 	@echo "make sam-check  sam validate --lint and sam build on template.yaml"
 	@echo "make clean   remove the virtual environment and local data (.local/)"
@@ -37,6 +39,11 @@ run: setup
 test: setup
 	@command -v chromium >/dev/null || infra/install-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Each moment is computed from today (infra/test_clock.py); CI runs plain `make test`.
+test-clock: setup
+	@command -v chromium >/dev/null || infra/install-chromium.sh
+	$(PY) infra/test_clock.py $(CLOCKS) -- $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) tests/bench/run.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime, timezone
@@ -19,6 +20,12 @@ def wait_for_quarantine(local, matches: Callable[[dict[str, Any]], bool], timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"no matching quarantined request among {len(records)}")
         time.sleep(0.2)
+
+
+def real_time() -> float:
+    """The machine's real clock, which DynamoDB Local (Java) reads: under `make test-clock`
+    the Python processes' wall clock is shifted by SHIFTED_CLOCK_OFFSET and Java's is not."""
+    return time.time() - float(os.environ.get("SHIFTED_CLOCK_OFFSET") or 0)
 
 
 _numbers = iter(range(1000, 9999))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+
+# Each server runs under this launcher, so it ends when the process that started it does.
+DIE_WITH_PARENT = Path(__file__).with_name("die_with_parent.py")
 
 
 class StartError(RuntimeError):
@@ -27,11 +33,15 @@ def port_open(port: int) -> bool:
 
 
 def start_process(command: list[str], log_path: Path, ready: Callable[[], bool], name: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.Popen:
-    """Start a server, wait until `ready()` says it answers, or fail with its log."""
+    """Start a server, wait until `ready()` says it answers, or fail with its log.
+
+    The server ends with this process, even one killed outright (die_with_parent.py).
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
+    guarded = [sys.executable, "-I", str(DIE_WITH_PARENT), str(os.getpid()), *command]
     # Its own process group, so Ctrl-C in a terminal reaches us first and we stop it in order.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+    process = subprocess.Popen(guarded, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
     log.close()
     deadline = time.monotonic() + timeout
     try:

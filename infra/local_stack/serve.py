@@ -11,10 +11,18 @@ from local_stack.drivers import Drivers
 from local_stack.gateway import Gateway
 from local_stack.paths import LOCAL_DIR
 from local_stack.send import LOCAL_SUPPORT_NUMBER
-from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_USERNAME, LocalStack, default_public_url
+from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_USERNAME, LocalStack, default_public_url, running_state
 
 
 def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
+    running = running_state(state_dir)
+    if running is not None:
+        print(
+            f"a local stack is already running on {state_dir} (process {running['pid']}, "
+            f"http://127.0.0.1:{running['gateway_port']}); stop it first, or give this one its own "
+            "SWITCHBOARD_LOCAL_DIR", file=sys.stderr,
+        )
+        return 1
     public_url = default_public_url(port)
     stack = LocalStack(state_dir, public_url=public_url)
     try:  # take the port first: a busy port should fail before anything starts

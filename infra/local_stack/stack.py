@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from local_stack import dynamodb_local, moto_server
 from local_stack.paths import LOCAL_DIR, REPO_ROOT
 from local_stack.processes import free_port, port_open, stop_process
 from local_stack.resources import ensure_buckets, ensure_queues, ensure_tables, put_secret
+from local_stack.stale_stacks import RecordedProcess, ServerRecord, stop_stale_stacks
 from local_stack.template import REGION, Resolver, Template
 
 STATE_FILE = "stack.json"
@@ -107,12 +109,18 @@ class LocalStack:
         self.endpoints: Endpoints | None = None
         self._dynamodb = None
         self._moto = None
+        self._record: ServerRecord | None = None
 
     def start(self) -> "LocalStack":
+        # A stack whose owner was killed must not share the database files with this one.
+        for line in stop_stale_stacks(self.state_dir):
+            print(line, file=sys.stderr, flush=True)
         self.endpoints = Endpoints(free_port(), free_port())
+        self._record = ServerRecord(self.state_dir)
         try:
             self.start_dynamodb()
             self._moto = moto_server.start(self.endpoints.moto_port, self.state_dir / "logs" / "moto.log")
+            self._record_servers()
             os.environ.update(self.endpoints.environment())
             self.provision()
         except BaseException:
@@ -153,16 +161,22 @@ class LocalStack:
         """Stop DynamoDB Local alone (tests of outages and persistence)."""
         stop_process(self._dynamodb)
         self._dynamodb = None
+        self._record_servers()
 
     def start_dynamodb(self) -> None:
         """Start DynamoDB Local on the same port and data as before."""
         assert self.endpoints is not None
         self._dynamodb = dynamodb_local.start(self.state_dir / "dynamodb", self.endpoints.dynamodb_port, self.state_dir / "logs" / "dynamodb.log")
+        self._record_servers()
+
+    def _record_servers(self) -> None:
+        if self._record is not None:
+            self._record.write({"DynamoDB Local": self._dynamodb, "moto server": self._moto})
 
     def write_state(self, gateway_port: int | None) -> Path:
         assert self.endpoints is not None
         path = self.state_dir / STATE_FILE
-        state = {"pid": os.getpid(), "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
+        state = {"pid": os.getpid(), "pid_started": RecordedProcess.of("owner", os.getpid()).started, "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
         path.write_text(json.dumps(state, indent=2) + "\n")
         return path
 
@@ -170,6 +184,8 @@ class LocalStack:
         stop_process(self._moto)
         stop_process(self._dynamodb)
         self._moto = self._dynamodb = None
+        if self._record is not None:
+            self._record.remove()
         state = self.state_dir / STATE_FILE
         if state.exists() and _read_state(state).get("pid") == os.getpid():
             state.unlink()
@@ -183,9 +199,15 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def running_state(state_dir: Path = LOCAL_DIR) -> dict[str, Any] | None:
-    """What a `make run` that is up now wrote about itself (ports, public URL), if any."""
+    """What a `make run` that is up now wrote about itself (ports, public URL), if any.
+
+    Its process must still run: servers a killed `make run` left behind are not a stack
+    to attach to (the next start stops them).
+    """
     state = _read_state(state_dir / STATE_FILE)
-    if state and port_open(state["dynamodb_port"]) and port_open(state["moto_port"]):
+    if not state or RecordedProcess("owner", state["pid"], state.get("pid_started", 0)).running() is None:
+        return None
+    if port_open(state["dynamodb_port"]) and port_open(state["moto_port"]):
         return state
     return None
 

@@ -245,3 +245,95 @@ def test_local_up_refuses_a_busy_port_clearly(tmp_path):
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "choose another with PORT=" in output
+
+
+def _wait_for_stack(process, tmp_path, timeout: float = 90) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (tmp_path / "stack.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.2)
+
+
+def _still_running(processes, timeout: float) -> list:
+    """Those of `processes` still running after up to `timeout` seconds (a zombie has ended)."""
+    import time
+
+    import psutil
+
+    def running(process) -> bool:
+        try:
+            return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in processes if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="servers end with their owner on Linux; elsewhere the next start stops them")
+def test_local_up_killed_with_sigkill_takes_its_servers_with_it(tmp_path):
+    import psutil
+
+    from local_stack.processes import free_port
+
+    process = _local_up(tmp_path, free_port())
+    try:
+        _wait_for_stack(process, tmp_path)
+        servers = psutil.Process(process.pid).children(recursive=True)
+        commands = [" ".join(server.cmdline()) for server in servers]
+        assert any("DynamoDBLocal.jar" in c for c in commands) and any("moto_main.py" in c for c in commands), commands
+    finally:
+        process.kill()  # no shutdown code runs
+        process.communicate(timeout=30)
+    assert _still_running(servers, timeout=10) == []
+    assert _servers_using(tmp_path) == []
+
+
+def test_the_next_start_stops_servers_a_dead_owner_left_running(tmp_path):
+    """An owner that died where its servers outlived it (not Linux, or a server that ignored
+    SIGTERM): the next command that starts the stack on the same data stops them first."""
+    import psutil
+
+    # The owner starts a stand-in server outside die_with_parent, records it, and exits
+    # without stopping it.
+    owner = subprocess.run([sys.executable, "-c", (
+        "import subprocess, sys\n"
+        "from pathlib import Path\n"
+        "from local_stack.stale_stacks import ServerRecord\n"
+        "server = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True,\n"
+        "                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"ServerRecord(Path({str(tmp_path)!r})).write({{'DynamoDB Local': server}})\n"
+        "print(server.pid)\n"
+    )], capture_output=True, text=True, check=True, cwd=REPO_ROOT, timeout=30)
+    left_running = psutil.Process(int(owner.stdout))
+    assert _still_running([left_running], timeout=0) == [left_running]
+
+    listed = run_cli(["conversations", "list", "--json"], {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path)})
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert "left running by process" in listed.stderr and f"DynamoDB Local (pid {left_running.pid})" in listed.stderr
+    assert _still_running([left_running], timeout=10) == []
+    assert list((tmp_path / "pids").glob("*.json")) == []  # its own record went with it
+
+
+def test_a_second_local_up_on_the_same_data_is_refused_while_the_first_runs(tmp_path):
+    import signal
+
+    from local_stack.processes import free_port
+
+    first_port = free_port()
+    first = _local_up(tmp_path, first_port)
+    try:
+        _wait_for_stack(first, tmp_path)
+        second = _local_up(tmp_path, free_port())
+        output, _ = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert f"already running on {tmp_path}" in output and f"http://127.0.0.1:{first_port}" in output
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
