@@ -10,3 +10,12 @@ class RejectedRequest(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class PermanentSendFailure(Exception):
+    """A provider refused a send that no retry can fix: the caller records it, never retries."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"{reason} (Twilio error {code})" if code else reason)
+        self.code = code
+        self.reason = reason

@@ -18,7 +18,7 @@ from local_stack.send import new_ses_message_id, ses_receipt_event
 from local_stack.stack import LOCAL_SUPPORT_EMAIL
 from local_stack.template import Template
 from switchboard.channels.mime import parse_email
-from switchboard.channels.ses_email import reply_address
+from switchboard.reply_address import reply_address
 from switchboard.store.mail import MailStore
 
 pytestmark = pytest.mark.integration

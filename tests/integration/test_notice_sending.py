@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from conftest_helpers import unique_number
-from switchboard.channels.sms_outbound import PermanentSendFailure, Sent
+from switchboard.channels.sms_outbound import Sent
+from switchboard.errors import PermanentSendFailure
 from switchboard.incidents.sending import deliver_notice
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
 from switchboard.pacing import next_slot

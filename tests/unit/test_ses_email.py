@@ -22,13 +22,12 @@ from switchboard.channels.ses_email import (
     MalformedReceipt,
     SesReceipt,
     attachment_name,
-    conversation_in_addresses,
     receipt_from_record,
     refusal,
-    reply_address,
     to_inbound,
 )
 from switchboard.models import Channel, IdentityKind, Media
+from switchboard.reply_address import conversation_in_addresses, reply_address
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
 SUPPORT = "support@acme.example"

@@ -8,7 +8,8 @@ import pytest
 import responses
 from twilio.base.exceptions import TwilioRestException
 
-from switchboard.channels.sms_outbound import PermanentSendFailure, TwilioSms
+from switchboard.channels.sms_outbound import TwilioSms
+from switchboard.errors import PermanentSendFailure
 
 ACCOUNT = "AC" + "1" * 32
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"

@@ -8,7 +8,7 @@ import pytest
 import responses
 import tweepy
 
-from switchboard.channels.sms_outbound import PermanentSendFailure
+from switchboard.errors import PermanentSendFailure
 from switchboard.channels.x_outbound import XReplies, user_credentials
 
 CREDENTIALS = {"consumer_key": "ck", "consumer_secret": "cs", "access_token": "at", "access_token_secret": "ats"}

@@ -15,12 +15,10 @@ from datetime import datetime, timezone
 
 from switchboard.channels.mime import ParsedEmail
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
+from switchboard.reply_address import conversation_in_addresses
 from switchboard.store.keys import EMAIL_MESSAGE_ID
 
 PROVIDER = "ses"
-# A conversation's reply address is <support local part>+c<conversation id>@<domain>.
-REPLY_TAG = "c"
-_ULID = r"[0-9a-hjkmnp-tv-z]{26}"
 
 
 class MalformedReceipt(ValueError):
@@ -79,25 +77,6 @@ def refusal(receipt: SesReceipt) -> str | None:
         return "SES virus verdict FAIL"
     if receipt.spam == "FAIL":
         return "SES spam verdict FAIL"
-    return None
-
-
-def reply_address(support_address: str, conversation_id: str) -> str:
-    """The address that threads replies into this conversation, whatever the subject says."""
-    local, _, domain = support_address.partition("@")
-    return f"{local}+{REPLY_TAG}{conversation_id.lower()}@{domain}"
-
-
-def conversation_in_addresses(addresses: tuple[str, ...], support_address: str) -> str | None:
-    """The conversation named by a reply address among these recipients, if any."""
-    if not support_address:
-        return None
-    local, _, domain = support_address.lower().partition("@")
-    pattern = re.compile(rf"{re.escape(local)}\+{REPLY_TAG}({_ULID})@{re.escape(domain)}")
-    for address in addresses:
-        match = pattern.fullmatch(address.lower())
-        if match:
-            return match.group(1).upper()
     return None
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from switchboard.errors import PermanentSendFailure
+
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_ERRORS = {
     21211: "invalid 'To' number",
@@ -23,13 +25,6 @@ PERMANENT_ERRORS = {
     30005: "unknown destination handset",
     30006: "landline or unreachable carrier",
 }
-
-
-class PermanentSendFailure(Exception):
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(f"{reason} (Twilio error {code})" if code else reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)

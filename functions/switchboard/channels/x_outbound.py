@@ -11,10 +11,7 @@ import json
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from switchboard.channels.sms_outbound import PermanentSendFailure
-
-# X counts characters its own way (URLs as 23, some scripts as 2); 280 is the plain limit.
-MAX_POST_LENGTH = 280
+from switchboard.errors import PermanentSendFailure
 
 
 def user_credentials(secret: str) -> dict[str, str]:

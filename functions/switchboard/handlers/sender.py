@@ -31,7 +31,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.channels.sms_outbound import LocalOutbox, PermanentSendFailure, Sent, SmsSender, TwilioSms
+from switchboard.channels.sms_outbound import LocalOutbox, Sent, SmsSender, TwilioSms
+from switchboard.errors import PermanentSendFailure
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.observability import logger, mask_email, mask_phone, metrics
 from switchboard.settings import get_secret, get_settings

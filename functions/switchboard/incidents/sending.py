@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from switchboard.channels.sms_outbound import PermanentSendFailure
+from switchboard.errors import PermanentSendFailure
 from switchboard.incidents.subscriptions import opt_out_refused_address
 from switchboard.models import OutboundMessage
 from switchboard.pacing import Slot, still_on_time

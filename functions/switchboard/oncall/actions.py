@@ -21,10 +21,10 @@ from switchboard.models import (
     OutboundMessage,
     OutboundPurpose,
 )
-from switchboard.channels.ses_email import reply_address
-from switchboard.channels.x_outbound import MAX_POST_LENGTH
+from switchboard.channel_limits import X_POST_MAX_LENGTH
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.schedule import Agent
+from switchboard.reply_address import reply_address
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
 from switchboard.store.keys import EMAIL_MESSAGE_ID
 from switchboard.store.pages import PageStatus, PageStore
@@ -150,8 +150,8 @@ def _outbound(
         outbound = OutboundMessage(channel=Channel.EMAIL, to=reply["address"], email={k: v for k, v in email.items() if v}, **common)
         return outbound, ((EMAIL_MESSAGE_ID, message_id),)
     if reply["channel"] == Channel.X.value and reply.get("post_id"):
-        if len(text) > MAX_POST_LENGTH:
-            raise ActionError(f"An answer on X is at most {MAX_POST_LENGTH} characters; this one has {len(text)}.")
+        if len(text) > X_POST_MAX_LENGTH:
+            raise ActionError(f"An answer on X is at most {X_POST_MAX_LENGTH} characters; this one has {len(text)}.")
         return OutboundMessage(channel=Channel.X, to=reply["post_id"], **common), ()
     raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
 
