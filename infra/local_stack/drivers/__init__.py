@@ -42,24 +42,25 @@ run_once() and drain() do the same work in the caller's thread, for tests.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, TextIO
 from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
 
+from local_stack.drivers.lambda_json import base64_text, epoch_seconds, iso, iso_from_epoch, jsonable
+from local_stack.drivers.properties import resolved, response_types, truthy
+from local_stack.drivers.runner import Call, ClientFactory, DriverError, FunctionRunner, Invocation, Invoke, reported_failures, utc_now
 from local_stack.event_filter import compile_filter_criteria, sqs_filter_view
 from local_stack.invoke import invoke as invoke_in_process
 from local_stack.template import ACCOUNT_ID, REGION, FunctionSpec, Resolver, Template, queue_name_from_arn, table_name_from_arn
@@ -70,111 +71,12 @@ LOCAL_MAX_STREAM_RETRIES = 3
 STREAM_IDLE_SECONDS = 0.25  # Lambda polls each shard about four times a second
 SQS_WAIT_SECONDS = 1  # long poll per receive; also how long stop() may wait for a poller
 ERROR_BACKOFF_SECONDS = 1.0
-HISTORY_SIZE = 10_000
 
 Clock = Callable[[], datetime]
-Invoke = Callable[[FunctionSpec, Any], Any]
-ClientFactory = Callable[[str], Any]  # service name → boto3 client
-
-
-class DriverError(RuntimeError):
-    """An event source AWS would refuse, or one the local stack cannot serve."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# ---- invoking and recording --------------------------------------------------------
-
-@dataclass(frozen=True)
-class Invocation:
-    source: str  # "stream Table", "sqs OutboxQueue", "schedule XMentionsFunctionPoll"
-    function_id: str
-    size: int  # records or messages in the event; 0 for a schedule
-    failed: int  # items that failed (all of them when the function raised)
-    error: str | None  # "ValueError: boom" when the function raised
-    elapsed_ms: float
-
-
-@dataclass(frozen=True)
-class Call:
-    result: Any
-    error: Exception | None
-    elapsed_ms: float
-
-
-class FunctionRunner:
-    """Invokes a function, times it, and logs one line per invocation like the gateway."""
-
-    def __init__(self, invoke: Invoke, log: TextIO) -> None:
-        self.invoke = invoke
-        self.log = log
-        self.history: deque[Invocation] = deque(maxlen=HISTORY_SIZE)
-        self.total = 0
-        self._lock = threading.Lock()
-
-    def call(self, spec: FunctionSpec, event: Any) -> Call:
-        started = time.perf_counter()
-        try:
-            result, error = self.invoke(spec, event), None
-        except Exception as exc:  # a function error, as Lambda reports it; the source decides what to retry
-            result, error = None, exc
-            traceback.print_exception(exc, file=self.log)
-        return Call(result, error, (time.perf_counter() - started) * 1000)
-
-    def report(self, source: str, spec: FunctionSpec, call: Call, size: int = 0, unit: str = "", failed: int = 0) -> None:
-        error = f"{type(call.error).__name__}: {call.error}" if call.error else None
-        line = f"{source} → {spec.logical_id}"
-        if size:
-            line += f" {size} {unit}{'' if size == 1 else 's'}"
-        if error:
-            line += f" error ({error})"
-        elif failed:
-            line += f" {failed} failed"
-        print(f"{line} {call.elapsed_ms:.0f} ms", file=self.log, flush=True)
-        with self._lock:
-            self.history.append(Invocation(source, spec.logical_id, size, size if error else failed, error, call.elapsed_ms))
-            self.total += 1
-
-    def note(self, line: str) -> None:
-        print(line, file=self.log, flush=True)
-
-
-def reported_failures(result: Any, item_ids: list[str]) -> list[str] | None:
-    """The item ids a ReportBatchItemFailures response lists; None when it fails the whole batch.
-
-    Lambda's rules: no response, no list or an empty list is a success; a response that is
-    not an object, or an itemIdentifier that is missing, empty or not in the batch, fails it all.
-    """
-    if result is None:
-        return []
-    if not isinstance(result, dict):
-        return None
-    failures = result.get("batchItemFailures") or []
-    if not isinstance(failures, list):
-        return None
-    ids = [failure.get("itemIdentifier") if isinstance(failure, dict) else None for failure in failures]
-    if any(not isinstance(item, str) or item not in item_ids for item in ids):
-        return None
-    return ids
 
 
 def _function_arn(spec: FunctionSpec) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
-
-
-def _resolved(resolver: Resolver, properties: dict[str, Any], name: str, default: Any = None) -> Any:
-    value = resolver.resolve(properties.get(name, default))
-    return default if value is None else value
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).lower() not in ("false", "0", "")
-
-
-def _response_types(resolver: Resolver, properties: dict[str, Any]) -> list[str]:
-    return list(_resolved(resolver, properties, "FunctionResponseTypes", []))
 
 
 # ---- DynamoDB streams --------------------------------------------------------------
@@ -200,22 +102,22 @@ class StreamSource:
         self.function = spec
         self.event_name = event_name
         self.runner = runner
-        self.table = table_name_from_arn(_resolved(resolver, properties, "Stream"))
+        self.table = table_name_from_arn(resolved(resolver, properties, "Stream"))
         self.label = f"stream {self.table}"
-        self.starting_position = str(_resolved(resolver, properties, "StartingPosition", "LATEST")).upper()
+        self.starting_position = str(resolved(resolver, properties, "StartingPosition", "LATEST")).upper()
         if self.starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise DriverError(f"{spec.logical_id}.{event_name}: DynamoDB streams start at LATEST or TRIM_HORIZON, not {self.starting_position}")
-        self.batch_size = int(_resolved(resolver, properties, "BatchSize", 100))
-        self.window = float(_resolved(resolver, properties, "MaximumBatchingWindowInSeconds", 0))
-        self.filter = compile_filter_criteria(_resolved(resolver, properties, "FilterCriteria"))
-        self.report_item_failures = "ReportBatchItemFailures" in _response_types(resolver, properties)
-        retries = int(_resolved(resolver, properties, "MaximumRetryAttempts", -1))
+        self.batch_size = int(resolved(resolver, properties, "BatchSize", 100))
+        self.window = float(resolved(resolver, properties, "MaximumBatchingWindowInSeconds", 0))
+        self.filter = compile_filter_criteria(resolved(resolver, properties, "FilterCriteria"))
+        self.report_item_failures = "ReportBatchItemFailures" in response_types(resolver, properties)
+        retries = int(resolved(resolver, properties, "MaximumRetryAttempts", -1))
         self.max_retries = LOCAL_MAX_STREAM_RETRIES if retries < 0 else retries
-        on_failure = (_resolved(resolver, properties, "DestinationConfig", {}) or {}).get("OnFailure") or {}
+        on_failure = (resolved(resolver, properties, "DestinationConfig", {}) or {}).get("OnFailure") or {}
         self.on_failure_arn: str | None = on_failure.get("Destination")
         if self.on_failure_arn and not self.on_failure_arn.startswith("arn:aws:sqs:"):
             raise DriverError(f"{spec.logical_id}.{event_name}: only SQS OnFailure destinations are supported locally")
-        self.enabled = _truthy(_resolved(resolver, properties, "Enabled", True))
+        self.enabled = truthy(resolved(resolver, properties, "Enabled", True))
         self.readers: dict[str, ShardReader] = {}
         self.finished: set[str] = set()
         self.stream_arn = ""
@@ -327,14 +229,14 @@ class StreamSource:
         dynamodb = dict(raw["dynamodb"])
         created = dynamodb.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
-            dynamodb["ApproximateCreationDateTime"] = _epoch_seconds(created)
+            dynamodb["ApproximateCreationDateTime"] = epoch_seconds(created)
         record = {
             "eventID": raw["eventID"],
             "eventName": raw["eventName"],
             "eventVersion": raw.get("eventVersion", "1.1"),
             "eventSource": "aws:dynamodb",
             "awsRegion": REGION,
-            "dynamodb": _jsonable(dynamodb),
+            "dynamodb": jsonable(dynamodb),
             "eventSourceARN": self.event_source_arn,
         }
         if "userIdentity" in raw:  # TTL deletions say who removed the item
@@ -406,13 +308,13 @@ class StreamSource:
             },
             "responseContext": response,
             "version": "1.0",
-            "timestamp": _iso(utc_now(), milliseconds=True),
+            "timestamp": iso(utc_now(), milliseconds=True),
             "DDBStreamBatchInfo": {
                 "shardId": reader.shard_id,
                 "startSequenceNumber": first["SequenceNumber"],
                 "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso_from_epoch(first.get("ApproximateCreationDateTime")),
-                "approximateArrivalOfLastRecord": _iso_from_epoch(last.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfFirstRecord": iso_from_epoch(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": iso_from_epoch(last.get("ApproximateCreationDateTime")),
                 "batchSize": len(records),
                 "streamArn": self.event_source_arn,
             },
@@ -437,13 +339,13 @@ class QueueSource:
         self.function = spec
         self.event_name = event_name
         self.runner = runner
-        self.queue_arn = _resolved(resolver, properties, "Queue")
+        self.queue_arn = resolved(resolver, properties, "Queue")
         self.queue_name = queue_name_from_arn(self.queue_arn)
         self.label = f"sqs {self.queue_name}"
-        self.batch_size = int(_resolved(resolver, properties, "BatchSize", 10))
-        self.filter = compile_filter_criteria(_resolved(resolver, properties, "FilterCriteria"))
-        self.report_item_failures = "ReportBatchItemFailures" in _response_types(resolver, properties)
-        self.enabled = _truthy(_resolved(resolver, properties, "Enabled", True))
+        self.batch_size = int(resolved(resolver, properties, "BatchSize", 10))
+        self.filter = compile_filter_criteria(resolved(resolver, properties, "FilterCriteria"))
+        self.report_item_failures = "ReportBatchItemFailures" in response_types(resolver, properties)
+        self.enabled = truthy(resolved(resolver, properties, "Enabled", True))
         self.queue_url = ""
 
     def describe(self) -> str:
@@ -544,13 +446,13 @@ def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     """boto3's MessageAttributes entry → Lambda's camelCase shape (binaries base64)."""
     attribute: dict[str, Any] = {
         "stringListValues": value.get("StringListValues", []),
-        "binaryListValues": [_base64(item) for item in value.get("BinaryListValues", [])],
+        "binaryListValues": [base64_text(item) for item in value.get("BinaryListValues", [])],
         "dataType": value["DataType"],
     }
     if "StringValue" in value:
         attribute["stringValue"] = value["StringValue"]
     if "BinaryValue" in value:
-        attribute["binaryValue"] = _base64(value["BinaryValue"])
+        attribute["binaryValue"] = base64_text(value["BinaryValue"])
     return attribute
 
 
@@ -712,12 +614,12 @@ class ScheduleSource:
         self.event_name = event_name
         self.runner = runner
         self.scheduler = event_type == "ScheduleV2"
-        self.name = _resolved(resolver, properties, "Name") or f"{spec.logical_id}{event_name}"
-        self.group = _resolved(resolver, properties, "GroupName", "default")
-        self.expression = str(_resolved(resolver, properties, "ScheduleExpression" if self.scheduler else "Schedule"))
-        zone = ZoneInfo(_resolved(resolver, properties, "ScheduleExpressionTimezone", "UTC"))
+        self.name = resolved(resolver, properties, "Name") or f"{spec.logical_id}{event_name}"
+        self.group = resolved(resolver, properties, "GroupName", "default")
+        self.expression = str(resolved(resolver, properties, "ScheduleExpression" if self.scheduler else "Schedule"))
+        zone = ZoneInfo(resolved(resolver, properties, "ScheduleExpressionTimezone", "UTC"))
         self.label = f"schedule {self.name}"
-        self.input = _resolved(resolver, properties, "Input")
+        self.input = resolved(resolver, properties, "Input")
         self.enabled, self.note = _schedule_state(properties, resolver)
         try:
             self.timing: RateTiming | CronTiming | AtTiming | None = parse_schedule_expression(self.expression, zone)
@@ -765,7 +667,7 @@ class ScheduleSource:
             "detail-type": "Scheduled Event",
             "source": source,
             "account": ACCOUNT_ID,
-            "time": _iso(at),
+            "time": iso(at),
             "region": REGION,
             "resources": [resource],
             "detail": detail,
@@ -784,7 +686,7 @@ def _schedule_state(properties: dict[str, Any], resolver: Resolver) -> tuple[boo
     if state is not None:
         return str(state).upper() != "DISABLED", None
     if enabled is not None:
-        return _truthy(enabled), None
+        return truthy(enabled), None
     return True, None
 
 
@@ -955,37 +857,3 @@ class Drivers:
         if call.error:
             raise call.error
         return call.result
-
-
-# ---- JSON as Lambda sends it -------------------------------------------------------
-
-def _epoch_seconds(moment: datetime) -> int | float:
-    seconds = moment.timestamp()
-    return int(seconds) if seconds.is_integer() else seconds
-
-
-def _iso(moment: datetime, milliseconds: bool = False) -> str:
-    moment = moment.astimezone(timezone.utc)
-    if milliseconds:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _iso_from_epoch(seconds: float | None) -> str | None:
-    return None if seconds is None else _iso(datetime.fromtimestamp(seconds, timezone.utc))
-
-
-def _base64(value: bytes | str) -> str:
-    raw = value if isinstance(value, bytes) else value.encode("utf-8")
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _jsonable(value: Any) -> Any:
-    """boto3's attribute values → JSON: binaries (B, BS) as base64, as Lambda sends them."""
-    if isinstance(value, bytes):
-        return _base64(value)
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(item) for item in value]
-    return value
