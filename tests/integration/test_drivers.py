@@ -19,10 +19,8 @@ import pytest
 
 from conftest_helpers import real_time
 from integration import driver_functions
-from local_stack.drivers import (
-    LOCAL_MAX_STREAM_RETRIES,
-    DriverError,
-    Drivers,
+from local_stack.drivers import LOCAL_MAX_STREAM_RETRIES, DriverError, Drivers
+from local_stack.drivers.schedule_expressions import (
     ScheduleExpressionError,
     UnsupportedLocally,
     parse_schedule_expression,

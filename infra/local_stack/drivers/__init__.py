@@ -27,15 +27,6 @@ SQS queues (`Type: SQS`)
   MaximumBatchingWindowInSeconds is not waited for: a batch is what one receive (or, for
   BatchSize > 10, successive receives) returns.
 
-Schedules (`Type: Schedule` and `ScheduleV2`)
-  rate(...) fully; cron(...) at minute resolution with *, ?, lists, ranges, steps and
-  names, in ScheduleExpressionTimezone (L, W and # are not supported locally: such a
-  schedule runs only on tick()); at(...) once. A rate fires first one period after
-  start(). The event is EventBridge Scheduler's (ScheduleV2) or EventBridge's (Schedule),
-  or the Input when one is given. State/Enabled are resolved with the template's
-  conditions; a value that cannot be resolved locally counts as ENABLED (and says so).
-  Invocations are not retried (RetryPolicy is ignored); errors are logged.
-
 Drivers.start() runs one thread per source; stop() ends them within about a second.
 run_once() and drain() do the same work in the caller's thread, for tests.
 """
@@ -44,16 +35,14 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable, TextIO
-from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
@@ -61,6 +50,7 @@ from botocore.exceptions import ClientError
 from local_stack.drivers.lambda_json import base64_text, epoch_seconds, iso, iso_from_epoch, jsonable
 from local_stack.drivers.properties import resolved, response_types, truthy
 from local_stack.drivers.runner import Call, ClientFactory, DriverError, FunctionRunner, Invocation, Invoke, reported_failures, utc_now
+from local_stack.drivers.schedule import ScheduleSource
 from local_stack.event_filter import compile_filter_criteria, sqs_filter_view
 from local_stack.invoke import invoke as invoke_in_process
 from local_stack.template import ACCOUNT_ID, REGION, FunctionSpec, Resolver, Template, queue_name_from_arn, table_name_from_arn
@@ -454,240 +444,6 @@ def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     if "BinaryValue" in value:
         attribute["binaryValue"] = base64_text(value["BinaryValue"])
     return attribute
-
-
-# ---- schedules ---------------------------------------------------------------------
-
-class ScheduleExpressionError(DriverError):
-    """An expression EventBridge would refuse."""
-
-
-class RateTiming:
-    """rate(value unit): the first run one period after start, then every period."""
-
-    def __init__(self, period: timedelta) -> None:
-        self.period = period
-        self.next_at: datetime | None = None
-
-    def start(self, now: datetime) -> None:
-        self.next_at = now + self.period
-
-    def due(self, now: datetime) -> datetime | None:
-        if self.next_at is None or now < self.next_at:
-            return None
-        scheduled = self.next_at
-        while self.next_at <= now:  # runs missed while away are not made up, as EventBridge does
-            self.next_at += self.period
-        return scheduled
-
-
-_CRON_FIELDS = (  # name, lowest, highest, names for values
-    ("minutes", 0, 59, None),
-    ("hours", 0, 23, None),
-    ("day-of-month", 1, 31, None),
-    ("month", 1, 12, "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC"),
-    ("day-of-week", 1, 7, "SUN MON TUE WED THU FRI SAT"),
-    ("year", 1970, 2199, None),
-)
-
-
-class CronTiming:
-    """cron(minutes hours day-of-month month day-of-week year), checked minute by minute."""
-
-    def __init__(self, text: str, zone: ZoneInfo) -> None:
-        fields = text.split()
-        if len(fields) != 6:
-            raise ScheduleExpressionError(f"cron({text}): EventBridge cron takes 6 fields, not {len(fields)}")
-        if "?" not in (fields[2], fields[4]) or fields[2] == fields[4]:
-            raise ScheduleExpressionError(f"cron({text}): exactly one of day-of-month and day-of-week must be ?")
-        self.zone = zone
-        self.any_day_of_month, self.any_day_of_week = fields[2] == "?", fields[4] == "?"
-        self.allowed = [_cron_values(value, spec) for value, spec in zip(fields, _CRON_FIELDS)]
-        self.last_minute: datetime | None = None
-
-    def start(self, now: datetime) -> None:
-        self.last_minute = _floor_minute(now)  # the minute we start in has begun already
-
-    def due(self, now: datetime) -> datetime | None:
-        minute = _floor_minute(now)
-        if self.last_minute is not None and minute <= self.last_minute:
-            return None
-        self.last_minute = minute
-        return minute if self.matches(minute) else None
-
-    def matches(self, moment: datetime) -> bool:
-        local = moment.astimezone(self.zone)
-        minutes, hours, days, months, weekdays, years = self.allowed
-        weekday = (local.weekday() + 1) % 7 + 1  # EventBridge counts SUN=1 .. SAT=7
-        day_ok = (weekday in weekdays) if self.any_day_of_month else (local.day in days)
-        return local.minute in minutes and local.hour in hours and day_ok and local.month in months and local.year in years
-
-
-class AtTiming:
-    """at(yyyy-mm-ddThh:mm:ss): once."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-        self.done = False
-
-    def start(self, now: datetime) -> None:
-        self.done = self.moment < now  # a one-time schedule in the past never runs
-
-    def due(self, now: datetime) -> datetime | None:
-        if self.done or now < self.moment:
-            return None
-        self.done = True
-        return self.moment
-
-
-class UnsupportedLocally(DriverError):
-    """A valid expression the local scheduler does not run (tick() still invokes it)."""
-
-
-def parse_schedule_expression(expression: str, zone: ZoneInfo = ZoneInfo("UTC")) -> RateTiming | CronTiming | AtTiming:
-    found = re.fullmatch(r"\s*(rate|cron|at)\((.*)\)\s*", expression or "")
-    if not found:
-        raise ScheduleExpressionError(f"{expression!r}: a schedule is rate(...), cron(...) or at(...)")
-    kind, body = found.groups()
-    if kind == "rate":
-        return RateTiming(_rate_period(body))
-    if kind == "cron":
-        return CronTiming(body, zone)
-    try:
-        return AtTiming(datetime.fromisoformat(body).replace(tzinfo=zone))
-    except ValueError:
-        raise ScheduleExpressionError(f"at({body}): expected at(yyyy-mm-ddThh:mm:ss)") from None
-
-
-def _rate_period(body: str) -> timedelta:
-    found = re.fullmatch(r"\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*", body)
-    if not found or int(found[1]) < 1:
-        raise ScheduleExpressionError(f"rate({body}): expected rate(<positive number> minute(s)|hour(s)|day(s))")
-    unit = found[2].rstrip("s") + "s"
-    return timedelta(**{unit: int(found[1])})
-
-
-def _cron_values(text: str, spec: tuple[str, int, int, str | None]) -> set[int]:
-    name, lowest, highest, names = spec
-    bare = text.upper()
-    for value_name in (names or "").split():  # WED and JUL hold a W and an L
-        bare = bare.replace(value_name, "")
-    if re.search(r"[LW#]", bare):
-        raise UnsupportedLocally(f"the {name} field {text!r} uses L, W or #, which the local scheduler does not support")
-    if text in ("*", "?"):
-        return set(range(lowest, highest + 1))
-    values: set[int] = set()
-    for part in text.split(","):
-        span, _, step = part.partition("/")
-        if span == "*":
-            first, last = lowest, highest
-        else:
-            first_text, _, last_text = span.partition("-")
-            first = _cron_number(first_text, spec)
-            last = _cron_number(last_text, spec) if last_text else (highest if step else first)
-        if not (lowest <= first <= last <= highest) or (step and int(step) < 1):
-            raise ScheduleExpressionError(f"the {name} field {text!r} is out of range {lowest}-{highest}")
-        values.update(range(first, last + 1, int(step or 1)))
-    return values
-
-
-def _cron_number(text: str, spec: tuple[str, int, int, str | None]) -> int:
-    name, lowest, _, names = spec
-    if names and text.upper() in names.split():
-        return names.split().index(text.upper()) + lowest
-    if not text.isdigit():
-        raise ScheduleExpressionError(f"the {name} field has {text!r}, not a number")
-    return int(text)
-
-
-def _floor_minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-class ScheduleSource:
-    """One `Type: Schedule` (EventBridge rule) or `Type: ScheduleV2` (EventBridge Scheduler) event."""
-
-    kind = "schedule"
-
-    def __init__(self, spec: FunctionSpec, event_name: str, event_type: str, properties: dict[str, Any], resolver: Resolver, runner: FunctionRunner) -> None:
-        self.function = spec
-        self.event_name = event_name
-        self.runner = runner
-        self.scheduler = event_type == "ScheduleV2"
-        self.name = resolved(resolver, properties, "Name") or f"{spec.logical_id}{event_name}"
-        self.group = resolved(resolver, properties, "GroupName", "default")
-        self.expression = str(resolved(resolver, properties, "ScheduleExpression" if self.scheduler else "Schedule"))
-        zone = ZoneInfo(resolved(resolver, properties, "ScheduleExpressionTimezone", "UTC"))
-        self.label = f"schedule {self.name}"
-        self.input = resolved(resolver, properties, "Input")
-        self.enabled, self.note = _schedule_state(properties, resolver)
-        try:
-            self.timing: RateTiming | CronTiming | AtTiming | None = parse_schedule_expression(self.expression, zone)
-        except UnsupportedLocally as error:
-            self.timing = None
-            self.note = "; ".join(filter(None, [self.note, f"{error}: it runs on tick() only"]))
-
-    def describe(self) -> str:
-        state = "" if self.enabled else " DISABLED"
-        note = f" ({self.note})" if self.note else ""
-        return f"{self.label} {self.expression} → {self.function.logical_id}{state}{note}"
-
-    def start(self, now: datetime) -> None:
-        if self.timing:
-            self.timing.start(now)
-
-    def poll(self, now: datetime) -> bool:
-        due = self.timing.due(now) if (self.timing and self.enabled) else None
-        if due is None:
-            return False
-        self.fire(due)
-        return True
-
-    def fire(self, at: datetime) -> Call:
-        call = self.runner.call(self.function, self.event(at))
-        self.runner.report(self.label, self.function, call)
-        return call
-
-    def event(self, at: datetime) -> Any:
-        """The Input when given, else the scheduled event EventBridge sends."""
-        if self.input is not None:
-            try:
-                return json.loads(self.input)
-            except (TypeError, ValueError):
-                return self.input
-        if self.scheduler:
-            resource = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{self.group}/{self.name}"
-            source, detail = "aws.scheduler", "{}"  # Scheduler sends detail as a JSON string
-        else:
-            resource = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.name}"
-            source, detail = "aws.events", {}
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": source,
-            "account": ACCOUNT_ID,
-            "time": iso(at),
-            "region": REGION,
-            "resources": [resource],
-            "detail": detail,
-        }
-
-
-def _schedule_state(properties: dict[str, Any], resolver: Resolver) -> tuple[bool, str | None]:
-    """(enabled, note). State (ScheduleV2, Schedule) or Enabled (Schedule); unresolvable → ENABLED."""
-    try:
-        state = resolver.resolve(properties.get("State"))
-        enabled = resolver.resolve(properties.get("Enabled"))
-    except (KeyError, ValueError, TypeError) as error:
-        return True, f"State not resolvable locally ({error}): treated as ENABLED"
-    if isinstance(state, (dict, list)) or isinstance(enabled, (dict, list)):
-        return True, "State not resolvable locally: treated as ENABLED"
-    if state is not None:
-        return str(state).upper() != "DISABLED", None
-    if enabled is not None:
-        return truthy(enabled), None
-    return True, None
 
 
 # ---- the drivers -------------------------------------------------------------------
