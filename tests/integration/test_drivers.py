@@ -19,14 +19,14 @@ import pytest
 
 from conftest_helpers import real_time
 from integration import driver_functions
-from local_stack.drivers import (
-    LOCAL_MAX_STREAM_RETRIES,
-    DriverError,
-    Drivers,
+from local_stack.drivers import Drivers
+from local_stack.drivers.runner import DriverError
+from local_stack.drivers.schedule_expressions import (
     ScheduleExpressionError,
     UnsupportedLocally,
     parse_schedule_expression,
 )
+from local_stack.drivers.stream import LOCAL_MAX_STREAM_RETRIES
 from local_stack.resources import ensure_queues, ensure_tables
 from local_stack.stack import LocalStack
 from local_stack.template import Resolver, Template
