@@ -6,7 +6,7 @@ moto's SQS) or watches a clock, builds the event Lambda would send, and invokes 
 function in this process through local_stack.invoke, as the gateway does.
 
 One module per event source says what it supports and what it does not:
-stream.py (`Type: DynamoDB`), queue.py (`Type: SQS`) and schedule.py (`Type: Schedule`
+stream.py (`Type: DynamoDB`), sqs.py (`Type: SQS`) and schedule.py (`Type: Schedule`
 and `ScheduleV2`; the expressions are parsed in schedule_expressions.py). Below them,
 runner.py invokes the functions and records the invocations for all of them;
 properties.py reads an event's Properties and lambda_json.py shapes JSON as Lambda sends it.
@@ -26,9 +26,9 @@ from typing import Any, Callable, Iterable, TextIO
 
 import boto3
 
-from local_stack.drivers.queue import SQS_WAIT_SECONDS, QueueSource
 from local_stack.drivers.runner import FunctionRunner, Invocation, Invoke, utc_now
 from local_stack.drivers.schedule import ScheduleSource
+from local_stack.drivers.sqs import SQS_WAIT_SECONDS, QueueSource
 from local_stack.drivers.stream import STREAM_IDLE_SECONDS, StreamSource
 from local_stack.invoke import invoke as invoke_in_process
 from local_stack.template import FunctionSpec, Resolver, Template
