@@ -1,4 +1,4 @@
-"""The `switchboard incidents|components|subscribers` commands (registered by cli.py)."""
+"""The `switchboard incidents|components|subscribers` commands (registered by switchboard.cli)."""
 
 from __future__ import annotations
 

@@ -904,7 +904,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(override_remove)
     override_remove.set_defaults(run=cmd_oncall_override_remove)
 
-    from switchboard.cli_incidents import add_parsers as add_incident_parsers
+    from switchboard.cli.incidents import add_parsers as add_incident_parsers
 
     add_incident_parsers(commands, data_options)
 
@@ -998,10 +998,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    # Run as `python -m switchboard.cli`: use the importable module, whose CliError is the
-    # one switchboard.cli_incidents raises (this __main__ copy has a class of its own).
-    from switchboard.cli import main as importable_main
-
-    sys.exit(importable_main())
