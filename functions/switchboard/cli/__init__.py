@@ -10,81 +10,14 @@ import argparse
 import json
 import os
 import sys
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
+from switchboard.cli.environment import conversation_store, data_environment, local_stack_attached, parse_customer_reference, required_env
+from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from switchboard.cli.output import emit, format_table, print_json, when
 from switchboard.models import to_json_dict
-
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# ---- where the data lives -------------------------------------------------------------
-
-
-@contextmanager
-def data_environment(stack_name: str | None) -> Iterator[None]:
-    """Point TABLE_NAME and QUARANTINE_BUCKET at a deployed stack, or at the local one."""
-    if stack_name:
-        os.environ.update(_stack_outputs(stack_name))
-        yield
-        return
-    with local_stack_attached():
-        yield
-
-
-@contextmanager
-def local_stack_attached() -> Iterator[None]:
-    """The running local stack, or one started for this command; start failures become CliErrors."""
-    from local_stack.processes import StartError
-    from local_stack.stack import attached
-
-    try:
-        context = attached()
-        context.__enter__()
-    except StartError as error:
-        raise CliError(f"cannot start the local stack: {error}") from None
-    try:
-        yield
-    except BaseException:
-        if not context.__exit__(*sys.exc_info()):
-            raise
-    else:
-        context.__exit__(None, None, None)
-
-
-def _stack_outputs(stack_name: str) -> dict[str, str]:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as error:
-        raise CliError(f"cannot read stack {stack_name!r}: {error}") from None
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("TableName", "QuarantineBucketName") if key not in outputs]
-    if missing:
-        raise CliError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a Switchboard stack?")
-    environment = {"TABLE_NAME": outputs["TableName"], "QUARANTINE_BUCKET": outputs["QuarantineBucketName"]}
-    if "OutboxQueueUrl" in outputs:
-        environment["OUTBOX_QUEUE_URL"] = outputs["OutboxQueueUrl"]
-    return environment
-
-
-def _conversation_store():
-    import boto3
-
-    from switchboard.store.conversations import ConversationStore
-
-    return ConversationStore(boto3.client("dynamodb"), _required_env("TABLE_NAME"))
 
 
 def _customer_stores():
@@ -93,74 +26,8 @@ def _customer_stores():
     from switchboard.store.customers import CustomerStore
 
     client = boto3.client("dynamodb")
-    table = _required_env("TABLE_NAME")
-    return CustomerStore(client, table), _conversation_store()
-
-
-CUSTOMER_ID_PATTERN = r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}"
-
-
-def parse_customer_reference(text: str, default_region: str = "US"):
-    """A customer id, or an identity: +E.164 phone, email address, or x:<numeric user id>."""
-    import re
-
-    from switchboard.models import Identity, IdentityKind
-
-    value = text.strip()
-    if re.fullmatch(CUSTOMER_ID_PATTERN, value):
-        return value.upper()
-    if value.lower().startswith("x:"):
-        user_id = value[2:]
-        if not user_id.isdigit():
-            raise CliError(f"{text!r}: an X identity is x:<numeric user id>", EXIT_USAGE)
-        return Identity(IdentityKind.X, user_id)
-    if value.startswith("@"):
-        raise CliError(f"{text!r}: X handles change hands; use x:<numeric user id> (see `customers show`)", EXIT_USAGE)
-    if "@" in value:
-        return Identity(IdentityKind.EMAIL, value.lower())
-    from switchboard.channels.sms import to_e164
-    from switchboard.errors import RejectedRequest
-
-    try:
-        return Identity(IdentityKind.PHONE, to_e164(value, default_region, "the phone number"))
-    except RejectedRequest as error:
-        raise CliError(
-            f"{text!r} is not a customer id, an email address, x:<user id> or a phone number ({error.reason})", EXIT_USAGE
-        ) from None
-
-
-def _required_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise CliError(f"{name} is not set; use --stack NAME or the local stack")
-    return value
-
-
-# ---- output ---------------------------------------------------------------------------
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
-
-def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
-    """The command's result: JSON with --json, else one line for a person."""
-    if args.json:
-        _print_json(document)
-    else:
-        print(text)
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(len(headers))]
-    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
+    table = required_env("TABLE_NAME")
+    return CustomerStore(client, table), conversation_store()
 
 
 def _customer_label(conversation) -> str:
@@ -173,32 +40,32 @@ def _customer_label(conversation) -> str:
 
 def cmd_conversations_list(args: argparse.Namespace) -> int:
     with data_environment(args.stack):
-        conversations = _conversation_store().list_conversations(limit=args.limit)
+        conversations = conversation_store().list_conversations(limit=args.limit)
     if args.json:
-        _print_json([{k: v for k, v in to_json_dict(c).items() if k != "messages"} for c in conversations])
+        print_json([{k: v for k, v in to_json_dict(c).items() if k != "messages"} for c in conversations])
         return 0
     if not conversations:
         print("no conversations yet")
         return 0
     rows = [
-        [c.conversation_id, _customer_label(c), c.channel.value, c.status.value, str(c.message_count), _when(c.last_activity_at), c.last_message_preview[:40]]
+        [c.conversation_id, _customer_label(c), c.channel.value, c.status.value, str(c.message_count), when(c.last_activity_at), c.last_message_preview[:40]]
         for c in conversations
     ]
-    print(_table(rows, ["ID", "CUSTOMER", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
+    print(format_table(rows, ["ID", "CUSTOMER", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
     return 0
 
 
 def cmd_conversations_show(args: argparse.Namespace) -> int:
     with data_environment(args.stack):
-        conversation = _conversation_store().get_conversation(args.id)
+        conversation = conversation_store().get_conversation(args.id)
     if conversation is None:
         raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
     if args.json:
-        _print_json(to_json_dict(conversation))
+        print_json(to_json_dict(conversation))
         return 0
     print(f"Conversation {conversation.conversation_id}  ({conversation.status.value})")
     print(f"Customer     {_customer_label(conversation)}  [{conversation.customer_id}]")
-    print(f"Started      {_when(conversation.created_at)} UTC, last activity {_when(conversation.last_activity_at)} UTC")
+    print(f"Started      {when(conversation.created_at)} UTC, last activity {when(conversation.last_activity_at)} UTC")
     print()
     for message in conversation.messages:
         print(_message_heading(message))
@@ -224,7 +91,7 @@ def _message_heading(message) -> str:
     if message.automated:
         notes.append("automated: " + message.provider_fields.get("automated", "auto-reply"))
     note = f"  ({'; '.join(notes)})" if notes else ""
-    return f"{_when(message.received_at)}  {arrow} {message.channel.value:<5} {sender}{note}  [{message.provider_id}]"
+    return f"{when(message.received_at)}  {arrow} {message.channel.value:<5} {sender}{note}  [{message.provider_id}]"
 
 
 def _empty_body(message) -> str:
@@ -258,21 +125,21 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
             raise CliError(str(error), EXIT_NOT_FOUND) from None
         conversations = conversation_store.get_conversations(customer.conversation_ids)
     if args.json:
-        _print_json(_customer_document(customer, conversations))
+        print_json(_customer_document(customer, conversations))
         return 0
     print(f"Customer     {customer.display_name or '-'}  [{customer.customer_id}]")
-    print(f"Since        {_when(customer.created_at)} UTC")
+    print(f"Since        {when(customer.created_at)} UTC")
     for identity in customer.identities:
         handle = f" (@{identity.handle})" if identity.handle else ""
         name = f"  {identity.display_name}" if identity.display_name else ""
         print(f"Identity     {identity.kind.value:<6} {identity.value}{handle}{name}")
     print()
     rows = [
-        [c.conversation_id, c.channel.value, c.status.value, str(c.message_count), _when(c.last_activity_at), c.last_message_preview[:40]]
+        [c.conversation_id, c.channel.value, c.status.value, str(c.message_count), when(c.last_activity_at), c.last_message_preview[:40]]
         for c in conversations
         if not c.merged_into
     ]
-    print(_table(rows, ["CONVERSATION", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
+    print(format_table(rows, ["CONVERSATION", "CHANNEL", "STATUS", "MSGS", "LAST ACTIVITY (UTC)", "LATEST"]))
     return 0
 
 
@@ -288,7 +155,7 @@ def cmd_customers_link(args: argparse.Namespace) -> int:
         except LinkError as error:
             raise CliError(str(error), EXIT_NOT_FOUND) from None
     if args.json:
-        _print_json(to_json_dict(result))
+        print_json(to_json_dict(result))
     elif result.already_linked:
         print(f"already one customer: {result.survivor_id}")
     else:
@@ -304,7 +171,7 @@ def _oncall_store():
 
     from switchboard.store.oncall import OncallStore
 
-    return OncallStore(boto3.client("dynamodb"), _required_env("TABLE_NAME"))
+    return OncallStore(boto3.client("dynamodb"), required_env("TABLE_NAME"))
 
 
 def _parse_moment(text: str, time_zone: str, what: str) -> datetime:
@@ -345,7 +212,7 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
     at = _parse_moment(args.at, schedule.time_zone, "--at") if args.at else utc_now()
     shifts = upcoming_shifts(schedule, at, count=args.next + 1)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "at": to_json_dict(at),
                 "on_call": _shift_document(shifts[0], config.agents),
@@ -416,7 +283,7 @@ def cmd_oncall_agents_add(args: argparse.Namespace) -> int:
         raise CliError(f"--phone {args.phone!r} is not a phone number", EXIT_USAGE)
     agent = Agent(args.id or agent_id_for(args.name), args.name.strip(), phone.value, args.email.lower() if args.email else None)
     added = _config_change(args, lambda store, config: add_agent(store, config, agent))
-    _emit(args, to_json_dict(added), f"agent {added.agent_id}: {added.name} {added.phone}")
+    emit(args, to_json_dict(added), f"agent {added.agent_id}: {added.name} {added.phone}")
     return 0
 
 
@@ -425,7 +292,7 @@ def cmd_oncall_agents_remove(args: argparse.Namespace) -> int:
     from switchboard.oncall.config import remove_agent
 
     removed = _config_change(args, lambda store, config: remove_agent(store, config, args.id, utc_now()))
-    _emit(args, to_json_dict(removed), f"removed agent {removed.agent_id}")
+    emit(args, to_json_dict(removed), f"removed agent {removed.agent_id}")
     return 0
 
 
@@ -475,7 +342,7 @@ def cmd_oncall_rotation_set(args: argparse.Namespace) -> int:
 
     schedule = _config_change(args, change)
     if args.json:
-        _print_json(to_json_dict(schedule))
+        print_json(to_json_dict(schedule))
     else:
         rotation = schedule.rotation
         print(f"rotation: {', '.join(rotation.agent_ids)}, every {rotation.length_days} day(s) from {rotation.starts_on:%a %Y-%m-%d} {rotation.handoff_time:%H:%M} {schedule.time_zone}")
@@ -491,7 +358,7 @@ def cmd_oncall_policy_set(args: argparse.Namespace) -> int:
     except PolicyError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     saved = _config_change(args, lambda store, config: set_policy(store, config, policy))
-    _emit(args, saved.to_document(), "policy: " + ", then ".join(format_level(level) for level in saved.levels) + f"; repeated {saved.repeat} more time(s)")
+    emit(args, saved.to_document(), "policy: " + ", then ".join(format_level(level) for level in saved.levels) + f"; repeated {saved.repeat} more time(s)")
     return 0
 
 
@@ -505,7 +372,7 @@ def cmd_oncall_override_add(args: argparse.Namespace) -> int:
         return add_override(store, config, args.agent, starts_at, ends_at, args.note)
 
     override = _config_change(args, change)
-    _emit(args, to_json_dict(override), f"override {override.override_id}: {override.agent_id} from {override.starts_at} to {override.ends_at}")
+    emit(args, to_json_dict(override), f"override {override.override_id}: {override.agent_id} from {override.starts_at} to {override.ends_at}")
     return 0
 
 
@@ -513,7 +380,7 @@ def cmd_oncall_override_remove(args: argparse.Namespace) -> int:
     from switchboard.oncall.config import remove_override
 
     _config_change(args, lambda store, config: remove_override(store, args.id))
-    _emit(args, {"removed": args.id}, f"removed override {args.id}")
+    emit(args, {"removed": args.id}, f"removed override {args.id}")
     return 0
 
 
@@ -532,14 +399,14 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
     if not agent_id:
         raise CliError("say who you are: --as AGENT_ID (or set SWITCHBOARD_AGENT)", EXIT_USAGE)
     with data_environment(args.stack):
-        client, table = boto3.client("dynamodb"), _required_env("TABLE_NAME")
+        client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
         agent = get_agent(OncallStore(client, table), agent_id)
         if agent is None:
             raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
         desk = Desk(
-            _conversation_store(),
+            conversation_store(),
             PageStore(client, table),
-            OutboxQueue(boto3.client("sqs"), _required_env("OUTBOX_QUEUE_URL")),
+            OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
             os.environ.get("SUPPORT_EMAIL_ADDRESS", ""),
         )
         if desk.conversations.get_summary(args.id) is None:
@@ -554,7 +421,7 @@ def cmd_conversations_reply(args: argparse.Namespace) -> int:
     from switchboard.oncall.actions import answer
 
     outcome = _desk_action(args, lambda agent, now, desk: answer(args.id, agent, args.text, now, desk))
-    _emit(args, to_json_dict(outcome), outcome.text)
+    emit(args, to_json_dict(outcome), outcome.text)
     return 0
 
 
@@ -562,17 +429,17 @@ def cmd_conversations_resolve(args: argparse.Namespace) -> int:
     from switchboard.oncall.actions import resolve
 
     outcome = _desk_action(args, lambda agent, now, desk: resolve(args.id, agent, now, desk))
-    _emit(args, to_json_dict(outcome), outcome.text)
+    emit(args, to_json_dict(outcome), outcome.text)
     return 0
 
 
 def cmd_conversations_tag(args: argparse.Namespace) -> int:
     components = tuple(dict.fromkeys(args.component))
     with data_environment(args.stack):
-        if not _conversation_store().tag(args.id, components):
+        if not conversation_store().tag(args.id, components):
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
     listed = ", ".join(components) or "no component"
-    _emit(args, {"conversation_id": args.id, "components": list(components)}, f"conversation {args.id} is about {listed}")
+    emit(args, {"conversation_id": args.id, "components": list(components)}, f"conversation {args.id} is about {listed}")
     return 0
 
 
@@ -586,12 +453,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     with data_environment(args.stack):
-        conversations = _conversation_store().list_conversations(limit=100_000, active_since=since)
+        conversations = conversation_store().list_conversations(limit=100_000, active_since=since)
     figures = report(conversations, since)
     if args.json:
-        _print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures]})
+        print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures]})
         return 0
-    print(f"From {_when(since)} to {_when(now)} UTC")
+    print(f"From {when(since)} to {when(now)} UTC")
     if not figures:
         print("no conversations in that period")
         return 0
@@ -603,7 +470,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         [f.channel, str(f.conversations), str(f.answered), minutes(f.first_response_median_seconds), minutes(f.first_response_p90_seconds), str(f.resolved)]
         for f in figures
     ]
-    print(_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "RESOLVED"]))
+    print(format_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "RESOLVED"]))
     return 0
 
 
@@ -614,15 +481,15 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
     day = datetime.strptime(args.day, "%Y-%m-%d") if args.day else None
     with data_environment(args.stack):
-        records = QuarantineStore(boto3.client("s3"), _required_env("QUARANTINE_BUCKET")).list(day, limit=args.limit)
+        records = QuarantineStore(boto3.client("s3"), required_env("QUARANTINE_BUCKET")).list(day, limit=args.limit)
     if args.json:
-        _print_json(records)
+        print_json(records)
         return 0
     if not records:
         print("no rejected requests")
         return 0
     rows = [[r["received_at"][:19], str(r["status"]), r["route"], r["reason"][:70]] for r in records]
-    print(_table(rows, ["RECEIVED (UTC)", "STATUS", "ROUTE", "REASON"]))
+    print(format_table(rows, ["RECEIVED (UTC)", "STATUS", "ROUTE", "REASON"]))
     return 0
 
 
@@ -645,7 +512,7 @@ def cmd_local_invoke(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read event {args.event}: {error}", EXIT_USAGE) from None
     with local_stack_attached():
         result = invoke(functions[args.function], event)
-    _print_json(result)
+    print_json(result)
     return 0
 
 
@@ -712,9 +579,9 @@ def cmd_local_outbox(args: argparse.Namespace) -> int:
     from switchboard.store.outbox import OutboxStore
 
     with local_stack_attached():
-        sent = OutboxStore(boto3.client("dynamodb"), _required_env("TABLE_NAME")).list_sms(args.to, limit=args.limit)
+        sent = OutboxStore(boto3.client("dynamodb"), required_env("TABLE_NAME")).list_sms(args.to, limit=args.limit)
     if args.json:
-        _print_json(sent)
+        print_json(sent)
         return 0
     if not sent:
         print("the local outbox is empty")
@@ -740,10 +607,10 @@ def cmd_local_send_email(args: argparse.Namespace) -> int:
     recipients = args.to or [LOCAL_SUPPORT_EMAIL]
     event = ses_receipt_event(raw, ses_message_id, recipients, received_at=utc_now(), spam=args.spam, virus=args.virus)
     with local_stack_attached():
-        MailStore(boto3.client("s3"), _required_env("MAIL_BUCKET"), os.environ.get("MAIL_PREFIX", "inbound/")).put_raw(ses_message_id, raw)
+        MailStore(boto3.client("s3"), required_env("MAIL_BUCKET"), os.environ.get("MAIL_PREFIX", "inbound/")).put_raw(ses_message_id, raw)
         result = _invoke_local("EmailFunction", event)
     (outcome,) = result["messages"]
-    _print_json(outcome)
+    print_json(outcome)
     if outcome["status"] == "quarantined":
         print(f"switchboard: rejected: {outcome['reason']}", file=sys.stderr)
         return 1
@@ -786,7 +653,7 @@ def cmd_local_send_mention(args: argparse.Namespace) -> int:
         # X itself is not reachable from here: its mentions endpoint is answered locally.
         fake_x.register(x_api, LOCAL_X_ACCOUNT_ID, [page])
         summary = _invoke_local("XMentionsFunction", {"source": "local send mention"})
-    _print_json({**summary, "tweet_id": tweet_id})
+    print_json({**summary, "tweet_id": tweet_id})
     return 0 if summary["stored"] + summary["duplicates"] >= 1 else 1
 
 
