@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from switchboard.cli.environment import conversation_store, data_environment, required_env
+from switchboard.cli.environment import data_environment, open_conversation_store, required_env
 from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from switchboard.cli.output import emit, format_table, print_json, when
 from switchboard.models import to_json_dict
@@ -19,7 +19,7 @@ def _customer_label(conversation) -> str:
 
 def cmd_conversations_list(args: argparse.Namespace) -> int:
     with data_environment(args.stack):
-        conversations = conversation_store().list_conversations(limit=args.limit)
+        conversations = open_conversation_store().list_conversations(limit=args.limit)
     if args.json:
         print_json([{k: v for k, v in to_json_dict(c).items() if k != "messages"} for c in conversations])
         return 0
@@ -36,7 +36,7 @@ def cmd_conversations_list(args: argparse.Namespace) -> int:
 
 def cmd_conversations_show(args: argparse.Namespace) -> int:
     with data_environment(args.stack):
-        conversation = conversation_store().get_conversation(args.id)
+        conversation = open_conversation_store().get_conversation(args.id)
     if conversation is None:
         raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
     if args.json:
@@ -104,7 +104,7 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
         if agent is None:
             raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
         desk = Desk(
-            conversation_store(),
+            open_conversation_store(),
             PageStore(client, table),
             OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
             os.environ.get("SUPPORT_EMAIL_ADDRESS", ""),
@@ -136,7 +136,7 @@ def cmd_conversations_resolve(args: argparse.Namespace) -> int:
 def cmd_conversations_tag(args: argparse.Namespace) -> int:
     components = tuple(dict.fromkeys(args.component))
     with data_environment(args.stack):
-        if not conversation_store().tag(args.id, components):
+        if not open_conversation_store().tag(args.id, components):
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
     listed = ", ".join(components) or "no component"
     emit(args, {"conversation_id": args.id, "components": list(components)}, f"conversation {args.id} is about {listed}")

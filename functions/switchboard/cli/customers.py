@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from switchboard.cli.environment import conversation_store, data_environment, parse_customer_reference, required_env
+from switchboard.cli.environment import data_environment, open_conversation_store, parse_customer_reference, required_env
 from switchboard.cli.errors import EXIT_NOT_FOUND, CliError
 from switchboard.cli.output import format_table, print_json, when
 from switchboard.models import to_json_dict
@@ -18,7 +18,7 @@ def _customer_stores():
 
     client = boto3.client("dynamodb")
     table = required_env("TABLE_NAME")
-    return CustomerStore(client, table), conversation_store()
+    return CustomerStore(client, table), open_conversation_store()
 
 
 def _customer_document(customer, conversations) -> dict[str, Any]:

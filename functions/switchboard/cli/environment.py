@@ -59,7 +59,7 @@ def _stack_outputs(stack_name: str) -> dict[str, str]:
     return environment
 
 
-def conversation_store():
+def open_conversation_store():
     import boto3
 
     from switchboard.store.conversations import ConversationStore

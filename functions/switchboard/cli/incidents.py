@@ -1,4 +1,4 @@
-"""The `switchboard incidents|components|subscribers` commands (registered by switchboard.cli)."""
+"""The `switchboard incidents|components|subscribers` commands (registered by switchboard.cli.parser)."""
 
 from __future__ import annotations
 
