@@ -1,4 +1,4 @@
-"""The `switchboard incidents|components|subscribers` commands (registered by cli.py)."""
+"""The `switchboard incidents|components|subscribers` commands (registered by switchboard.cli.parser)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from switchboard.cli import EXIT_NOT_FOUND, EXIT_USAGE, CliError, _emit, _required_env, _table, data_environment, parse_customer_reference
+from switchboard.cli.environment import data_environment, parse_customer_reference, required_env
+from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from switchboard.cli.output import emit, format_table
 
 
 def _stores():
@@ -17,7 +19,7 @@ def _stores():
     from switchboard.store.notices import NoticeStore
     from switchboard.store.subscribers import SubscriberStore
 
-    client, table = boto3.client("dynamodb"), _required_env("TABLE_NAME")
+    client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
     return IncidentStore(client, table), NoticeStore(client, table), SubscriberStore(client, table)
 
 
@@ -68,7 +70,7 @@ def _desk_change(args: argparse.Namespace, act: Callable[[Any, datetime], Any]) 
             change = act(_desk(), utc_now())
         except IncidentError as error:
             raise _incident_error(error) from None
-    _emit(args, _change_document(change), _change_summary(change))
+    emit(args, _change_document(change), _change_summary(change))
     return 0
 
 
@@ -110,7 +112,7 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
     if args.open:
         found = [incident for incident in found if incident.is_open]
     rows = [[i.incident_id, i.created_at.strftime("%Y-%m-%d %H:%M"), i.status.value, i.impact.value, ",".join(i.components) or "-", i.title] for i in found]
-    _emit(args, [to_document(incident) for incident in found], _table(rows, ["ID", "OPENED (UTC)", "STATUS", "IMPACT", "COMPONENTS", "TITLE"]) if rows else "no incidents")
+    emit(args, [to_document(incident) for incident in found], format_table(rows, ["ID", "OPENED (UTC)", "STATUS", "IMPACT", "COMPONENTS", "TITLE"]) if rows else "no incidents")
     return 0
 
 
@@ -138,7 +140,7 @@ def cmd_incidents_show(args: argparse.Namespace) -> int:
         tally = "  ".join(f"{name} {counts[name]}" for name in ("queued", "sent", "delivered", "failed", "skipped"))
         lines.append(f"  {update.created_at:%Y-%m-%d %H:%M} {update.status.value:<13} {update.body}")
         lines.append(f"      notices: {tally}" if counts["total"] or counts["sent"] else "      notices: none")
-    _emit(args, document, "\n".join(lines))
+    emit(args, document, "\n".join(lines))
     return 0
 
 
@@ -160,7 +162,7 @@ def cmd_components_add(args: argparse.Namespace) -> int:
         if existing:  # a changed name or position keeps the component's current status
             component = Component(args.id, args.name or existing.name, existing.status, args.description or existing.description, args.position, existing.updated_at)
         incidents.put_component(component)
-    _emit(args, component_document(component), f"component {component.component_id}: {component.name}")
+    emit(args, component_document(component), f"component {component.component_id}: {component.name}")
     return 0
 
 
@@ -171,7 +173,7 @@ def cmd_components_list(args: argparse.Namespace) -> int:
         incidents, _, _ = _stores()
         components = incidents.components()
     rows = [[c.component_id, c.name, c.status.value] for c in components]
-    _emit(args, [component_document(c) for c in components], _table(rows, ["ID", "NAME", "STATUS"]) if rows else "no components: add one with `switchboard components add ID --name NAME`")
+    emit(args, [component_document(c) for c in components], format_table(rows, ["ID", "NAME", "STATUS"]) if rows else "no components: add one with `switchboard components add ID --name NAME`")
     return 0
 
 
@@ -184,7 +186,7 @@ def cmd_components_set(args: argparse.Namespace) -> int:
         if args.id not in {c.component_id for c in incidents.components()}:
             raise CliError(f"no component {args.id} (see `switchboard components list`)", EXIT_NOT_FOUND)
         incidents.set_component_status(args.id, ComponentStatus(args.status), utc_now())
-    _emit(args, {"id": args.id, "status": args.status}, f"component {args.id}: {args.status}")
+    emit(args, {"id": args.id, "status": args.status}, f"component {args.id}: {args.status}")
     return 0
 
 
@@ -193,7 +195,7 @@ def cmd_components_remove(args: argparse.Namespace) -> int:
         incidents, _, _ = _stores()
         if not incidents.remove_component(args.id):
             raise CliError(f"no component {args.id}", EXIT_NOT_FOUND)
-    _emit(args, {"removed": args.id}, f"removed component {args.id}")
+    emit(args, {"removed": args.id}, f"removed component {args.id}")
     return 0
 
 
@@ -232,7 +234,7 @@ def cmd_subscribers_add(args: argparse.Namespace) -> int:
             raise CliError(f"unknown component {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}", EXIT_USAGE)
         subscriber = subscribers.subscribe(channel, address, tuple(args.component or ()), "cli", utc_now())
     note = " (opted out: gets nothing until it opts back in)" if subscriber.opted_out else ""
-    _emit(args, _subscriber_document(subscriber), f"subscribed {channel}:{address} to {', '.join(subscriber.components) or 'every component'}{note}")
+    emit(args, _subscriber_document(subscriber), f"subscribed {channel}:{address} to {', '.join(subscriber.components) or 'every component'}{note}")
     return 0
 
 
@@ -242,7 +244,7 @@ def cmd_subscribers_remove(args: argparse.Namespace) -> int:
         _, _, subscribers = _stores()
         if not subscribers.unsubscribe(channel, address):
             raise CliError(f"{channel}:{address} is not subscribed", EXIT_NOT_FOUND)
-    _emit(args, {"removed": f"{channel}:{address}"}, f"unsubscribed {channel}:{address}")
+    emit(args, {"removed": f"{channel}:{address}"}, f"unsubscribed {channel}:{address}")
     return 0
 
 
@@ -253,7 +255,7 @@ def cmd_subscribers_list(args: argparse.Namespace) -> int:
         _, _, subscribers = _stores()
         found = list(itertools.islice(subscribers.all(), args.limit))
     rows = [[s.channel, s.address, ",".join(s.components) or "all", s.source, "opted out" if s.opted_out else ""] for s in found]
-    _emit(args, [_subscriber_document(s) for s in found], _table(rows, ["CHANNEL", "ADDRESS", "COMPONENTS", "SOURCE", ""]) if rows else "no subscribers")
+    emit(args, [_subscriber_document(s) for s in found], format_table(rows, ["CHANNEL", "ADDRESS", "COMPONENTS", "SOURCE", ""]) if rows else "no subscribers")
     return 0
 
 
@@ -266,7 +268,7 @@ def cmd_subscribers_opt(args: argparse.Namespace) -> int:
         change = subscribers.opt_out if args.opt == "out" else subscribers.opt_in
         changed = change(channel, address, "cli", utc_now())
     state = "opted out" if args.opt == "out" else "opted in"
-    _emit(args, {"address": f"{channel}:{address}", "state": state, "changed": changed}, f"{channel}:{address} {state}" + ("" if changed else " (already)"))
+    emit(args, {"address": f"{channel}:{address}", "state": state, "changed": changed}, f"{channel}:{address} {state}" + ("" if changed else " (already)"))
     return 0
 
 
