@@ -6,7 +6,8 @@ for the command on the same data) and a deployed stack with --stack NAME.
 One module per command group (conversations, customers, oncall, incidents, report,
 quarantine, local) holds its runners and its sub-parsers (add_parsers); parser.py puts
 them under one parser. Below them, shared by all: errors.py (CliError, exit codes),
-output.py (tables, --json) and environment.py (the stack the data is on).
+output.py (tables, --json), environment.py (the stack the data is on) and
+references.py (a customer named by id or identity).
 """
 
 from __future__ import annotations

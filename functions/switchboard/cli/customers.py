@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from switchboard.cli.environment import data_environment, open_conversation_store, parse_customer_reference, required_env
+from switchboard.cli.environment import data_environment, open_conversation_store, required_env
 from switchboard.cli.errors import EXIT_NOT_FOUND, CliError
 from switchboard.cli.output import format_table, print_json, when
+from switchboard.cli.references import parse_customer_reference
 from switchboard.models import to_json_dict
 
 

@@ -7,9 +7,10 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from switchboard.cli.environment import data_environment, parse_customer_reference, required_env
+from switchboard.cli.environment import data_environment, required_env
 from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from switchboard.cli.output import emit, format_table
+from switchboard.cli.references import parse_customer_reference
 
 
 def _stores():

@@ -6,9 +6,10 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from switchboard.cli.environment import data_environment, parse_customer_reference, required_env
+from switchboard.cli.environment import data_environment, required_env
 from switchboard.cli.errors import EXIT_USAGE, CliError
 from switchboard.cli.output import emit, print_json
+from switchboard.cli.references import parse_customer_reference
 from switchboard.models import to_json_dict
 
 
