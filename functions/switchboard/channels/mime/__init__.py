@@ -10,7 +10,6 @@ start and many messages need neither.
 
 from __future__ import annotations
 
-import codecs
 import email.errors
 import email.utils
 import re
@@ -25,114 +24,11 @@ from email.policy import default as DEFAULT_POLICY
 from functools import lru_cache
 from typing import Callable, TypeVar
 
+from switchboard.channels.mime.charsets import CHARSET_ALIASES, clean, decode_bytes, text_codec
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
 
 
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- charsets
-
-# Labels mail clients use that Python does not know, or knows as a smaller charset than
-# the one the sender's software really used (Outlook's ks_c_5601-1987 is cp949, a
-# superset of EUC-KR; Shift_JIS mail from Windows is cp932; GB2312 mail is mostly GBK).
-CHARSET_ALIASES = {
-    "ks_c_5601-1987": "cp949",
-    "ks_c_5601": "cp949",
-    "ks_c_5601_1987": "cp949",
-    "ksc5601": "cp949",
-    "euc-kr": "cp949",
-    "x-sjis": "cp932",
-    "shift-jis": "cp932",
-    "shift_jis": "cp932",
-    "sjis": "cp932",
-    "x-shift_jis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-cn": "gb18030",
-    "cn-gb": "gb18030",
-    "iso-8859-8-i": "iso-8859-8",
-    "iso-8859-8-e": "iso-8859-8",
-    "iso-8859-6-i": "iso-8859-6",
-    "iso-8859-6-e": "iso-8859-6",
-    "windows-874": "cp874",
-    "x-windows-874": "cp874",
-    "x-mac-roman": "mac-roman",
-    # Mail labelled Latin-1 is mostly written on Windows, with cp1252's quotes and dashes
-    # in 0x80-0x9F (control characters in Latin-1). Latin-1 is tried when cp1252 fails.
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    # Undeclared or "ASCII" 8-bit text is UTF-8 far more often than anything else.
-    "us-ascii": "utf-8",
-    "ascii": "utf-8",
-}
-# Python codecs that are not character sets.
-UNUSABLE_CODECS = frozenset({"punycode", "unicode-escape", "raw-unicode-escape"})
-
-
-@lru_cache(maxsize=256)
-def _text_codec(label: str) -> str | None:
-    """Python's codec for a MIME charset label, or None when it is unknown or unusable."""
-    try:
-        name = codecs.lookup(label).name
-        b"a".decode(name, "replace")  # LookupError for "base64", UnicodeError for "idna"
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        return None
-    return None if name in UNUSABLE_CODECS else name
-
-
-def _guess_decode(data: bytes) -> tuple[str, str]:
-    """(text, codec) for bytes of unknown charset: UTF-8 when they mostly are, else Latin-1."""
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("utf-8", "replace")
-    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
-    non_ascii = sum(1 for byte in data if byte >= 0x80)
-    # A few stray bytes in UTF-8 text stay UTF-8; in Latin-1 text most 8-bit bytes are invalid.
-    if invalid * 10 < non_ascii:
-        return text, "utf-8"
-    return data.decode("latin-1"), "latin-1"
-
-
-def _decode_bytes(data: bytes, charset: str | None, where: str, defects: list[str]) -> str:
-    """Text from bytes in a declared charset; never fails, notes what it had to guess."""
-    label = (charset or "us-ascii").strip().strip('"').lower()
-    preferred = _text_codec(CHARSET_ALIASES.get(label, label))
-    if preferred is None:
-        text, used = _guess_decode(data)
-        defects.append(f"{where}: charset {label!r} unknown, decoded as {used}")
-        return text
-    for codec in dict.fromkeys((preferred, _text_codec(label) or preferred)):
-        try:
-            return data.decode(codec)
-        except (UnicodeError, ValueError, TypeError, LookupError):
-            continue
-    if preferred == "utf-8":  # undeclared, ASCII or UTF-8: Latin-1 is a common mislabel
-        text, used = _guess_decode(data)
-        replaced = " with replacements" if used == "utf-8" else ""
-        defects.append(f"{where}: not valid {label}, decoded as {used}{replaced}")
-        return text
-    defects.append(f"{where}: bytes invalid in {label}, replaced")
-    return data.decode(preferred, "replace")
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def _clean(text: str) -> str:
-    """text without lone surrogates. The email package keeps undecodable header bytes as
-    surrogate escapes, which JSON and DynamoDB reject; raw UTF-8 is recovered here."""
-    if text.isascii() or not _SURROGATES.search(text):
-        return text
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:  # surrogates that are not escaped bytes
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------- defects
@@ -231,7 +127,7 @@ def _param(part: Message, name: str) -> str:
         return ""
     if isinstance(value, tuple):
         value = email.utils.collapse_rfc2231_value(value)
-    return _clean(str(value))
+    return clean(str(value))
 
 
 # --------------------------------------------------------------------------- headers
@@ -244,7 +140,7 @@ def _header(msg: Message, name: str, defects: list[str]) -> object | None:
     except Exception as error:
         defects.append(f"{name}: unparseable ({type(error).__name__})")
         raw = _raw_header(msg, name)
-        return None if raw is None else _clean(raw)
+        return None if raw is None else clean(raw)
     if value is not None:
         _add_defects(defects, name, getattr(value, "defects", ()))
     return value
@@ -266,12 +162,12 @@ def _addresses(header: object | None) -> list[tuple[str, str | None]]:
     parsed = getattr(header, "addresses", None)
     if parsed is None:  # raw text: the header parser failed, try the lenient one
         name, address = email.utils.parseaddr(str(header))
-        return [(_clean(address).lower(), _clean(name) or None)] if address else []
+        return [(clean(address).lower(), clean(name) or None)] if address else []
     found = []
     for item in parsed:
-        address = _clean(item.addr_spec or "").strip().lower()
+        address = clean(item.addr_spec or "").strip().lower()
         if address and address != "<>":
-            found.append((address, _clean(item.display_name or "").strip() or None))
+            found.append((address, clean(item.display_name or "").strip() or None))
     return found
 
 
@@ -285,7 +181,7 @@ def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
                 return address, _display_name(msg, name, address, display_name, defects)
     return_path = _header(msg, "Return-Path", defects)
     if return_path is not None:
-        _, address = email.utils.parseaddr(_clean(str(return_path)))
+        _, address = email.utils.parseaddr(clean(str(return_path)))
         if "@" in address:
             defects.append("no usable From address, sender taken from Return-Path")
             return address.strip().lower(), None
@@ -304,7 +200,7 @@ def _display_name(
             parsed = _decode_encoded_words(raw_name, header_name, defects)
     if not parsed:
         return None
-    return " ".join(_clean(parsed).split()) or None
+    return " ".join(clean(parsed).split()) or None
 
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
@@ -314,7 +210,7 @@ def _message_ids(header: object | None) -> list[str]:
     """Message-IDs without <>, in order; a bare id without brackets is taken as it is."""
     if header is None:
         return []
-    value = _clean(str(header))
+    value = clean(str(header))
     found = _MESSAGE_ID.findall(value)
     if found:
         return found
@@ -329,7 +225,7 @@ def _subject(msg: Message, defects: list[str]) -> str:
     raw = _raw_header(msg, "Subject")
     if raw and raw.isascii() and _has_remapped_charset(raw):
         subject = _decode_encoded_words(raw, "Subject", defects)
-    return " ".join(_clean(subject).split())
+    return " ".join(clean(subject).split())
 
 
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]+)")
@@ -338,7 +234,7 @@ _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]+)")
 def _has_remapped_charset(raw: str) -> bool:
     """Encoded words in a charset we decode differently from the email package."""
     return any(
-        label.lower() in CHARSET_ALIASES or _text_codec(label.lower()) is None
+        label.lower() in CHARSET_ALIASES or text_codec(label.lower()) is None
         for label in _ENCODED_WORD_CHARSET.findall(raw)
     )
 
@@ -350,7 +246,7 @@ def _decode_encoded_words(raw: str, where: str, defects: list[str]) -> str:
     except Exception:  # malformed encoded words: keep the raw text
         return raw
     return "".join(
-        data if isinstance(data, str) else _decode_bytes(data, charset, where, defects)
+        data if isinstance(data, str) else decode_bytes(data, charset, where, defects)
         for data, charset in pieces
     )
 
@@ -510,7 +406,7 @@ def _body_alternatives(body: _Leaf, leaves: list[_Leaf]) -> set[int]:
 
 def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
     part = leaf.part
-    filename = _clean(str(_safely(part.get_filename, None) or "")).strip() or None
+    filename = clean(str(_safely(part.get_filename, None) or "")).strip() or None
     where = f"attachment {filename!r}" if filename else f"attachment {number} ({leaf.content_type})"
     if filename and "\ufffd" in filename:
         defects.append(f"{where}: invalid bytes in the filename replaced")
@@ -532,7 +428,7 @@ def _content_id(part: Message) -> str | None:
     value = _safely(lambda: part.get("Content-ID"), None)
     if value is None:
         return None
-    return _clean(str(value)).strip().strip("<>").strip() or None
+    return clean(str(value)).strip().strip("<>").strip() or None
 
 
 # --------------------------------------------------------------------------- body text
@@ -545,7 +441,7 @@ def _body_text(body: _Leaf, defects: list[str], root: Message) -> str:
     if part is not root:  # decoding added any base64 defects; the root's come at the end
         _add_defects(defects, where, part.defects)
     data = data if isinstance(data, bytes) else b""
-    text = _decode_bytes(data, _param(part, "charset"), where, defects)
+    text = decode_bytes(data, _param(part, "charset"), where, defects)
     if body.content_type == "text/html" or _looks_like_html(text):
         return _html_to_text(text, defects)
     if _param(part, "format").lower() == "flowed":
