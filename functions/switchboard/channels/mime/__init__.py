@@ -25,60 +25,11 @@ from functools import lru_cache
 from typing import Callable, TypeVar
 
 from switchboard.channels.mime.charsets import CHARSET_ALIASES, clean, decode_bytes, text_codec
+from switchboard.channels.mime.defects import add_defects
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
 
 
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- defects
-
-# Plain words for the email package's defects; other class names are spelled out.
-DEFECT_WORDS = {
-    "CloseBoundaryNotFoundDefect": "missing closing boundary",
-    "StartBoundaryNotFoundDefect": "declared boundary not found",
-    "NoBoundaryInMultipartDefect": "multipart without a boundary",
-    "MultipartInvariantViolationDefect": "multipart without parts",
-    "MissingHeaderBodySeparatorDefect": "missing blank line after the headers",
-    "FirstHeaderLineIsContinuationDefect": "first header line is a continuation",
-    "MisplacedEnvelopeHeaderDefect": "misplaced mbox From line",
-    "InvalidBase64PaddingDefect": "truncated base64",
-    "InvalidBase64CharactersDefect": "invalid characters in base64",
-    "InvalidBase64LengthDefect": "truncated base64 (incomplete last group dropped)",
-    "InvalidMultipartContentTransferEncodingDefect": "transfer encoding on a multipart",
-    "UndecodableBytesDefect": "undecodable bytes",
-    "NonPrintableDefect": "non-printable characters",
-    "InvalidDateDefect": "invalid date",
-    "HeaderMissingRequiredValue": "empty value",
-}
-# Old but valid syntax: nothing is lost.
-IGNORED_DEFECTS = frozenset({"ObsoleteHeaderDefect"})
-# Encoded words where RFC 2047 does not allow them: decoded anyway, nothing is lost.
-IGNORED_HEADER_NOTES = frozenset(
-    {
-        "encoded word inside quoted string",
-        "missing trailing whitespace after encoded-word",
-        "missing whitespace before encoded word",
-    }
-)
-_CAMEL_CASE_WORD = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def _describe(defect: Exception) -> str | None:
-    name = type(defect).__name__
-    if name in IGNORED_DEFECTS:
-        return None
-    if name == "InvalidHeaderDefect" and str(defect):
-        # The message is what says something ("missing '.' between words"), unless benign.
-        return None if str(defect) in IGNORED_HEADER_NOTES else str(defect)
-    return DEFECT_WORDS.get(name) or _CAMEL_CASE_WORD.sub(" ", name.removesuffix("Defect")).lower()
-
-
-def _add_defects(defects: list[str], where: str, found: object) -> None:
-    for defect in found or ():  # type: ignore[attr-defined]
-        described = _describe(defect)
-        if described:
-            defects.append(f"{where}: {described}" if where else described)
 
 
 # --------------------------------------------------------------------------- the email package
@@ -142,7 +93,7 @@ def _header(msg: Message, name: str, defects: list[str]) -> object | None:
         raw = _raw_header(msg, name)
         return None if raw is None else clean(raw)
     if value is not None:
-        _add_defects(defects, name, getattr(value, "defects", ()))
+        add_defects(defects, name, getattr(value, "defects", ()))
     return value
 
 
@@ -318,7 +269,7 @@ def _leaves(root: Message, defects: list[str]) -> list[_Leaf]:
             leaves.append(_Leaf(part, content_type, alternative))
             continue
         if part is not root:
-            _add_defects(defects, content_type, part.defects)
+            add_defects(defects, content_type, part.defects)
         if content_type == "multipart/alternative":
             alternative = part
         children = [child for child in part.get_payload() if isinstance(child, Message)]
@@ -412,7 +363,7 @@ def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> 
         defects.append(f"{where}: invalid bytes in the filename replaced")
     content = _payload_bytes(part, where, defects)
     if part is not root:  # the message's own defects are reported once, at the end
-        _add_defects(defects, where, part.defects)
+        add_defects(defects, where, part.defects)
     content_id = _content_id(part)
     disposition = _safely(part.get_content_disposition, None)
     return ParsedAttachment(
@@ -439,7 +390,7 @@ def _body_text(body: _Leaf, defects: list[str], root: Message) -> str:
     part, where = body.part, f"body ({body.content_type})"
     data = part.get_payload(decode=True)
     if part is not root:  # decoding added any base64 defects; the root's come at the end
-        _add_defects(defects, where, part.defects)
+        add_defects(defects, where, part.defects)
     data = data if isinstance(data, bytes) else b""
     text = decode_bytes(data, _param(part, "charset"), where, defects)
     if body.content_type == "text/html" or _looks_like_html(text):
@@ -747,7 +698,7 @@ def _parse(data: bytes) -> ParsedEmail:
         tree = _recover_multipart(msg, defects) or msg
     text, body_source, attachments = _read_parts(tree, defects)
     # After the parts: decoding a single-part message's body adds to the message's defects.
-    _add_defects(defects, "", msg.defects)
+    add_defects(defects, "", msg.defects)
 
     reply_to = _addresses(_header(msg, "Reply-To", defects))
     message_id = _message_ids(_header(msg, "Message-ID", defects))
