@@ -17,68 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import message_from_bytes
 from email.header import decode_header
-from email.headerregistry import HeaderRegistry
 from email.message import Message
-from email.policy import EmailPolicy
-from email.policy import default as DEFAULT_POLICY
 from functools import lru_cache
-from typing import Callable, TypeVar
 
 from switchboard.channels.mime.charsets import CHARSET_ALIASES, clean, decode_bytes, text_codec
 from switchboard.channels.mime.defects import add_defects
+from switchboard.channels.mime.message import content_param, content_type_of, parse_policy, safely
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
-
-
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- the email package
-
-
-class _MemoisedHeaderRegistry(HeaderRegistry):
-    """policy.default's header classes, each (name, value) parsed once per message.
-
-    The email package parses a header again on every access and reads Content-Type a
-    dozen times per part while walking a message: that was most of the parse time.
-    A registry per message, so nothing a customer wrote outlives the parse.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._parsed: dict[tuple[str, str], object] = {}
-
-    def __call__(self, name: str, value: str):  # type: ignore[override]
-        key = (name, value)
-        header = self._parsed.get(key)
-        if header is None:
-            header = self._parsed[key] = super().__call__(name, value)
-        return header
-
-
-def _policy() -> EmailPolicy:
-    return DEFAULT_POLICY.clone(header_factory=_MemoisedHeaderRegistry())
-
-
-def _safely(function: Callable[[], T], default: T) -> T:
-    """function(), or default when the email package trips over hostile input."""
-    try:
-        return function()
-    except Exception:
-        return default
-
-
-def _content_type(part: Message) -> str:
-    return _safely(part.get_content_type, "application/octet-stream")
-
-
-def _param(part: Message, name: str) -> str:
-    """A Content-Type parameter as clean text, "" when absent (RFC 2231 values included)."""
-    value = _safely(lambda: part.get_param(name), None)
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        value = email.utils.collapse_rfc2231_value(value)
-    return clean(str(value))
 
 
 # --------------------------------------------------------------------------- headers
@@ -229,8 +174,8 @@ def _automated(msg: Message, sender_address: str, defects: list[str]) -> str | N
     local_part = sender_address.rsplit("@", 1)[0]
     if local_part in BOUNCE_MAILBOXES:
         return f"bounce from {local_part}"
-    if _content_type(msg) == "multipart/report":
-        report_type = _param(msg, "report-type").lower()
+    if content_type_of(msg) == "multipart/report":
+        report_type = content_param(msg, "report-type").lower()
         if report_type == "disposition-notification":
             return "read receipt"
         if report_type in ("delivery-status", ""):
@@ -264,7 +209,7 @@ def _leaves(root: Message, defects: list[str]) -> list[_Leaf]:
     stack: list[tuple[Message, Message | None]] = [(root, None)]
     while stack:
         part, alternative = stack.pop()
-        content_type = _content_type(part)
+        content_type = content_type_of(part)
         if not (content_type.startswith("multipart/") and part.is_multipart()):
             leaves.append(_Leaf(part, content_type, alternative))
             continue
@@ -291,7 +236,7 @@ def _recover_multipart(msg: Message, defects: list[str]) -> Message | None:
         return None
     boundary = found.group(1)
     container = (
-        f'Content-Type: {_content_type(msg)}; boundary="{boundary}"\n\n'.encode()
+        f'Content-Type: {content_type_of(msg)}; boundary="{boundary}"\n\n'.encode()
         + payload.encode("utf-8", "surrogateescape")
     )
     recovered = message_from_bytes(container, policy=msg.policy)
@@ -333,10 +278,10 @@ def _decode_base64_prefix(encoded: str) -> bytes:
 
 def _find_body(tree: Message, leaves: list[_Leaf]) -> _Leaf | None:
     """The body: text/plain preferred, else HTML, as the email package chooses it."""
-    if not tree.is_multipart() and _content_type(tree).startswith("multipart/"):
+    if not tree.is_multipart() and content_type_of(tree).startswith("multipart/"):
         # No parts could be found at all: the raw body is the best text there is.
         return _Leaf(tree, "text/plain", None)
-    body = _safely(lambda: tree.get_body(preferencelist=("plain", "html")), None)
+    body = safely(lambda: tree.get_body(preferencelist=("plain", "html")), None)
     return next((leaf for leaf in leaves if leaf.part is body), None)
 
 
@@ -349,7 +294,7 @@ def _body_alternatives(body: _Leaf, leaves: list[_Leaf]) -> set[int]:
             if (
                 leaf.alternative is body.alternative
                 and leaf.content_type.startswith("text/")
-                and not _safely(leaf.part.is_attachment, True)
+                and not safely(leaf.part.is_attachment, True)
             ):
                 found.add(id(leaf.part))
     return found
@@ -357,7 +302,7 @@ def _body_alternatives(body: _Leaf, leaves: list[_Leaf]) -> set[int]:
 
 def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
     part = leaf.part
-    filename = clean(str(_safely(part.get_filename, None) or "")).strip() or None
+    filename = clean(str(safely(part.get_filename, None) or "")).strip() or None
     where = f"attachment {filename!r}" if filename else f"attachment {number} ({leaf.content_type})"
     if filename and "\ufffd" in filename:
         defects.append(f"{where}: invalid bytes in the filename replaced")
@@ -365,7 +310,7 @@ def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> 
     if part is not root:  # the message's own defects are reported once, at the end
         add_defects(defects, where, part.defects)
     content_id = _content_id(part)
-    disposition = _safely(part.get_content_disposition, None)
+    disposition = safely(part.get_content_disposition, None)
     return ParsedAttachment(
         filename=filename,
         content_type=leaf.content_type,
@@ -376,7 +321,7 @@ def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> 
 
 
 def _content_id(part: Message) -> str | None:
-    value = _safely(lambda: part.get("Content-ID"), None)
+    value = safely(lambda: part.get("Content-ID"), None)
     if value is None:
         return None
     return clean(str(value)).strip().strip("<>").strip() or None
@@ -392,11 +337,11 @@ def _body_text(body: _Leaf, defects: list[str], root: Message) -> str:
     if part is not root:  # decoding added any base64 defects; the root's come at the end
         add_defects(defects, where, part.defects)
     data = data if isinstance(data, bytes) else b""
-    text = decode_bytes(data, _param(part, "charset"), where, defects)
+    text = decode_bytes(data, content_param(part, "charset"), where, defects)
     if body.content_type == "text/html" or _looks_like_html(text):
         return _html_to_text(text, defects)
-    if _param(part, "format").lower() == "flowed":
-        text = _unflow(text, delete_space=_param(part, "delsp").lower() == "yes")
+    if content_param(part, "format").lower() == "flowed":
+        text = _unflow(text, delete_space=content_param(part, "delsp").lower() == "yes")
     return _normalise_text(text)
 
 
@@ -687,14 +632,14 @@ def parse_email(raw: bytes) -> ParsedEmail:
 
 
 def _parse(data: bytes) -> ParsedEmail:
-    msg = message_from_bytes(data, policy=_policy())
+    msg = message_from_bytes(data, policy=parse_policy())
     if not msg.keys():
         raise UnreadableEmail("not an email: no header lines")
     defects: list[str] = []
     sender_address, sender_name = _sender(msg, defects)
 
     tree = msg
-    if _content_type(msg).startswith("multipart/") and not msg.is_multipart():
+    if content_type_of(msg).startswith("multipart/") and not msg.is_multipart():
         tree = _recover_multipart(msg, defects) or msg
     text, body_source, attachments = _read_parts(tree, defects)
     # After the parts: decoding a single-part message's body adds to the message's defects.
