@@ -11,148 +11,25 @@ start and many messages need neither.
 from __future__ import annotations
 
 import email.errors
-import email.utils
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email import message_from_bytes
-from email.header import decode_header
 from email.message import Message
 from functools import lru_cache
 
-from switchboard.channels.mime.charsets import CHARSET_ALIASES, clean, decode_bytes, text_codec
+from switchboard.channels.mime.charsets import clean, decode_bytes
 from switchboard.channels.mime.defects import add_defects
+from switchboard.channels.mime.headers import (
+    addresses,
+    date,
+    get_header,
+    message_ids,
+    raw_header,
+    sender,
+    subject,
+)
 from switchboard.channels.mime.message import content_param, content_type_of, parse_policy, safely
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
-
-
-# --------------------------------------------------------------------------- headers
-
-
-def _header(msg: Message, name: str, defects: list[str]) -> object | None:
-    """The parsed header (policy.default), or its raw text if the parser gave up on it."""
-    try:
-        value = msg.get(name)
-    except Exception as error:
-        defects.append(f"{name}: unparseable ({type(error).__name__})")
-        raw = _raw_header(msg, name)
-        return None if raw is None else clean(raw)
-    if value is not None:
-        add_defects(defects, name, getattr(value, "defects", ()))
-    return value
-
-
-def _raw_header(msg: Message, name: str) -> str | None:
-    """A header's unparsed value (undecodable bytes as surrogate escapes)."""
-    wanted = name.lower()
-    for key, value in msg.raw_items():
-        if key.lower() == wanted:
-            return str(value)
-    return None
-
-
-def _addresses(header: object | None) -> list[tuple[str, str | None]]:
-    """(address lower-cased, display name or None) for each address in a header."""
-    if header is None:
-        return []
-    parsed = getattr(header, "addresses", None)
-    if parsed is None:  # raw text: the header parser failed, try the lenient one
-        name, address = email.utils.parseaddr(str(header))
-        return [(clean(address).lower(), clean(name) or None)] if address else []
-    found = []
-    for item in parsed:
-        address = clean(item.addr_spec or "").strip().lower()
-        if address and address != "<>":
-            found.append((address, clean(item.display_name or "").strip() or None))
-    return found
-
-
-def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
-    """(address, name) from From, else Sender, else Return-Path: the first usable one."""
-    for name in ("From", "Sender"):
-        for address, display_name in _addresses(_header(msg, name, defects)):
-            if "@" in address:
-                if name != "From":
-                    defects.append(f"no usable From address, sender taken from {name}")
-                return address, _display_name(msg, name, address, display_name, defects)
-    return_path = _header(msg, "Return-Path", defects)
-    if return_path is not None:
-        _, address = email.utils.parseaddr(clean(str(return_path)))
-        if "@" in address:
-            defects.append("no usable From address, sender taken from Return-Path")
-            return address.strip().lower(), None
-    raise UnreadableEmail("no sender address: From, Sender and Return-Path missing or unreadable")
-
-
-def _display_name(
-    msg: Message, header_name: str, address: str, parsed: str | None, defects: list[str]
-) -> str | None:
-    """The display name, encoded words joined as RFC 2047 says: the email package keeps
-    the space between adjacent encoded words in names ("みけ る" for "みける")."""
-    raw = _raw_header(msg, header_name) or ""
-    if parsed and "=?" in raw and raw.isascii():
-        raw_name, raw_address = email.utils.parseaddr(raw)
-        if raw_address.strip().lower() == address and "=?" in raw_name:
-            parsed = _decode_encoded_words(raw_name, header_name, defects)
-    if not parsed:
-        return None
-    return " ".join(clean(parsed).split()) or None
-
-
-_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
-
-
-def _message_ids(header: object | None) -> list[str]:
-    """Message-IDs without <>, in order; a bare id without brackets is taken as it is."""
-    if header is None:
-        return []
-    value = clean(str(header))
-    found = _MESSAGE_ID.findall(value)
-    if found:
-        return found
-    return [token for token in value.split() if "@" in token][:1] or value.split()[:1]
-
-
-def _subject(msg: Message, defects: list[str]) -> str:
-    header = _header(msg, "Subject", defects)
-    if header is None:
-        return ""
-    subject = str(header)
-    raw = _raw_header(msg, "Subject")
-    if raw and raw.isascii() and _has_remapped_charset(raw):
-        subject = _decode_encoded_words(raw, "Subject", defects)
-    return " ".join(clean(subject).split())
-
-
-_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*]+)")
-
-
-def _has_remapped_charset(raw: str) -> bool:
-    """Encoded words in a charset we decode differently from the email package."""
-    return any(
-        label.lower() in CHARSET_ALIASES or text_codec(label.lower()) is None
-        for label in _ENCODED_WORD_CHARSET.findall(raw)
-    )
-
-
-def _decode_encoded_words(raw: str, where: str, defects: list[str]) -> str:
-    """RFC 2047 words decoded with our charset table (ks_c_5601-1987 as cp949 ...)."""
-    try:
-        pieces = decode_header(raw)
-    except Exception:  # malformed encoded words: keep the raw text
-        return raw
-    return "".join(
-        data if isinstance(data, str) else decode_bytes(data, charset, where, defects)
-        for data, charset in pieces
-    )
-
-
-def _date(msg: Message, defects: list[str]) -> datetime | None:
-    value = getattr(_header(msg, "Date", defects), "datetime", None)
-    if not isinstance(value, datetime):
-        return None
-    # "-0000" (zone unknown) gives a naive datetime; RFC 5322 reads it as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 # --------------------------------------------------------------------------- automated
@@ -166,7 +43,7 @@ BOUNCE_MAILBOXES = frozenset({"mailer-daemon", "postmaster"})
 
 def _automated(msg: Message, sender_address: str, defects: list[str]) -> str | None:
     """Why a machine wrote this message (RFC 3834 and common practice), or None."""
-    auto_submitted = _header(msg, "Auto-Submitted", defects)
+    auto_submitted = get_header(msg, "Auto-Submitted", defects)
     if auto_submitted is not None:
         value = str(auto_submitted).split(";")[0].strip().lower()
         if value and value != "no":
@@ -182,12 +59,12 @@ def _automated(msg: Message, sender_address: str, defects: list[str]) -> str | N
             return "delivery status report"
         return f"{report_type} report"
     for name in AUTOREPLY_HEADERS:
-        if _header(msg, name, defects) is not None:
+        if get_header(msg, name, defects) is not None:
             return name
-    precedence = str(_header(msg, "Precedence", defects) or "").strip().lower()
+    precedence = str(get_header(msg, "Precedence", defects) or "").strip().lower()
     if precedence in AUTOMATED_PRECEDENCE:
         return f"Precedence: {precedence}"
-    if (_raw_header(msg, "Return-Path") or "").strip() == "<>":
+    if (raw_header(msg, "Return-Path") or "").strip() == "<>":
         return "empty Return-Path (bounce or auto-reply)"
     return None
 
@@ -636,7 +513,7 @@ def _parse(data: bytes) -> ParsedEmail:
     if not msg.keys():
         raise UnreadableEmail("not an email: no header lines")
     defects: list[str] = []
-    sender_address, sender_name = _sender(msg, defects)
+    sender_address, sender_name = sender(msg, defects)
 
     tree = msg
     if content_type_of(msg).startswith("multipart/") and not msg.is_multipart():
@@ -645,20 +522,20 @@ def _parse(data: bytes) -> ParsedEmail:
     # After the parts: decoding a single-part message's body adds to the message's defects.
     add_defects(defects, "", msg.defects)
 
-    reply_to = _addresses(_header(msg, "Reply-To", defects))
-    message_id = _message_ids(_header(msg, "Message-ID", defects))
-    in_reply_to = _message_ids(_header(msg, "In-Reply-To", defects))
+    reply_to = addresses(get_header(msg, "Reply-To", defects))
+    message_id = message_ids(get_header(msg, "Message-ID", defects))
+    in_reply_to = message_ids(get_header(msg, "In-Reply-To", defects))
     return ParsedEmail(
         message_id=message_id[0] if message_id else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=tuple(_message_ids(_header(msg, "References", defects))),
+        references=tuple(message_ids(get_header(msg, "References", defects))),
         sender_address=sender_address,
         sender_name=sender_name,
         reply_to=reply_to[0][0] if reply_to else None,
-        to=tuple(address for address, _ in _addresses(_header(msg, "To", defects))),
-        cc=tuple(address for address, _ in _addresses(_header(msg, "Cc", defects))),
-        subject=_subject(msg, defects),
-        date=_date(msg, defects),
+        to=tuple(address for address, _ in addresses(get_header(msg, "To", defects))),
+        cc=tuple(address for address, _ in addresses(get_header(msg, "Cc", defects))),
+        subject=subject(msg, defects),
+        date=date(msg, defects),
         text=text,
         new_text=_new_text(text),
         body_source=body_source,
