@@ -17,6 +17,7 @@ from email import message_from_bytes
 from email.message import Message
 from functools import lru_cache
 
+from switchboard.channels.mime.automated import automated
 from switchboard.channels.mime.charsets import clean, decode_bytes
 from switchboard.channels.mime.defects import add_defects
 from switchboard.channels.mime.headers import (
@@ -24,49 +25,11 @@ from switchboard.channels.mime.headers import (
     date,
     get_header,
     message_ids,
-    raw_header,
     sender,
     subject,
 )
 from switchboard.channels.mime.message import content_param, content_type_of, parse_policy, safely
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
-
-
-# --------------------------------------------------------------------------- automated
-
-AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
-# X-Auto-Response-Suppress is deliberately absent: Exchange sets it on ordinary mail to
-# ask *others* not to auto-reply, so it says nothing about this message.
-AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-AutoReply-From", "X-Mail-Autoreply")
-BOUNCE_MAILBOXES = frozenset({"mailer-daemon", "postmaster"})
-
-
-def _automated(msg: Message, sender_address: str, defects: list[str]) -> str | None:
-    """Why a machine wrote this message (RFC 3834 and common practice), or None."""
-    auto_submitted = get_header(msg, "Auto-Submitted", defects)
-    if auto_submitted is not None:
-        value = str(auto_submitted).split(";")[0].strip().lower()
-        if value and value != "no":
-            return f"Auto-Submitted: {value}"
-    local_part = sender_address.rsplit("@", 1)[0]
-    if local_part in BOUNCE_MAILBOXES:
-        return f"bounce from {local_part}"
-    if content_type_of(msg) == "multipart/report":
-        report_type = content_param(msg, "report-type").lower()
-        if report_type == "disposition-notification":
-            return "read receipt"
-        if report_type in ("delivery-status", ""):
-            return "delivery status report"
-        return f"{report_type} report"
-    for name in AUTOREPLY_HEADERS:
-        if get_header(msg, name, defects) is not None:
-            return name
-    precedence = str(get_header(msg, "Precedence", defects) or "").strip().lower()
-    if precedence in AUTOMATED_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    if (raw_header(msg, "Return-Path") or "").strip() == "<>":
-        return "empty Return-Path (bounce or auto-reply)"
-    return None
 
 
 # --------------------------------------------------------------------------- MIME tree
@@ -540,7 +503,7 @@ def _parse(data: bytes) -> ParsedEmail:
         new_text=_new_text(text),
         body_source=body_source,
         attachments=tuple(attachments),
-        automated=_automated(msg, sender_address, defects),
+        automated=automated(msg, sender_address, defects),
         defects=tuple(dict.fromkeys(defects)),
     )
 
