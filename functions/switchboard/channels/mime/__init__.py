@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.errors
 import re
-from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from functools import lru_cache
@@ -29,61 +28,17 @@ from switchboard.channels.mime.headers import (
     subject,
 )
 from switchboard.channels.mime.message import content_param, content_type_of, parse_policy, safely
+from switchboard.channels.mime.parts import (
+    body_alternatives,
+    find_body,
+    Leaf,
+    leaf_parts,
+    recover_multipart,
+)
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
 
 
 # --------------------------------------------------------------------------- MIME tree
-
-
-@dataclass(slots=True)
-class _Leaf:
-    part: Message
-    content_type: str
-    alternative: Message | None  # the nearest multipart/alternative around it
-
-
-def _leaves(root: Message, defects: list[str]) -> list[_Leaf]:
-    """Leaf parts in document order, walked without recursion (hostile nesting is deep).
-    message/* parts are leaves: a forwarded email is one attachment."""
-    leaves: list[_Leaf] = []
-    stack: list[tuple[Message, Message | None]] = [(root, None)]
-    while stack:
-        part, alternative = stack.pop()
-        content_type = content_type_of(part)
-        if not (content_type.startswith("multipart/") and part.is_multipart()):
-            leaves.append(_Leaf(part, content_type, alternative))
-            continue
-        if part is not root:
-            add_defects(defects, content_type, part.defects)
-        if content_type == "multipart/alternative":
-            alternative = part
-        children = [child for child in part.get_payload() if isinstance(child, Message)]
-        stack.extend((child, alternative) for child in reversed(children))
-    return leaves
-
-
-_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*$", re.MULTILINE)
-
-
-def _recover_multipart(msg: Message, defects: list[str]) -> Message | None:
-    """A multipart whose declared boundary never appears: its body reparsed with the
-    boundary its lines actually use. None when no line looks like a boundary."""
-    payload = msg.get_payload()
-    if not isinstance(payload, str):
-        return None
-    found = _BOUNDARY_LINE.search(payload)
-    if found is None:
-        return None
-    boundary = found.group(1)
-    container = (
-        f'Content-Type: {content_type_of(msg)}; boundary="{boundary}"\n\n'.encode()
-        + payload.encode("utf-8", "surrogateescape")
-    )
-    recovered = message_from_bytes(container, policy=msg.policy)
-    if not recovered.is_multipart():
-        return None
-    defects.append(f"declared boundary not used, parts read with boundary {boundary!r}")
-    return recovered
 
 
 def _payload_bytes(part: Message, where: str, defects: list[str]) -> bytes:
@@ -116,31 +71,7 @@ def _decode_base64_prefix(encoded: str) -> bytes:
     return base64.b64decode(alphabet_only[: len(alphabet_only) // 4 * 4])
 
 
-def _find_body(tree: Message, leaves: list[_Leaf]) -> _Leaf | None:
-    """The body: text/plain preferred, else HTML, as the email package chooses it."""
-    if not tree.is_multipart() and content_type_of(tree).startswith("multipart/"):
-        # No parts could be found at all: the raw body is the best text there is.
-        return _Leaf(tree, "text/plain", None)
-    body = safely(lambda: tree.get_body(preferencelist=("plain", "html")), None)
-    return next((leaf for leaf in leaves if leaf.part is body), None)
-
-
-def _body_alternatives(body: _Leaf, leaves: list[_Leaf]) -> set[int]:
-    """ids of the body and of its other versions (the HTML twin of a text/plain body):
-    the rest of the leaves are attachments."""
-    found = {id(body.part)}
-    if body.alternative is not None:
-        for leaf in leaves:
-            if (
-                leaf.alternative is body.alternative
-                and leaf.content_type.startswith("text/")
-                and not safely(leaf.part.is_attachment, True)
-            ):
-                found.add(id(leaf.part))
-    return found
-
-
-def _attachment(leaf: _Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
+def _attachment(leaf: Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
     part = leaf.part
     filename = clean(str(safely(part.get_filename, None) or "")).strip() or None
     where = f"attachment {filename!r}" if filename else f"attachment {number} ({leaf.content_type})"
@@ -170,7 +101,7 @@ def _content_id(part: Message) -> str | None:
 # --------------------------------------------------------------------------- body text
 
 
-def _body_text(body: _Leaf, defects: list[str], root: Message) -> str:
+def _body_text(body: Leaf, defects: list[str], root: Message) -> str:
     """The body part as normalised plain text."""
     part, where = body.part, f"body ({body.content_type})"
     data = part.get_payload(decode=True)
@@ -480,7 +411,7 @@ def _parse(data: bytes) -> ParsedEmail:
 
     tree = msg
     if content_type_of(msg).startswith("multipart/") and not msg.is_multipart():
-        tree = _recover_multipart(msg, defects) or msg
+        tree = recover_multipart(msg, defects) or msg
     text, body_source, attachments = _read_parts(tree, defects)
     # After the parts: decoding a single-part message's body adds to the message's defects.
     add_defects(defects, "", msg.defects)
@@ -510,13 +441,13 @@ def _parse(data: bytes) -> ParsedEmail:
 
 def _read_parts(tree: Message, defects: list[str]) -> tuple[str, str, list[ParsedAttachment]]:
     """(text, body_source, attachments) from the MIME tree."""
-    leaves = _leaves(tree, defects)
-    body = _find_body(tree, leaves)
+    leaves = leaf_parts(tree, defects)
+    body = find_body(tree, leaves)
     text, body_source, body_parts = "", "none", set()
     if body is not None:
         # A text/plain part that turns out to be HTML is still a "text/plain" body.
         text, body_source = _body_text(body, defects, tree), body.content_type
-        body_parts = _body_alternatives(body, leaves)
+        body_parts = body_alternatives(body, leaves)
     others = (leaf for leaf in leaves if id(leaf.part) not in body_parts)
     attachments = [_attachment(leaf, n, defects, tree) for n, leaf in enumerate(others, 1)]
     return text, body_source, attachments
