@@ -10,14 +10,14 @@ start and many messages need neither.
 
 from __future__ import annotations
 
-import email.errors
 import re
 from email import message_from_bytes
 from email.message import Message
 from functools import lru_cache
 
+from switchboard.channels.mime.attachments import attachment
 from switchboard.channels.mime.automated import automated
-from switchboard.channels.mime.charsets import clean, decode_bytes
+from switchboard.channels.mime.charsets import decode_bytes
 from switchboard.channels.mime.defects import add_defects
 from switchboard.channels.mime.headers import (
     addresses,
@@ -27,7 +27,7 @@ from switchboard.channels.mime.headers import (
     sender,
     subject,
 )
-from switchboard.channels.mime.message import content_param, content_type_of, parse_policy, safely
+from switchboard.channels.mime.message import content_param, content_type_of, parse_policy
 from switchboard.channels.mime.parts import (
     body_alternatives,
     find_body,
@@ -36,66 +36,6 @@ from switchboard.channels.mime.parts import (
     recover_multipart,
 )
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
-
-
-# --------------------------------------------------------------------------- MIME tree
-
-
-def _payload_bytes(part: Message, where: str, defects: list[str]) -> bytes:
-    """A leaf's decoded content; for message/* parts, the embedded message's bytes."""
-    payload = part.get_payload()
-    if isinstance(payload, list):  # message/rfc822, message/delivery-status
-        chunks = []
-        for embedded in payload:
-            try:
-                chunks.append(embedded.as_bytes(policy=part.policy.clone(refold_source="none")))
-            except Exception as error:
-                defects.append(f"{where}: embedded message unreadable ({type(error).__name__})")
-        return b"\n".join(chunks)
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return b""
-    if any(isinstance(defect, email.errors.InvalidBase64LengthDefect) for defect in part.defects):
-        # The email package hands back the still-encoded text here: decode the whole groups.
-        data = _decode_base64_prefix(part.get_payload())
-    return data
-
-
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
-
-
-def _decode_base64_prefix(encoded: str) -> bytes:
-    import base64  # only for this rare repair
-
-    alphabet_only = _NOT_BASE64.sub(b"", encoded.encode("ascii", "replace"))
-    return base64.b64decode(alphabet_only[: len(alphabet_only) // 4 * 4])
-
-
-def _attachment(leaf: Leaf, number: int, defects: list[str], root: Message) -> ParsedAttachment:
-    part = leaf.part
-    filename = clean(str(safely(part.get_filename, None) or "")).strip() or None
-    where = f"attachment {filename!r}" if filename else f"attachment {number} ({leaf.content_type})"
-    if filename and "\ufffd" in filename:
-        defects.append(f"{where}: invalid bytes in the filename replaced")
-    content = _payload_bytes(part, where, defects)
-    if part is not root:  # the message's own defects are reported once, at the end
-        add_defects(defects, where, part.defects)
-    content_id = _content_id(part)
-    disposition = safely(part.get_content_disposition, None)
-    return ParsedAttachment(
-        filename=filename,
-        content_type=leaf.content_type,
-        content=content,
-        inline=content_id is not None and disposition != "attachment",
-        content_id=content_id,
-    )
-
-
-def _content_id(part: Message) -> str | None:
-    value = safely(lambda: part.get("Content-ID"), None)
-    if value is None:
-        return None
-    return clean(str(value)).strip().strip("<>").strip() or None
 
 
 # --------------------------------------------------------------------------- body text
@@ -449,5 +389,5 @@ def _read_parts(tree: Message, defects: list[str]) -> tuple[str, str, list[Parse
         text, body_source = _body_text(body, defects, tree), body.content_type
         body_parts = body_alternatives(body, leaves)
     others = (leaf for leaf in leaves if id(leaf.part) not in body_parts)
-    attachments = [_attachment(leaf, n, defects, tree) for n, leaf in enumerate(others, 1)]
+    attachments = [attachment(leaf, n, defects, tree) for n, leaf in enumerate(others, 1)]
     return text, body_source, attachments
