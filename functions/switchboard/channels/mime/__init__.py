@@ -36,6 +36,7 @@ from switchboard.channels.mime.parts import (
     recover_multipart,
 )
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
+from switchboard.channels.mime.text import normalise_text
 
 
 # --------------------------------------------------------------------------- body text
@@ -53,17 +54,7 @@ def _body_text(body: Leaf, defects: list[str], root: Message) -> str:
         return _html_to_text(text, defects)
     if content_param(part, "format").lower() == "flowed":
         text = _unflow(text, delete_space=content_param(part, "delsp").lower() == "yes")
-    return _normalise_text(text)
-
-
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def _normalise_text(text: str) -> str:
-    """\\n line endings, no trailing blanks, at most one blank line in a row, stripped."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    return normalise_text(text)
 
 
 def _unflow(text: str, delete_space: bool) -> str:
@@ -172,12 +163,12 @@ def html_to_text(html: str) -> str:
 
 def _html_to_text(html: str, defects: list[str]) -> str:
     try:
-        return _normalise_text(_render_html(html))
+        return normalise_text(_render_html(html))
     except Exception as error:  # the stdlib parser rejects some markup: strip the tags
         import html as html_entities
 
         defects.append(f"HTML not parseable ({type(error).__name__}), tags stripped")
-        return _normalise_text(html_entities.unescape(_TAG.sub(" ", html)))
+        return normalise_text(html_entities.unescape(_TAG.sub(" ", html)))
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -288,8 +279,8 @@ def _new_text(text: str) -> str:
         latest = _with_original_lines(text, replies[0].full_body)
     else:  # no reply header near the top of a long text
         latest = text
-    latest = _normalise_text(_without_quoted_lines(latest))
-    return _normalise_text(_FORWARD_MARKER.sub("", latest)) or text
+    latest = normalise_text(_without_quoted_lines(latest))
+    return normalise_text(_FORWARD_MARKER.sub("", latest)) or text
 
 
 def _with_original_lines(text: str, reply: str) -> str:
