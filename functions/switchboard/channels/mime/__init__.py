@@ -10,10 +10,8 @@ start and many messages need neither.
 
 from __future__ import annotations
 
-import re
 from email import message_from_bytes
 from email.message import Message
-from functools import lru_cache
 
 from switchboard.channels.mime.attachments import attachment
 from switchboard.channels.mime.automated import automated
@@ -29,6 +27,7 @@ from switchboard.channels.mime.headers import (
 )
 from switchboard.channels.mime.html_text import html_to_text
 from switchboard.channels.mime.message import content_type_of, parse_policy
+from switchboard.channels.mime.new_text import new_text
 from switchboard.channels.mime.parts import (
     body_alternatives,
     find_body,
@@ -36,79 +35,6 @@ from switchboard.channels.mime.parts import (
     recover_multipart,
 )
 from switchboard.channels.mime.results import ParsedAttachment, ParsedEmail, UnreadableEmail
-from switchboard.channels.mime.text import normalise_text
-
-
-# --------------------------------------------------------------------------- new text
-
-# Languages whose reply headers ("On … wrote:", "Am … schrieb …:", "Von:/Gesendet:")
-# are recognised. Each costs a little per message and on first use; "it" and "pl" are
-# left out because their one-line "A:"/"Do:" header patterns split ordinary text.
-REPLY_LANGUAGES = ("en", "de", "fr", "es", "nl", "ja")
-# The reply parser's "On … wrote:" patterns take time quadratic in a line's length
-# (0.1 s for one 2,000-character line starting with "On"; a paragraph converted from
-# HTML is one line). So it reads only the top of the text, where the newest words are,
-# with every line cut short: reply headers are short lines.
-REPLY_SCAN_LIMIT = 16_000
-REPLY_LINE_LIMIT = 200
-# Left at the end of a forward's note: Gmail's "---------- Forwarded message ---------"
-# (in any language), Apple Mail's "Begin forwarded message:".
-_FORWARD_MARKER = re.compile(
-    r"^[ \t]*(?:-{3,}[ \t]*[^\W\d_][^\n]{0,60}?-{3,}"
-    r"|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:)[ \t]*\Z",
-    re.MULTILINE | re.IGNORECASE,
-)
-
-
-@lru_cache(maxsize=1)
-def _reply_parser():  # -> mailparser_reply.EmailReplyParser
-    from mailparser_reply import EmailReplyParser  # imported when first needed
-
-    return EmailReplyParser(languages=list(REPLY_LANGUAGES))
-
-
-def _new_text(text: str) -> str:
-    """What the sender just wrote: text minus the quoted history; all of text when
-    nothing would be left."""
-    if not text:
-        return ""
-    scanned = "\n".join(line[:REPLY_LINE_LIMIT] for line in text[:REPLY_SCAN_LIMIT].split("\n"))
-    replies = _reply_parser().read(scanned).replies
-    if replies and (len(replies) > 1 or len(text) <= REPLY_SCAN_LIMIT):
-        latest = _with_original_lines(text, replies[0].full_body)
-    else:  # no reply header near the top of a long text
-        latest = text
-    latest = normalise_text(_without_quoted_lines(latest))
-    return normalise_text(_FORWARD_MARKER.sub("", latest)) or text
-
-
-def _with_original_lines(text: str, reply: str) -> str:
-    """The sender's own lines for the reply the parser found: it saw them cut short and
-    stripped (indentation lost), and it drops separator lines. All of text when they
-    cannot be matched up."""
-    wanted = reply.split("\n")
-    kept: list[str] = []
-    for line in text.split("\n"):
-        if len(kept) == len(wanted):
-            break
-        if line[:REPLY_LINE_LIMIT].strip() == wanted[len(kept)]:
-            kept.append(line)
-    return "\n".join(kept) if len(kept) == len(wanted) else text
-
-
-def _without_quoted_lines(text: str) -> str:
-    """Without ">" lines (bottom-posted and interleaved replies), nor the "… wrote:" line
-    before a trailing quote in a language the reply parser does not know."""
-    lines = text.split("\n")
-    quoted = [line.lstrip().startswith(">") for line in lines]
-    if not any(quoted):
-        return text
-    unquoted = [i for i, line in enumerate(lines) if line.strip() and not quoted[i]]
-    last = unquoted[-1] if unquoted else None
-    attribution = None
-    if last is not None and any(quoted[last:]) and lines[last].rstrip().endswith((":", "：")):
-        attribution = last
-    return "\n".join(line for i, line in enumerate(lines) if not quoted[i] and i != attribution)
 
 
 # --------------------------------------------------------------------------- parse
@@ -161,7 +87,7 @@ def _parse(data: bytes) -> ParsedEmail:
         subject=subject(msg, defects),
         date=date(msg, defects),
         text=text,
-        new_text=_new_text(text),
+        new_text=new_text(text),
         body_source=body_source,
         attachments=tuple(attachments),
         automated=automated(msg, sender_address, defects),
