@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from switchboard.channels.mime import ParsedEmail, UnreadableEmail, html_to_text, parse_email
+from switchboard.channels.mime import ParsedEmail, UnreadableEmail, parse_email
+from switchboard.channels.mime.html_text import html_to_text
 
 # A copy of ../shared/corpus/mime kept in the repository (tests/fixtures/mime/README.md).
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
