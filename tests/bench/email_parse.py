@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from report import percentile
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "mime"
 TARGET_MEDIAN_MS = 5.0
@@ -31,15 +33,10 @@ except ImportError:  # not installed with `pip install -e`: use the source tree
     from switchboard.channels.mime import parse_email
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def _figures(timings_ms: list[float]) -> dict[str, float]:
     return {
         "median_ms": statistics.median(timings_ms),
-        "p90_ms": _percentile(timings_ms, 0.9),
+        "p90_ms": percentile(timings_ms, 0.9),
         "parses": len(timings_ms),
     }
 

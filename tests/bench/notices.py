@@ -48,6 +48,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from common import rss_kib
+from report import mib
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULT_PREFIX = "NOTICES-RESULT "  # the child's figure, on its own line of stdout (handlers log there too)
 
@@ -65,13 +68,6 @@ def _paths() -> None:
         path = str(REPO_ROOT / sub)
         if path not in sys.path:
             sys.path.insert(0, path)
-
-
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _maxrss_kib() -> int:
@@ -95,20 +91,20 @@ class RssSampler(threading.Thread):
     def __init__(self, interval: float = 0.01) -> None:
         super().__init__(name="rss sampler", daemon=True)
         self.interval = interval
-        self.peak = _rss_kib()
+        self.peak = rss_kib(os.getpid())
         self.samples = 0
         self._finished = threading.Event()
 
     def run(self) -> None:
         while not self._finished.is_set():
-            self.peak = max(self.peak, _rss_kib())
+            self.peak = max(self.peak, rss_kib(os.getpid()))
             self.samples += 1
             self._finished.wait(self.interval)
 
     def stop(self) -> int:
         self._finished.set()
         self.join()
-        self.peak = max(self.peak, _rss_kib())
+        self.peak = max(self.peak, rss_kib(os.getpid()))
         return self.peak
 
 
@@ -276,14 +272,14 @@ def fanout(count: int, stock_moto: bool = False, weigh: bool = True, deadline_s:
             return change.incident.updates[0].update_id
 
         gc.collect()
-        rss_before, maxrss_before = _rss_kib(), _maxrss_kib()
+        rss_before, maxrss_before = rss_kib(os.getpid()), _maxrss_kib()
         sampler = RssSampler()
         sampler.start()
         started = time.perf_counter()
         job = _fan_out_now(drivers, notices, open_incident("Elevated API error rates"), deadline_s)
         done_at = time.perf_counter()
         rss_peak = sampler.stop()
-        rss_after, maxrss = _rss_kib(), _maxrss_kib()
+        rss_after, maxrss = rss_kib(os.getpid()), _maxrss_kib()
         # Polled once the job is done: each poll makes moto count the queue's messages.
         depth = _queue_depth(sqs, queue_url)
         while depth < job.queued and time.perf_counter() - started < deadline_s:
@@ -520,10 +516,6 @@ def run_pacing(numbers: int, rate: float = PACING_RATE) -> dict[str, Any]:
     return _child(["--only", "i", "--numbers", str(numbers), "--rate", str(rate)], timeout=1800)
 
 
-def _mib(kib: float) -> str:
-    return f"{kib / 1024:.0f} MiB"
-
-
 def _calls_line(calls: dict[str, list[float]], of_s: float) -> str:
     total = sum(seconds for _, seconds in calls.values())
     parts = [f"{name} {calls_:.0f} × {seconds / calls_ * 1000:.1f} ms = {seconds:.2f} s" for name, (calls_, seconds) in calls.items() if calls_]
@@ -543,8 +535,8 @@ def fanout_lines(f: dict[str, Any]) -> list[str]:
     ]
     if "traced_growth_kib" in f:
         lines.append(
-            f"    memory: peak RSS of the fan-out's interpreter (ru_maxrss) {_mib(f['maxrss_kib'])} ({_mib(f['maxrss_before_kib'])} before the fan-out);"
-            f" RSS {_mib(f['rss_before_kib'])} before → peak {_mib(f['rss_peak_kib'])} during → {_mib(f['rss_after_kib'])} after"
+            f"    memory: peak RSS of the fan-out's interpreter (ru_maxrss) {mib(f['maxrss_kib'])} ({mib(f['maxrss_before_kib'])} before the fan-out);"
+            f" RSS {mib(f['rss_before_kib'])} before → peak {mib(f['rss_peak_kib'])} during → {mib(f['rss_after_kib'])} after"
             f" (+{(f['rss_peak_kib'] - f['rss_before_kib']) / 1024:.1f} MiB); Python allocations' peak in a second fan-out (tracemalloc) +{f['traced_growth_kib'] / 1024:.1f} MiB"
         )
     return lines

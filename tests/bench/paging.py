@@ -25,12 +25,9 @@ import time
 from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
 
+from report import percentile
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))]
 
 
 def _team(agent_phone: str) -> None:
@@ -105,7 +102,7 @@ def latency(messages: int, rate: float) -> dict[str, float]:
             "rate_per_s": rate,
             "paged": len(delays),
             "p50_s": statistics.median(delays) if delays else float("nan"),
-            "p99_s": _percentile(delays, 0.99) if delays else float("nan"),
+            "p99_s": percentile(delays, 0.99, nearest_rank=True) if delays else float("nan"),
             "max_s": max(delays) if delays else float("nan"),
         }
     finally:

@@ -44,10 +44,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-_VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-PYTHON = str(_VENV_PYTHON if _VENV_PYTHON.exists() else Path(sys.executable))
-SWITCHBOARD = str(Path(PYTHON).parent / "switchboard")
+from common import PYTHON, REPO_ROOT, SMS_PATH, SWITCHBOARD, Tracked, clean_environment, cpu_line, cpu_snapshot, descendants, free_port, label, port_open, rss_kib, stop_own_children, tail
+from report import Report, Row, at_least, at_most, block, mib, percentile, say
 
 # The environment the handler modules read at import (figure a).
 IMPORT_ENV = {
@@ -63,9 +61,6 @@ IMPORT_ENV = {
     "OUTBOX_QUEUE_URL": "http://127.0.0.1:9/000000000000/OutboxQueue",
     "NOTICE_QUEUE_URL": "http://127.0.0.1:9/000000000000/NoticeQueue",
 }
-# A developer's settings must not reach the benchmark (nor real AWS).
-_SCRUBBED = ("TWILIO_AUTH_TOKEN", "SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_LOCAL_DIR", "PORT", "TABLE_NAME", "QUARANTINE_BUCKET", "TWILIO_AUTH_TOKEN_PARAMETER", "DEFAULT_PHONE_REGION")
-_SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_")
 
 IMPORT_RATIO_TARGET = 1.3
 ROUND_TRIP_TARGET = 2
@@ -75,236 +70,6 @@ MEMORY_TARGET_BYTES = 1 << 30
 STOP_TIMEOUT_S = 15.0
 STACK_START_TIMEOUT_S = 120.0
 SEND_PHASE_DEADLINE_S = 90.0  # a safety net: a phase stops sending after this long
-
-SMS_PATH = "/webhooks/twilio/sms"
-
-
-# ---- output ---------------------------------------------------------------------------
-
-
-def block(title: str) -> None:
-    print()
-    print("=" * 88)
-    print(title)
-    print("=" * 88, flush=True)
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
-@dataclass
-class Row:
-    figure: str
-    target: str
-    measured: str
-    met: bool | None  # None: not measured (error) or informational
-    miss: str = ""
-    informational: bool = False
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, row: Row) -> None:
-        self.rows.append(row)
-
-    def error(self, figure: str, target: str, error: BaseException) -> None:
-        self.errors.append(figure)
-        self.rows.append(Row(figure, target, "ERROR", None, f"{type(error).__name__}: {error}"[:60]))
-
-    def print_summary(self) -> None:
-        block("Summary")
-        if not self.rows:
-            say("nothing measured")
-            return
-        headers = ["fig", "target", "measured", "met", "missed by"]
-        table = [
-            [r.figure, r.target, r.measured, "info" if r.informational else ("n/a" if r.met is None else ("yes" if r.met else "NO")), r.miss]
-            for r in self.rows
-        ]
-        widths = [max(len(headers[i]), *(len(row[i]) for row in table)) for i in range(len(headers))]
-        say("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
-        say("  ".join("-" * w for w in widths))
-        for row in table:
-            say("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        judged = [r for r in self.rows if not r.informational]
-        met = sum(1 for r in judged if r.met)
-        say()
-        say(f"{met} of {len(judged)} targets met" + (f"; not measured: {', '.join(sorted(set(self.errors)))}" if self.errors else ""))
-
-
-def at_most(value: float, limit: float, unit: str = "", fmt: str = "{:.2f}") -> tuple[bool, str]:
-    if value <= limit:
-        return True, ""
-    return False, f"over by {fmt.format(value - limit)}{unit} ({(value / limit - 1) * 100:.0f}% over)"
-
-
-def at_least(value: float, limit: float, unit: str = "", fmt: str = "{:.1f}") -> tuple[bool, str]:
-    if value >= limit:
-        return True, ""
-    return False, f"short by {fmt.format(limit - value)}{unit} ({(1 - value / limit) * 100:.0f}% short)"
-
-
-def mib(kib: int) -> str:
-    return f"{kib / 1024:.0f} MiB"
-
-
-# ---- environment and processes ---------------------------------------------------------
-
-
-def clean_environment(tmp: Path) -> dict[str, str]:
-    """os.environ without the developer's Switchboard/AWS settings, isolated from ~/.aws."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)}
-    env.update({
-        "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def free_port() -> int:
-    from local_stack.processes import free_port as _free_port
-
-    return _free_port()
-
-
-def port_open(port: int) -> bool:
-    from local_stack.processes import port_open as _port_open
-
-    return _port_open(port)
-
-
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(ppid, starttime) of a process, None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = text[text.rfind(")") + 2:].split()
-    return int(rest[1]), int(rest[19])
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (all its threads) so far."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = text[text.rfind(")") + 2:].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_snapshot(root: int) -> dict[str, float]:
-    """CPU seconds of a process tree, by label, and of this benchmark process."""
-    found = {}
-    for pid in [root, *descendants(root)]:
-        seconds = cpu_seconds(pid)
-        if seconds is not None:
-            found[label(pid, root)] = seconds
-    found["this benchmark (HTTP clients)"] = cpu_seconds(os.getpid()) or 0.0
-    return found
-
-
-def cpu_line(before: dict[str, float], after: dict[str, float], wall: float, count: int, unit: str) -> str:
-    used = {name: after[name] - before.get(name, 0.0) for name in after}
-    parts = [
-        f"{name.split(' [')[0]} {seconds / wall * 100:.0f}% = {seconds / count * 1000:.1f} ms/{unit}"
-        for name, seconds in sorted(used.items(), key=lambda item: -item[1]) if seconds > 0
-    ]
-    return f"CPU (% of one core): {'; '.join(parts)}; total {sum(used.values()) / wall * 100:.0f}% of {os.cpu_count() * 100}%"
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat:
-                children[stat[0]].append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return 0  # a zombie has no VmRSS line
-
-
-def label(pid: int, root: int | None = None) -> str:
-    try:
-        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-    except OSError:
-        return f"pid {pid}"
-    joined = " ".join(argv)
-    if "DynamoDBLocal" in joined:
-        name = "DynamoDB Local (java)"
-    elif "moto.server" in joined:
-        name = "moto server"
-    elif pid == root or ("switchboard" in joined and "local" in argv and "up" in argv):
-        name = "switchboard local up"
-    else:
-        name = Path(argv[0]).name if argv else "?"
-    return f"{name} [pid {pid}]"
-
-
-class Tracked:
-    """Processes we caused to exist, remembered by (pid, starttime) so a recycled pid is never hit."""
-
-    def __init__(self) -> None:
-        self.known: dict[int, tuple[int, str]] = {}
-
-    def remember(self, pids: list[int], root: int | None = None) -> None:
-        for pid in pids:
-            stat = _stat(pid)
-            if stat and pid not in self.known:
-                self.known[pid] = (stat[1], label(pid, root))
-
-    def alive(self) -> list[int]:
-        return [pid for pid, (start, _) in self.known.items() if (_stat(pid) or (0, -1))[1] == start and rss_kib(pid) != 0]
-
-    def stop_leftovers(self, why: str) -> list[str]:
-        leftovers = self.alive()
-        names = [self.known[pid][1] for pid in leftovers]
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            for pid in leftovers:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self.alive():
-                time.sleep(0.1)
-            leftovers = self.alive()
-            if not leftovers:
-                break
-        if names:
-            say(f"  ! stopped leftover processes ({why}): {', '.join(names)}")
-        return names
-
-
-def stop_own_children(tracked: Tracked) -> None:
-    """Last resort: anything this process started (directly or not) that is still running."""
-    tracked.remember(descendants(os.getpid()))
-    tracked.stop_leftovers("still running at exit")
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # ---- (a) import time ------------------------------------------------------------------
@@ -1041,12 +806,6 @@ def send(port: int, name: str, requests: list[tuple[bytes, dict[str, str]]], cli
     done = [latency for latency in latencies if latency is not None]
     return Phase(name, len(done), seconds, dict(counted), done, sum(reconnects), stopped_early)
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def raw_put_rates(dynamodb_port: int, count: int, warmup: int, tag: str, cpu: Callable[[], dict[str, float]]) -> tuple[float, float, str, str]:
