@@ -24,6 +24,7 @@ Each run is a fresh interpreter with a LocalStack of its own in a temporary dire
 removed afterwards: the functions read their settings once, at import.
 
 Run alone: .venv/bin/python tests/bench/notices.py [--quick] [--subscribers 10000] [--small 2000] [--stock 1000] [--numbers 300]
+(run.py calls `figure_h` and `figure_i`, which print blocks (h) and (i) and add their rows to the summary.)
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+
+from common import rss_kib
+from report import Report, Row, at_most, block, mib, say
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULT_PREFIX = "NOTICES-RESULT "  # the child's figure, on its own line of stdout (handlers log there too)
@@ -65,13 +70,6 @@ def _paths() -> None:
         path = str(REPO_ROOT / sub)
         if path not in sys.path:
             sys.path.insert(0, path)
-
-
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _maxrss_kib() -> int:
@@ -95,20 +93,20 @@ class RssSampler(threading.Thread):
     def __init__(self, interval: float = 0.01) -> None:
         super().__init__(name="rss sampler", daemon=True)
         self.interval = interval
-        self.peak = _rss_kib()
+        self.peak = rss_kib(os.getpid())
         self.samples = 0
         self._finished = threading.Event()
 
     def run(self) -> None:
         while not self._finished.is_set():
-            self.peak = max(self.peak, _rss_kib())
+            self.peak = max(self.peak, rss_kib(os.getpid()))
             self.samples += 1
             self._finished.wait(self.interval)
 
     def stop(self) -> int:
         self._finished.set()
         self.join()
-        self.peak = max(self.peak, _rss_kib())
+        self.peak = max(self.peak, rss_kib(os.getpid()))
         return self.peak
 
 
@@ -276,14 +274,14 @@ def fanout(count: int, stock_moto: bool = False, weigh: bool = True, deadline_s:
             return change.incident.updates[0].update_id
 
         gc.collect()
-        rss_before, maxrss_before = _rss_kib(), _maxrss_kib()
+        rss_before, maxrss_before = rss_kib(os.getpid()), _maxrss_kib()
         sampler = RssSampler()
         sampler.start()
         started = time.perf_counter()
         job = _fan_out_now(drivers, notices, open_incident("Elevated API error rates"), deadline_s)
         done_at = time.perf_counter()
         rss_peak = sampler.stop()
-        rss_after, maxrss = _rss_kib(), _maxrss_kib()
+        rss_after, maxrss = rss_kib(os.getpid()), _maxrss_kib()
         # Polled once the job is done: each poll makes moto count the queue's messages.
         depth = _queue_depth(sqs, queue_url)
         while depth < job.queued and time.perf_counter() - started < deadline_s:
@@ -520,10 +518,6 @@ def run_pacing(numbers: int, rate: float = PACING_RATE) -> dict[str, Any]:
     return _child(["--only", "i", "--numbers", str(numbers), "--rate", str(rate)], timeout=1800)
 
 
-def _mib(kib: float) -> str:
-    return f"{kib / 1024:.0f} MiB"
-
-
 def _calls_line(calls: dict[str, list[float]], of_s: float) -> str:
     total = sum(seconds for _, seconds in calls.values())
     parts = [f"{name} {calls_:.0f} × {seconds / calls_ * 1000:.1f} ms = {seconds:.2f} s" for name, (calls_, seconds) in calls.items() if calls_]
@@ -543,8 +537,8 @@ def fanout_lines(f: dict[str, Any]) -> list[str]:
     ]
     if "traced_growth_kib" in f:
         lines.append(
-            f"    memory: peak RSS of the fan-out's interpreter (ru_maxrss) {_mib(f['maxrss_kib'])} ({_mib(f['maxrss_before_kib'])} before the fan-out);"
-            f" RSS {_mib(f['rss_before_kib'])} before → peak {_mib(f['rss_peak_kib'])} during → {_mib(f['rss_after_kib'])} after"
+            f"    memory: peak RSS of the fan-out's interpreter (ru_maxrss) {mib(f['maxrss_kib'])} ({mib(f['maxrss_before_kib'])} before the fan-out);"
+            f" RSS {mib(f['rss_before_kib'])} before → peak {mib(f['rss_peak_kib'])} during → {mib(f['rss_after_kib'])} after"
             f" (+{(f['rss_peak_kib'] - f['rss_before_kib']) / 1024:.1f} MiB); Python allocations' peak in a second fan-out (tracemalloc) +{f['traced_growth_kib'] / 1024:.1f} MiB"
         )
     return lines
@@ -563,6 +557,67 @@ def pacing_lines(p: dict[str, Any]) -> list[str]:
     ]
     lines += [f"    ! {problem}" for problem in p["problems"]]
     return lines
+
+
+# ---- run.py's blocks ----------------------------------------------------------------------------
+
+
+def figure_h(report: Report, small: int, large: int, stock: int) -> None:
+    block(f"(h) Fan-out of one incident update to {small:,} and {large:,} subscribers into the notice queue (NoticeFanoutFunction on the local stack)")
+    target_s, target_mib = FANOUT_TARGET_S, FANOUT_MEMORY_TARGET_MIB
+    say("  the local stack's moto has its SQS fix (infra/local_stack/moto_main.py: moto 5.2.5 counts every queued message on each SendMessage);")
+    say(f"  the last run ({stock:,} subscribers) is on moto as released" if stock else "  (no run on stock moto)")
+    runs = []
+    try:
+        for count in (small, large):
+            say(f"  N = {count:,}: a LocalStack of its own, seeding, the timed fan-out, then a second one under tracemalloc ...")
+            runs.append(run_fanout(count))
+            for line in fanout_lines(runs[-1]):
+                say("  " + line)
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(h)", f"notices queued ≤ {target_s:.0f} s; fan-out peak ≤ {target_mib:.0f} MiB", error)
+    if runs and runs[-1]["count"] == large:
+        f = runs[-1]
+        complete = f["in_queue"] == f["queued"] == large and not f["errors"]
+        met, miss = at_most(f["to_queued_s"], target_s, " s")
+        report.add(Row("(h)", f"{large:,} notices queued ≤ {target_s:.0f} s", f"{f['to_queued_s']:.1f} s = {f['queued'] / f['to_queued_s']:.0f}/s" + ("" if complete else " (INCOMPLETE)"), met and complete, miss))
+        peak_mib = max(max(r["maxrss_kib"], r["rss_peak_kib"]) for r in runs) / 1024
+        met, miss = at_most(peak_mib, target_mib, " MiB", "{:.0f}")
+        growth = ", ".join(f"+{r['traced_growth_kib'] / 1024:.1f} at {r['count']:,}" for r in runs)
+        report.add(Row("(h)", f"fan-out peak memory ≤ {target_mib:.0f} MiB (ru_maxrss)", f"{peak_mib:.0f} MiB; Python peak MiB {growth}", met, miss))
+    if stock:
+        try:
+            say(f"  N = {stock:,} on stock moto ...")
+            a = run_fanout(stock, stock_moto=True)
+            for line in fanout_lines(a):
+                say("  " + line)
+            report.add(Row("(h)", f"{stock:,} notices queued on stock moto", f"{a['to_queued_s']:.1f} s = {a['queued'] / a['to_queued_s']:.0f}/s", None, informational=True))
+        except Exception as error:
+            traceback.print_exc()
+            report.error("(h)", "notices queued on stock moto", error)
+
+
+def figure_i(report: Report, numbers: int) -> None:
+    block(f"(i) Notice pacing: the send schedule the default rates imply, and {numbers} SMS sent by two senders at SMS_RATE_PER_SECOND={PACING_RATE:g}")
+    try:
+        for line in schedule_lines():
+            say("  " + line)
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(i)", "the schedule of the default rates", error)
+    target = "busiest one-second window ≤ rate"
+    try:
+        p = run_pacing(numbers)
+        for line in pacing_lines(p):
+            say("  " + line)
+        complete = p["sent"] == p["numbers"] and not p["problems"]
+        met, miss = at_most(p["busiest"], p["rate"], " sends", "{:.0f}")
+        report.add(Row("(i)", f"{target} ({p['rate']:g}/s)", f"{p['busiest']} sends" + ("" if complete else f" (only {p['sent']}/{p['numbers']} sent)"), met and complete, miss))
+        report.add(Row("(i)", "achieved SMS rate", f"{p['numbers'] / p['span_s']:.2f}/s of {p['rate']:g}/s" if p["span_s"] else "n/a", None, informational=True))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(i)", target, error)
 
 
 _stopping = False

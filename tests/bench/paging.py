@@ -11,6 +11,7 @@
     are tracked by a page.
 
 Run alone: .venv/bin/python tests/bench/paging.py [--messages 500] [--burst 1000]
+(run.py calls `figure_f_g`, which prints block (f)/(g) and adds their rows to the summary.)
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
 
+from report import Report, Row, at_most, block, percentile, say
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))]
 
 
 def _team(agent_phone: str) -> None:
@@ -105,7 +104,7 @@ def latency(messages: int, rate: float) -> dict[str, float]:
             "rate_per_s": rate,
             "paged": len(delays),
             "p50_s": statistics.median(delays) if delays else float("nan"),
-            "p99_s": _percentile(delays, 0.99) if delays else float("nan"),
+            "p99_s": percentile(delays, 0.99, nearest_rank=True) if delays else float("nan"),
             "max_s": max(delays) if delays else float("nan"),
         }
     finally:
@@ -172,6 +171,28 @@ def run(only: str, messages: int, burst_size: int, rate: float = 10.0) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"paging figure ({only}) failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def figure_f_g(report: Report, messages: int, burst_size: int) -> None:
+    block(f"(f) stored → page latency ({messages} messages at 10/s) and (g) SMS to the on-call agent per {burst_size}-message burst")
+    try:
+        f = run("f", messages, burst_size)
+        say(f"  {f['paged']}/{f['messages']} paged; stored → page in the outbox p50 {f['p50_s']:.3f} s, p99 {f['p99_s']:.3f} s, max {f['max_s']:.3f} s")
+        met, miss = at_most(f["p50_s"], 1.0, " s", "{:.3f}")
+        report.add(Row("(f)", "stored → page p50 ≤ 1 s", f"{f['p50_s']:.3f} s", met and f["paged"] == f["messages"], miss))
+        met, miss = at_most(f["p99_s"], 2.0, " s", "{:.3f}")
+        report.add(Row("(f)", "stored → page p99 ≤ 2 s", f"{f['p99_s']:.3f} s", met and f["paged"] == f["messages"], miss))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(f)", "stored → page latency", error)
+    try:
+        g = run("g", messages, burst_size)
+        say(f"  burst of {g['messages']}: {g['sms']} SMS ({g['pages']} page, {g['digests']} digests); {g['tracked']} conversations tracked by a page")
+        met, miss = at_most(g["sms"], 10, " SMS", "{:.0f}")
+        report.add(Row("(g)", f"≤ 10 SMS per {burst_size}-message burst, all tracked", f"{g['sms']} SMS, {g['tracked']} tracked", met and g["tracked"] == g["messages"], miss))
+    except Exception as error:
+        traceback.print_exc()
+        report.error("(g)", "SMS per burst", error)
 
 
 def main() -> int:
