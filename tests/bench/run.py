@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from common import REPO_ROOT, Tracked, clean_environment, stop_own_children
+from email_parse import figure_e
 from imports import figure_a
 from notices import figure_h, figure_i
 from paging import figure_f_g
@@ -106,10 +107,6 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.ExitStack() as b_cleanups:
                 figure_b(report, tmp, b_cleanups)
         if "e" in only:
-            # Imported here, not above: email_parse imports the parser (switchboard) as it is
-            # imported, which must wait for the clean environment and sys.path set above.
-            from email_parse import figure_e
-
             figure_e(report, 20 if args.quick else 200)
         if "f" in only:
             figure_f_g(report, 50 if args.quick else 500, 100 if args.quick else 1000)
