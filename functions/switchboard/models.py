@@ -53,10 +53,13 @@ class Identity:
     value: str  # E.164 number, lower-cased address, or X's numeric user id
     display_name: str | None = None
     handle: str | None = None  # X's @username (the id is what stays stable)
+    # An email sender SES could not authenticate (no SPF, DKIM or DMARC pass): anyone can
+    # write any From:, so this address has a stream of its own, apart from the verified one.
+    unverified: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Identity":
-        return cls(IdentityKind(data["kind"]), data["value"], data.get("display_name"), data.get("handle"))
+        return cls(IdentityKind(data["kind"]), data["value"], data.get("display_name"), data.get("handle"), bool(data.get("unverified", False)))
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ class Settings:
     support_email_address: str = ""
     # How email answers leave: "ses", or "outbox" (kept in the table: the local stack).
     email_delivery: str = "ses"
+    # Mail whose sender SES could not authenticate (no SPF, DKIM or DMARC pass): "mark"
+    # stores it apart from the address's verified stream, marked, never paging;
+    # "quarantine" refuses it. A DMARC FAIL is always refused.
+    unverified_email: str = "mark"
 
     # ---- voice ----
     # When the team answers, in business_time_zone: "Mon-Fri 09:00-17:00", several
@@ -148,6 +152,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
     "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),
     "email_delivery": ("EMAIL_DELIVERY", r"ses|outbox"),
+    "unverified_email": ("UNVERIFIED_EMAIL", r"mark|quarantine"),
     "business_hours": ("BUSINESS_HOURS", r".{1,200}"),
     "business_time_zone": ("BUSINESS_TIME_ZONE", r"[A-Za-z0-9_+/-]{1,64}"),
     "voice_greeting_open": ("VOICE_GREETING_OPEN", r".{1,500}"),

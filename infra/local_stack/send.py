@@ -75,6 +75,9 @@ def ses_receipt_event(
     received_at: datetime,
     spam: str = "PASS",
     virus: str = "PASS",
+    spf: str = "PASS",
+    dkim: str = "PASS",
+    dmarc: str = "PASS",
     function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:EmailFunction",
 ) -> dict[str, Any]:
     """The event an SES receipt rule's Lambda action sends (after its S3 action), as documented
@@ -115,9 +118,9 @@ def ses_receipt_event(
                         "recipients": recipients,
                         "spamVerdict": {"status": spam},
                         "virusVerdict": {"status": virus},
-                        "spfVerdict": {"status": "PASS"},
-                        "dkimVerdict": {"status": "PASS"},
-                        "dmarcVerdict": {"status": "PASS"},
+                        "spfVerdict": {"status": spf},
+                        "dkimVerdict": {"status": dkim},
+                        "dmarcVerdict": {"status": dmarc},
                         "action": {"type": "Lambda", "functionArn": function_arn, "invocationType": "Event"},
                     },
                 },

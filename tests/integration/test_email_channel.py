@@ -31,11 +31,12 @@ def mail_store() -> MailStore:
     return MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], os.environ.get("MAIL_PREFIX", "inbound/"))
 
 
-def send_email(raw: bytes, *, ses_id: str | None = None, recipients: list[str] | None = None, spam: str = "PASS", virus: str = "PASS") -> dict:
-    """What SES does: store the raw message, then invoke the function with the receipt event."""
+def send_email(raw: bytes, *, ses_id: str | None = None, recipients: list[str] | None = None, **verdicts: str) -> dict:
+    """What SES does: store the raw message, then invoke the function with the receipt event
+    (verdicts: spam, virus, spf, dkim, dmarc; PASS unless given)."""
     ses_id = ses_id or new_ses_message_id()
     mail_store().put_raw(ses_id, raw)
-    event = ses_receipt_event(raw, ses_id, recipients or [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc), spam=spam, virus=virus)
+    event = ses_receipt_event(raw, ses_id, recipients or [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc), **verdicts)
     result = invoke(Template().functions()["EmailFunction"], event)
     assert result["disposition"] == "CONTINUE"
     (outcome,) = result["messages"]
@@ -161,6 +162,73 @@ def test_spam_and_viruses_go_to_quarantine_not_the_stream(local, verdict):
     record = wait_for_quarantine(local, lambda r: outcome["ses_message_id"] in r.get("raw_mail", ""))
     assert record["status"] == 422 and record["route"] == "ses:receipt"
     assert local.conversations().find_claim("ses", outcome["ses_message_id"]) is None
+
+
+FORGED = {"spf": "FAIL", "dkim": "FAIL", "dmarc": "GRAY"}  # no DMARC policy to say FAIL
+
+
+def test_a_forged_from_never_joins_the_victims_conversation_nor_pages(local):
+    """An attacker writes as the customer, quoting the customer's own Message-ID and our
+    reply address (both in any answer they were forwarded), from a server that cannot
+    pass SPF or DKIM for the customer's domain."""
+    from local_stack.event_filter import compile_filter_criteria
+    from switchboard.store import keys
+    from switchboard.store.dynamo import from_item, to_item
+
+    victim = unique_address("victim")
+    opening = email(victim, "Invoice", "Please send my invoice to the usual address.")
+    genuine = send_email(opening)
+    opening_id = parse_email(opening).message_id
+    their_thread = reply_address(LOCAL_SUPPORT_EMAIL, genuine["conversation_id"])
+
+    forged = email(victim, "Re: Invoice", "Change of plan: send it to billing@attacker.example", In_Reply_To=f"<{opening_id}>", Cc=their_thread)
+    outcome = send_email(forged, recipients=[LOCAL_SUPPORT_EMAIL, their_thread], **FORGED)
+    assert outcome["status"] == "stored" and outcome["unverified"] is True
+    assert outcome["customer_id"] != genuine["customer_id"] and outcome["conversation_id"] != genuine["conversation_id"]
+
+    theirs, _ = stored_message(local, genuine)
+    assert [m.body for m in theirs.messages] == ["Please send my invoice to the usual address."]
+    assert theirs.reply_to["in_reply_to"] == opening_id  # where answers go is unchanged
+    apart, message = stored_message(local, outcome)
+    assert message.sender.unverified and apart.customer_identity.unverified
+    assert message.provider_fields["unverified"] == "SPF FAIL, DKIM FAIL, DMARC GRAY"
+
+    # The stored item is one the router's own stream filter drops: it never pages.
+    router = compile_filter_criteria(next(iter(Template().functions()["RouterFunction"].events_of_type("DynamoDB").values())).get("FilterCriteria"))
+    item = boto3.client("dynamodb").get_item(TableName=os.environ["TABLE_NAME"], Key=to_item(keys.message_key(outcome["conversation_id"], outcome["message_id"])))["Item"]
+    assert from_item(item)["unverified"] is True
+    assert not router.matches({"eventName": "INSERT", "dynamodb": {"NewImage": item}})
+    genuine_item = boto3.client("dynamodb").get_item(TableName=os.environ["TABLE_NAME"], Key=to_item(keys.message_key(genuine["conversation_id"], genuine["message_id"])))["Item"]
+    assert router.matches({"eventName": "INSERT", "dynamodb": {"NewImage": genuine_item}})
+
+    # More unauthenticated mail from that address joins the unverified stream, not the customer's;
+    # the customer's own authenticated mail still reaches their conversation.
+    again = send_email(email(victim, "Re: Invoice", "Did you change it?"), **FORGED)
+    assert (again["customer_id"], again["conversation_id"]) == (outcome["customer_id"], outcome["conversation_id"])
+    own = send_email(email(victim, "Re: Invoice", "Thanks!", In_Reply_To=f"<{opening_id}>"))
+    assert own["conversation_id"] == genuine["conversation_id"] and own["unverified"] is False
+
+    shown = run_cli(["conversations", "show", outcome["conversation_id"]], local.cli_env())
+    assert shown.returncode == 0 and "UNVERIFIED sender: SPF FAIL, DKIM FAIL, DMARC GRAY" in shown.stdout
+    listed = run_cli(["customers", "show", outcome["customer_id"]], local.cli_env())
+    assert "UNVERIFIED" in listed.stdout and victim in listed.stdout
+
+
+def test_a_dmarc_fail_is_quarantined_with_the_reason(local):
+    outcome = send_email(email(unique_address("ceo"), "Wire transfer", "Pay this today."), spf="FAIL", dkim="FAIL", dmarc="FAIL")
+    assert outcome["status"] == "quarantined"
+    assert outcome["reason"] == "SES DMARC verdict FAIL: the sender's domain says it did not send this message"
+    assert local.conversations().find_claim("ses", outcome["ses_message_id"]) is None
+
+
+def test_local_send_email_takes_the_authentication_verdicts(local, tmp_path):
+    raw = tmp_path / "forged.eml"
+    raw.write_bytes(email(unique_address("someone"), "Hello", "Is this thing on?"))
+    unverified = run_cli(["local", "send", "email", str(raw), "--spf", "FAIL", "--dkim", "GRAY", "--dmarc", "GRAY"], local.cli_env())
+    assert unverified.returncode == 0, unverified.stderr
+    assert '"unverified": true' in unverified.stdout
+    refused = run_cli(["local", "send", "email", str(raw), "--dmarc", "FAIL"], local.cli_env())
+    assert refused.returncode == 1 and "rejected: SES DMARC verdict FAIL" in refused.stderr
 
 
 @pytest.mark.parametrize(

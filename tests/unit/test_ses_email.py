@@ -22,11 +22,12 @@ from switchboard.channels.ses_email import (
     MalformedReceipt,
     SesReceipt,
     attachment_name,
+    authenticated,
     receipt_from_record,
     refusal,
     to_inbound,
 )
-from switchboard.models import Channel, IdentityKind, Media
+from switchboard.models import Channel, Identity, IdentityKind, Media
 from switchboard.reply_address import conversation_in_addresses, reply_address
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
@@ -214,12 +215,42 @@ def receipt(**verdicts):
         ({"spam": "GRAY", "virus": "GRAY"}, None),
         ({"spam": "PROCESSING_FAILED", "virus": "PROCESSING_FAILED"}, None),
         ({"spam": "NOT_CHECKED", "virus": "NOT_CHECKED"}, None),
-        # Sender authentication failing is recorded, not refused: forwarders break SPF.
-        ({"spf": "FAIL", "dkim": "FAIL", "dmarc": "FAIL"}, None),
+        # The sender's domain disowns the message: refused.
+        ({"dmarc": "FAIL"}, "SES DMARC verdict FAIL: the sender's domain says it did not send this message"),
+        ({"spf": "PASS", "dkim": "PASS", "dmarc": "FAIL"}, "SES DMARC verdict FAIL: the sender's domain says it did not send this message"),
+        # SPF and DKIM failing without a DMARC verdict is stored, marked unverified
+        # (to_inbound): forwarders break SPF, mailing lists break DKIM.
+        ({"spf": "FAIL", "dkim": "FAIL", "dmarc": "GRAY"}, None),
+        ({"spf": "NOT_CHECKED", "dkim": "NOT_CHECKED", "dmarc": "NOT_CHECKED"}, None),
     ],
 )
-def test_only_a_failed_spam_or_virus_scan_is_refused(verdicts, reason):
+def test_a_failed_spam_virus_or_dmarc_verdict_is_refused(verdicts, reason):
     assert refusal(receipt(**verdicts)) == reason
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "verified"),
+    [
+        ({}, True),
+        ({"spf": "FAIL", "dkim": "FAIL", "dmarc": "PASS"}, True),  # DMARC passes on either alignment
+        ({"spf": "PASS", "dkim": "FAIL", "dmarc": "GRAY"}, True),
+        ({"spf": "FAIL", "dkim": "PASS", "dmarc": "GRAY"}, True),
+        ({"spf": "FAIL", "dkim": "FAIL", "dmarc": "GRAY"}, False),
+        ({"spf": "GRAY", "dkim": "PROCESSING_FAILED", "dmarc": "NOT_CHECKED"}, False),
+        ({"spf": "NOT_CHECKED", "dkim": "NOT_CHECKED", "dmarc": "NOT_CHECKED"}, False),  # scanning off
+    ],
+)
+def test_a_sender_is_authenticated_by_a_pass_of_spf_dkim_or_dmarc(verdicts, verified):
+    assert authenticated(receipt(**verdicts)) is verified
+
+
+def test_the_quarantine_setting_refuses_unauthenticated_mail_and_keeps_the_rest():
+    unauthenticated = receipt(spf="FAIL", dkim="GRAY", dmarc="NOT_CHECKED")
+    assert refusal(unauthenticated, "quarantine") == (
+        "sender not authenticated (SPF FAIL, DKIM GRAY, DMARC NOT_CHECKED) and UNVERIFIED_EMAIL=quarantine"
+    )
+    assert refusal(unauthenticated, "mark") is None
+    assert refusal(receipt(spf="FAIL", dkim="PASS", dmarc="GRAY"), "quarantine") is None
 
 
 # ---- reply addresses ------------------------------------------------------------------
@@ -399,7 +430,22 @@ def test_a_distinct_reply_to_and_defects_are_kept():
 def test_provider_fields_omit_what_is_empty():
     bare = receipt(spf="", dkim="", dmarc="")
     fields = inbound(replace(PARSED, message_id=None, body_source=""), bare).provider_fields
-    assert fields == {}
+    assert fields == {"unverified": "SPF , DKIM , DMARC "}  # no verdict passed: only the mark
+
+
+def test_an_unauthenticated_sender_is_an_unverified_identity_that_threads_nowhere():
+    forged = receipt(spf="FAIL", dkim="FAIL", dmarc="GRAY")
+    to_reply_address = replace(PARSED, to=(reply_address(SUPPORT, CONVERSATION),))
+    message = inbound(to_reply_address, forged)
+    assert message.sender == Identity(IdentityKind.EMAIL, "dana@customer.example", "Dana Whitfield", unverified=True)
+    # Our reply address and Message-IDs are in every answer we sent: never proof of who writes.
+    assert message.thread_refs == () and message.reply_to_conversation is None
+    assert message.provider_fields["unverified"] == "SPF FAIL, DKIM FAIL, DMARC GRAY"
+    # Its own Message-ID is still claimed, so a redelivery stores nothing twice.
+    assert message.also_known_as == (("email", "CAF9x2=QmH4@mail.gmail.com"),)
+    verified = inbound(to_reply_address)
+    assert not verified.sender.unverified and verified.reply_to_conversation == CONVERSATION
+    assert verified.thread_refs and "unverified" not in verified.provider_fields
 
 
 def test_the_recipient_is_the_address_on_the_support_domain():

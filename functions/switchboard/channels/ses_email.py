@@ -71,12 +71,30 @@ def _verdict(receipt: dict, name: str) -> str:
     return str((receipt[name] or {}).get("status") or "PROCESSING_FAILED")
 
 
-def refusal(receipt: SesReceipt) -> str | None:
-    """Why a message must not reach the stream (it goes to quarantine), or None."""
+def authenticated(receipt: SesReceipt) -> bool:
+    """Whether SES vouches for the sender: DMARC, SPF or DKIM passed. Without any, the
+    From: header is only what the sender chose to write."""
+    return "PASS" in (receipt.dmarc, receipt.spf, receipt.dkim)
+
+
+def authentication_summary(receipt: SesReceipt) -> str:
+    return f"SPF {receipt.spf}, DKIM {receipt.dkim}, DMARC {receipt.dmarc}"
+
+
+def refusal(receipt: SesReceipt, unverified_email: str = "mark") -> str | None:
+    """Why a message must not reach the stream (it goes to quarantine), or None.
+
+    `unverified_email` is the UNVERIFIED_EMAIL setting: "mark" stores unauthenticated
+    mail apart from the address's verified stream (to_inbound), "quarantine" refuses it.
+    """
     if receipt.virus == "FAIL":
         return "SES virus verdict FAIL"
     if receipt.spam == "FAIL":
         return "SES spam verdict FAIL"
+    if receipt.dmarc == "FAIL":
+        return "SES DMARC verdict FAIL: the sender's domain says it did not send this message"
+    if unverified_email == "quarantine" and not authenticated(receipt):
+        return f"sender not authenticated ({authentication_summary(receipt)}) and UNVERIFIED_EMAIL=quarantine"
     return None
 
 
@@ -91,14 +109,22 @@ def attachment_name(index: int, filename: str | None) -> str:
 
 
 def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...], support_address: str) -> InboundMessage:
-    """A parsed email and its receipt → the message stored in the stream."""
+    """A parsed email and its receipt → the message stored in the stream.
+
+    A sender SES could not authenticate is an unverified identity: its mail never threads
+    into a conversation it names (a reply address, In-Reply-To, References), since anyone
+    who saw one of our answers could write those, and never joins the verified address's
+    customer.
+    """
     addresses = receipt.recipients + parsed.to + parsed.cc
     full_text = parsed.text if parsed.new_text.strip() != parsed.text.strip() else None
+    verified = authenticated(receipt)
     fields = {
         "message_id": parsed.message_id,
         "spf": receipt.spf,
         "dkim": receipt.dkim,
         "dmarc": receipt.dmarc,
+        "unverified": None if verified else authentication_summary(receipt),
         "body_source": parsed.body_source,
         "automated": parsed.automated,
         "reply_to": parsed.reply_to if parsed.reply_to != parsed.sender_address else None,
@@ -109,7 +135,7 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         provider=PROVIDER,
         provider_id=receipt.message_id,
         also_known_as=((EMAIL_MESSAGE_ID, parsed.message_id),) if parsed.message_id else (),
-        sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=parsed.sender_name),
+        sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=parsed.sender_name, unverified=not verified),
         recipient=_our_address(addresses, support_address),
         received_at=receipt.timestamp,
         subject=parsed.subject,
@@ -117,8 +143,8 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         full_body=full_text,
         media=media,
         automated=parsed.automated is not None,
-        thread_refs=tuple(ref for ref in (parsed.in_reply_to, *reversed(parsed.references)) if ref),
-        reply_to_conversation=conversation_in_addresses(addresses, support_address),
+        thread_refs=tuple(ref for ref in (parsed.in_reply_to, *reversed(parsed.references)) if ref) if verified else (),
+        reply_to_conversation=conversation_in_addresses(addresses, support_address) if verified else None,
         provider_fields={name: value for name, value in fields.items() if value},
     )
 

@@ -14,7 +14,8 @@ from switchboard.models import to_json_dict
 
 def _customer_label(conversation) -> str:
     identity = conversation.customer_identity.value
-    return f"{conversation.customer_name} <{identity}>" if conversation.customer_name else identity
+    label = f"{conversation.customer_name} <{identity}>" if conversation.customer_name else identity
+    return f"{label} (UNVERIFIED)" if conversation.customer_identity.unverified else label
 
 
 def cmd_conversations_list(args: argparse.Namespace) -> int:
@@ -69,6 +70,8 @@ def _message_heading(message) -> str:
     notes = [message.kind.value.replace("_", " ")] if message.kind.value != "message" else []
     if message.automated:
         notes.append("automated: " + message.provider_fields.get("automated", "auto-reply"))
+    if message.sender.unverified:
+        notes.append("UNVERIFIED sender: " + message.provider_fields.get("unverified", "not authenticated"))
     note = f"  ({'; '.join(notes)})" if notes else ""
     return f"{when(message.received_at)}  {arrow} {message.channel.value:<5} {sender}{note}  [{message.provider_id}]"
 

@@ -49,7 +49,8 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
     for identity in customer.identities:
         handle = f" (@{identity.handle})" if identity.handle else ""
         name = f"  {identity.display_name}" if identity.display_name else ""
-        print(f"Identity     {identity.kind.value:<6} {identity.value}{handle}{name}")
+        mark = "  (UNVERIFIED: sent without authentication)" if identity.unverified else ""
+        print(f"Identity     {identity.kind.value:<6} {identity.value}{handle}{name}{mark}")
     print()
     rows = [
         [c.conversation_id, c.channel.value, c.status.value, str(c.message_count), when(c.last_activity_at), c.last_message_preview[:40]]

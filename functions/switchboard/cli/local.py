@@ -126,7 +126,10 @@ def cmd_local_send_email(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.file}: {error.strerror}", EXIT_USAGE) from None
     ses_message_id = args.ses_id or new_ses_message_id()
     recipients = args.to or [LOCAL_SUPPORT_EMAIL]
-    event = ses_receipt_event(raw, ses_message_id, recipients, received_at=utc_now(), spam=args.spam, virus=args.virus)
+    event = ses_receipt_event(
+        raw, ses_message_id, recipients, received_at=utc_now(),
+        spam=args.spam, virus=args.virus, spf=args.spf, dkim=args.dkim, dmarc=args.dmarc,
+    )
     with local_stack_attached():
         MailStore(boto3.client("s3"), required_env("MAIL_BUCKET"), os.environ.get("MAIL_PREFIX", "inbound/")).put_raw(ses_message_id, raw)
         result = _invoke_local("EmailFunction", event)
@@ -216,6 +219,13 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     email.add_argument("--to", action="append", metavar="ADDRESS", help="envelope recipient (repeatable; default the local support address)")
     email.add_argument("--spam", default="PASS", choices=["PASS", "FAIL", "GRAY", "PROCESSING_FAILED"], help="SES spam verdict (default PASS)")
     email.add_argument("--virus", default="PASS", choices=["PASS", "FAIL", "GRAY", "PROCESSING_FAILED"], help="SES virus verdict (default PASS)")
+    # Without a PASS among these three the sender is unverified: stored apart and marked,
+    # or quarantined with UNVERIFIED_EMAIL=quarantine; DMARC FAIL is always quarantined.
+    for verdict in ("spf", "dkim", "dmarc"):
+        email.add_argument(
+            f"--{verdict}", default="PASS", choices=["PASS", "FAIL", "GRAY", "PROCESSING_FAILED"],
+            help=f"SES {verdict.upper()} verdict (default PASS)",
+        )
     email.add_argument("--ses-id", help="SES messageId to use (repeat one to see duplicates ignored)")
     email.set_defaults(run=cmd_local_send_email)
 

@@ -1,8 +1,9 @@
 """SES receipt rule → a customer's email in their conversation.
 
 Invoked asynchronously by SES after its S3 action stored the raw message. A message
-SES judged spam or a virus, or one with nothing readable, is kept in quarantine with
-its reason instead of the stream. Any other failure (S3 or DynamoDB unavailable) is
+SES judged spam or a virus, one whose sender's domain disowns it (DMARC FAIL), or one
+with nothing readable, is kept in quarantine with its reason instead of the stream; one
+whose sender SES could not authenticate is stored apart and marked (ses_email.to_inbound). Any other failure (S3 or DynamoDB unavailable) is
 raised: Lambda retries the event twice and then sends it to the dead-letter queue.
 """
 
@@ -59,7 +60,7 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
     except MalformedReceipt as error:
         return _quarantine(record, None, str(error))
     logger.set_correlation_id(receipt.message_id)
-    reason = refusal(receipt)
+    reason = refusal(receipt, settings.unverified_email)
     if reason:
         return _quarantine(record, receipt, reason)
 
@@ -87,6 +88,7 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
             "message_id": result.message_id,
             "new_customer": result.new_customer,
             "automated": message.automated,
+            "unverified": message.sender.unverified,
             "threaded": bool(message.thread_refs or message.reply_to_conversation),
             "defects": len(parsed.defects),
         },
@@ -99,6 +101,7 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
         "conversation_id": result.conversation_id,
         "message_id": result.message_id,
         "automated": message.automated,
+        "unverified": message.sender.unverified,
     }
 
 

@@ -112,7 +112,7 @@ class ConversationStore:
         conversation, and the agent whose phone it is."""
         item = self._client.get_item(
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value)),
+            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
             ProjectionExpression="agent_id, customer_id, conversation_id",
             ConsistentRead=consistent,
         ).get("Item")
@@ -128,7 +128,7 @@ class ConversationStore:
         if not message.reply_to_conversation and not message.thread_refs:
             values = self._identity_item(message.sender, consistent)
             return Lookup(_customer_route(values), agent_id=values.get("agent_id"))
-        identity_key = keys.identity_key(message.sender.kind, message.sender.value)
+        identity_key = keys.identity_key(message.sender.kind, message.sender.value, message.sender.unverified)
         wanted = [identity_key]
         if message.reply_to_conversation:
             wanted.append(keys.conversation_key(message.reply_to_conversation))
@@ -189,7 +189,7 @@ class ConversationStore:
             "type": "customer",
             "customer_id": customer_id,
             "display_name": identity.display_name or identity.handle,
-            "identities": {keys.identity_map_key(identity.kind, identity.value): _identity_values(identity)},
+            "identities": {keys.identity_map_key(identity.kind, identity.value, identity.unverified): _identity_values(identity)},
             "conversation_ids": {conversation_id},
             "current_conversation_id": conversation_id,
             "created_at": now,
@@ -199,7 +199,7 @@ class ConversationStore:
         identity_item = {
             "Update": {
                 "TableName": self._table,
-                "Key": to_item(keys.identity_key(identity.kind, identity.value)),
+                "Key": to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
                 "UpdateExpression": "SET #type = :type, customer_id = :customer, conversation_id = :conversation, created_at = :now",
                 "ConditionExpression": "attribute_not_exists(customer_id)",
                 "ExpressionAttributeNames": {"#type": "type"},
@@ -380,7 +380,7 @@ class ConversationStore:
         update_if(
             self._client,
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value)),
+            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
             UpdateExpression="SET conversation_id = :conversation",
             ConditionExpression="customer_id = :customer",
             ExpressionAttributeValues=to_values({":conversation": route.conversation_id, ":customer": route.customer_id}),
@@ -623,6 +623,8 @@ def message_item(message: InboundMessage, route: Route, message_id: str, directi
         "media": [{k: v for k, v in asdict(media).items() if v is not None} for media in message.media],
         "received_at": iso_utc(message.received_at),
         "automated": message.automated or None,
+        # Never pages (the router's FilterCriteria), and shown as such wherever it is shown.
+        "unverified": message.sender.unverified or None,
         "keyword": message.keyword,
         "provider_fields": message.provider_fields or None,
     }
@@ -676,7 +678,7 @@ def _reply_to(message: InboundMessage) -> dict[str, Any]:
 
 
 def _identity_values(identity: Identity) -> dict[str, Any]:
-    return {key: value for key, value in asdict(identity).items() if value is not None}
+    return {key: value for key, value in asdict(identity).items() if value is not None and value is not False}
 
 
 def _customer_route(identity_values: dict[str, Any]) -> Route | None:

@@ -31,7 +31,8 @@ One table, generic key names, items told apart by their key prefixes:
 | pacer         | PACER#<channel>                     | PACER              |
 
 An identity item may carry `agent_id` (an agent's phone) besides, or instead of, a
-customer's `customer_id`.
+customer's `customer_id`. An email sender SES could not authenticate is the identity
+`unverified-email`, apart from the verified address's.
 
 A conversation and its messages share a partition, so one Query returns the summary
 and the messages in order (ULIDs sort by time).
@@ -81,8 +82,15 @@ EMAIL_MESSAGE_ID = "email"
 MESSAGE_PREFIX = "MESSAGE#"
 
 
-def identity_key(kind: str, value: str) -> dict[str, str]:
-    return {PK: f"IDENTITY#{kind}#{value}", SK: "IDENTITY"}
+def identity_key(kind: str, value: str, unverified: bool = False) -> dict[str, str]:
+    """An identity's item. An unverified sender's address is an identity of its own
+    (IDENTITY#unverified-email#...): mail that fails authentication never reaches the
+    customer who owns the verified address."""
+    return {PK: f"IDENTITY#{_identity_kind(kind, unverified)}#{value}", SK: "IDENTITY"}
+
+
+def _identity_kind(kind: str, unverified: bool) -> str:
+    return f"unverified-{kind}" if unverified else kind
 
 
 def customer_key(customer_id: str) -> dict[str, str]:
@@ -105,9 +113,9 @@ def provider_key(provider: str, provider_id: str) -> dict[str, str]:
     return {PK: f"PROVIDER#{provider}#{provider_id}", SK: "PROVIDER"}
 
 
-def identity_map_key(kind: str, value: str) -> str:
+def identity_map_key(kind: str, value: str, unverified: bool = False) -> str:
     """The key of one identity in a customer item's identities map."""
-    return f"{kind}#{value}"
+    return f"{_identity_kind(kind, unverified)}#{value}"
 
 
 def page_key(conversation_id: str) -> dict[str, str]:
