@@ -159,12 +159,17 @@ def test_an_answer_to_an_email_customer_is_an_email_in_their_thread_and_their_re
     assert reply["From"].addresses[0].addr_spec == LOCAL_SUPPORT_EMAIL
     assert reply.get_content().strip() == "Fixed, please try again."
 
-    # Grace answers our email from another address, with no reply address: In-Reply-To threads it.
+    # Grace answers our email with no reply address: In-Reply-To threads it.
     answer = EmailMessage()
-    answer["From"], answer["To"], answer["Subject"] = f"Grace <grace.home.{address}>", LOCAL_SUPPORT_EMAIL, "Re: Export fails"
+    answer["From"], answer["To"], answer["Subject"] = f"Grace <{address}>", LOCAL_SUPPORT_EMAIL, "Re: Export fails"
     answer["Message-ID"], answer["In-Reply-To"] = f"<thanks-{address}>", reply["Message-ID"]
     answer.set_content("Works now, thanks!")
     assert receive(bytes(answer))["conversation_id"] == conversation_id
+    # The same answer from an address that is not Grace's is someone else's conversation.
+    del answer["From"], answer["Message-ID"]
+    answer["From"], answer["Message-ID"] = f"Grace <grace.home.{address}>", f"<thanks-home-{address}>"
+    elsewhere = receive(bytes(answer))
+    assert elsewhere["status"] == "stored" and elsewhere["conversation_id"] != conversation_id
 
 
 def test_an_answer_to_a_mention_is_a_reply_to_the_customers_post(local, paged):

@@ -124,26 +124,25 @@ def test_replies_thread_by_in_reply_to_references_and_reply_address(local):
     first = send_email(opening)
     opening_id = parse_email(opening).message_id
 
-    # A colleague answers in the thread from another address: In-Reply-To finds the conversation.
-    colleague = unique_address("colleague")
-    reply = email(colleague, "Re: Login broken", "Same here for me.", In_Reply_To=f"<{opening_id}>", References=f"<{opening_id}>")
+    # The customer answers in the thread: In-Reply-To finds the conversation.
+    reply = email(customer, "Re: Login broken", "Still the same error.", In_Reply_To=f"<{opening_id}>", References=f"<{opening_id}>")
     threaded = send_email(reply)
     assert threaded["conversation_id"] == first["conversation_id"] and threaded["customer_id"] == first["customer_id"]
 
     # References alone (In-Reply-To pointing at a message we never saw) still thread.
-    later = email(colleague, "Re: Login broken", "Still broken.", In_Reply_To="<unknown@elsewhere>", References=f"<{opening_id}> <unknown@elsewhere>")
+    later = email(customer, "Re: Login broken", "Still broken.", In_Reply_To="<unknown@elsewhere>", References=f"<{opening_id}> <unknown@elsewhere>")
     assert send_email(later)["conversation_id"] == first["conversation_id"]
 
     # The per-conversation reply address threads even with no headers at all.
     address = reply_address(LOCAL_SUPPORT_EMAIL, first["conversation_id"])
-    tagged = email(unique_address("other"), "new subject", "Answering on the reply address.")
+    tagged = email(customer, "new subject", "Answering on the reply address.")
     via_address = send_email(tagged, recipients=[address])
     assert via_address["conversation_id"] == first["conversation_id"]
 
     conversation, _ = stored_message(local, first)
     assert [m.body for m in conversation.messages] == [
         "I cannot log in since this morning.",
-        "Same here for me.",
+        "Still the same error.",
         "Still broken.",
         "Answering on the reply address.",
     ]
@@ -153,15 +152,37 @@ def test_replies_thread_by_in_reply_to_references_and_reply_address(local):
     assert fresh["conversation_id"] == first["conversation_id"] and not fresh.get("new_customer")
 
 
-@pytest.mark.parametrize("verdict", [{"spam": "FAIL"}, {"virus": "FAIL"}])
-def test_spam_and_viruses_go_to_quarantine_not_the_stream(local, verdict):
-    raw = email(unique_address("spammer"), "WIN NOW", "Click here.")
-    outcome = send_email(raw, **verdict)
-    assert outcome["status"] == "quarantined"
-    assert outcome["reason"] == f"SES {next(iter(verdict))} verdict FAIL"
-    record = wait_for_quarantine(local, lambda r: outcome["ses_message_id"] in r.get("raw_mail", ""))
-    assert record["status"] == 422 and record["route"] == "ses:receipt"
-    assert local.conversations().find_claim("ses", outcome["ses_message_id"]) is None
+def test_a_stranger_naming_a_thread_gets_their_own_conversation_and_changes_nothing(local):
+    """Anyone forwarded one of our answers knows its Message-ID and the reply address; a
+    colleague's reply-all carries them by accident. Neither joins the customer's thread."""
+    customer = unique_address("customer")
+    opening = email(customer, "Refund", "Please refund order 1234.")
+    first = send_email(opening)
+    opening_id = parse_email(opening).message_id
+    thread_address = reply_address(LOCAL_SUPPORT_EMAIL, first["conversation_id"])
+
+    stranger = unique_address("stranger")
+    by_reference = send_email(email(stranger, "Re: Refund", "Refund it to my card instead.", In_Reply_To=f"<{opening_id}>", References=f"<{opening_id}>"))
+    by_cc = send_email(email(stranger, "Re: Refund", "And send the receipt to me.", Cc=thread_address))
+    colleague = send_email(email(unique_address("colleague"), "Re: Refund", "+1, same for us."), recipients=[thread_address])
+    for outcome in (by_reference, by_cc, colleague):
+        assert outcome["status"] == "stored"
+        assert outcome["conversation_id"] != first["conversation_id"] and outcome["customer_id"] != first["customer_id"]
+        _, message = stored_message(local, outcome)
+        assert message.provider_fields["referenced_conversation"] == first["conversation_id"]
+    assert by_cc["conversation_id"] == by_reference["conversation_id"]  # the stranger's own stream
+
+    theirs, _ = stored_message(local, first)
+    assert [m.body for m in theirs.messages] == ["Please refund order 1234."]
+    assert theirs.reply_to == {"channel": "email", "address": customer, "in_reply_to": opening_id, "subject": "Refund"}
+    shown = run_cli(["conversations", "show", by_cc["conversation_id"]], local.cli_env())
+    assert f"names conversation {first['conversation_id']} of another customer" in shown.stdout
+
+    # Once an agent links the stranger's customer into the customer's, the thread is theirs too.
+    linked = run_cli(["customers", "link", first["customer_id"], by_cc["customer_id"]], local.cli_env())
+    assert linked.returncode == 0, linked.stderr
+    after = send_email(email(stranger, "Re: Refund", "Thanks, that was me.", In_Reply_To=f"<{opening_id}>"))
+    assert after["conversation_id"] == first["conversation_id"]
 
 
 FORGED = {"spf": "FAIL", "dkim": "FAIL", "dmarc": "GRAY"}  # no DMARC policy to say FAIL

@@ -70,6 +70,8 @@ def _message_heading(message) -> str:
     notes = [message.kind.value.replace("_", " ")] if message.kind.value != "message" else []
     if message.automated:
         notes.append("automated: " + message.provider_fields.get("automated", "auto-reply"))
+    if message.provider_fields.get("referenced_conversation"):
+        notes.append(f"names conversation {message.provider_fields['referenced_conversation']} of another customer; `customers link` if it is theirs")
     if message.sender.unverified:
         notes.append("UNVERIFIED sender: " + message.provider_fields.get("unverified", "not authenticated"))
     note = f"  ({'; '.join(notes)})" if notes else ""

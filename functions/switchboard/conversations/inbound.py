@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +34,11 @@ def record_inbound(
     """Find or create the sender's customer, then append to the right conversation.
 
     The destination is, in order: the conversation an email answers (its reply
-    address, In-Reply-To, References), else the sender's current conversation, else a
-    new customer. A known sender costs one read and one transaction; a new one the
+    address, In-Reply-To, References) when it is the sender's own customer's, else the
+    sender's current conversation, else a new customer. A thread of another customer's
+    is never joined (anyone who saw one answer of ours can name it): the message goes
+    to its sender's own stream and records the conversation it referenced, for an
+    agent to `customers link` when that is legitimate. A known sender costs one read and one transaction; a new one the
     same (the transaction creates identity, customer, conversation and message). Any
     of the message's ids seen before writes nothing and reports where it is stored.
 
@@ -44,7 +48,9 @@ def record_inbound(
     """
     message_id = _new_id(message)
     idle_cutoff = message.received_at - idle if idle else None
-    route = _destination(lookup or store.look_up(message), store)
+    route, referenced = _destination(lookup or store.look_up(message), store)
+    if referenced:
+        message = replace(message, provider_fields={**message.provider_fields, "referenced_conversation": referenced})
     followed_customer = False
     for _ in range(MAX_ATTEMPTS):
         try:
@@ -59,7 +65,7 @@ def record_inbound(
         except DuplicateMessage as duplicate:
             return _duplicate_result(duplicate)
         except IdentityTaken:  # another request created this sender's customer first
-            route = _destination(store.look_up(message, consistent=True), store)
+            route = _destination(store.look_up(message, consistent=True), store)[0]
         except ConversationIdle:
             current = store.current_conversation(route.customer_id) if route else None
             if route is None or current is None:
@@ -77,7 +83,7 @@ def record_inbound(
                 return _duplicate_result(duplicate)
         except ConversationMoved:  # a customer merge folded the conversation into another
             moved_from = route.conversation_id if route else ""
-            route = store.follow_conversation(moved_from) or _destination(store.look_up(message, consistent=True), store)
+            route = store.follow_conversation(moved_from) or _destination(store.look_up(message, consistent=True), store)[0]
     raise RuntimeError(f"could not settle where message {message.provider_id} belongs after {MAX_ATTEMPTS} attempts")
 
 
@@ -91,14 +97,16 @@ def _duplicate_result(duplicate: DuplicateMessage) -> AppendResult:
     )
 
 
-def _destination(lookup: Lookup, store: ConversationStore) -> Route | None:
-    if lookup.thread is not None:
-        if not lookup.thread_moved:
-            return lookup.thread
-        followed = store.follow_conversation(lookup.thread.conversation_id)
-        if followed is not None:
-            return followed
-    return lookup.identity
+def _destination(lookup: Lookup, store: ConversationStore) -> tuple[Route | None, str | None]:
+    """Where the message goes, and the conversation it named but may not join (or None)."""
+    thread = lookup.thread
+    if thread is not None and lookup.thread_moved:
+        thread = store.follow_conversation(thread.conversation_id)
+    if thread is None:
+        return lookup.identity, None
+    if lookup.identity is not None and lookup.identity.customer_id == thread.customer_id:
+        return thread, None
+    return lookup.identity, thread.conversation_id
 
 
 def record_part(
