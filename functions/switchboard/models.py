@@ -93,9 +93,9 @@ class InboundMessage:
     # id): each is claimed with the provider id, so any of them repeated is a duplicate.
     also_known_as: tuple[tuple[str, str], ...] = ()
     # Email threading: Message-IDs this answers (In-Reply-To first, then References
-    # newest first), and the conversation named by a per-conversation reply address.
+    # newest first), and the token of a per-conversation reply address it was sent to.
     thread_refs: tuple[str, ...] = ()
-    reply_to_conversation: str | None = None
+    reply_token: str | None = None
     # An SMS keyword (STOP, START, HELP, SUBSCRIBE...): recorded in the stream, never paged.
     keyword: str | None = None
 

@@ -150,7 +150,9 @@ def test_an_answer_to_an_email_customer_is_an_email_in_their_thread_and_their_re
     assert text.startswith("Sent to")
     (queued,) = drain_outbox()
     assert queued["channel"] == "email" and queued["to"] == address
-    assert queued["email"]["in_reply_to"] == f"export-{address}" and queued["email"]["reply_to"].startswith("support+c")
+    assert queued["email"]["in_reply_to"] == f"export-{address}" and queued["email"]["reply_to"].startswith("support+r")
+    # Whoever sees our answer learns no conversation id from its Message-ID or Reply-To.
+    assert conversation_id.lower() not in queued["email"]["reply_to"].lower() + queued["email"]["message_id"].lower()
     # The sender turns it into a real reply in the customer's thread.
     assert invoke(Template().functions()["SenderFunction"], sqs_event(json.dumps(queued))) == {"batchItemFailures": []}
     (sent,) = [m for m in OutboxStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).list_sms(address) if m["channel"] == "email"]

@@ -133,8 +133,12 @@ def test_replies_thread_by_in_reply_to_references_and_reply_address(local):
     later = email(customer, "Re: Login broken", "Still broken.", In_Reply_To="<unknown@elsewhere>", References=f"<{opening_id}> <unknown@elsewhere>")
     assert send_email(later)["conversation_id"] == first["conversation_id"]
 
-    # The per-conversation reply address threads even with no headers at all.
-    address = reply_address(LOCAL_SUPPORT_EMAIL, first["conversation_id"])
+    # The per-conversation reply address threads even with no headers at all. Its token is
+    # random and stable: nothing in it names the conversation.
+    token = local.conversations().reply_token(first["conversation_id"])
+    assert local.conversations().reply_token(first["conversation_id"]) == token
+    address = reply_address(LOCAL_SUPPORT_EMAIL, token)
+    assert first["conversation_id"].lower() not in address
     tagged = email(customer, "new subject", "Answering on the reply address.")
     via_address = send_email(tagged, recipients=[address])
     assert via_address["conversation_id"] == first["conversation_id"]
@@ -159,7 +163,7 @@ def test_a_stranger_naming_a_thread_gets_their_own_conversation_and_changes_noth
     opening = email(customer, "Refund", "Please refund order 1234.")
     first = send_email(opening)
     opening_id = parse_email(opening).message_id
-    thread_address = reply_address(LOCAL_SUPPORT_EMAIL, first["conversation_id"])
+    thread_address = reply_address(LOCAL_SUPPORT_EMAIL, local.conversations().reply_token(first["conversation_id"]))
 
     stranger = unique_address("stranger")
     by_reference = send_email(email(stranger, "Re: Refund", "Refund it to my card instead.", In_Reply_To=f"<{opening_id}>", References=f"<{opening_id}>"))
@@ -200,7 +204,7 @@ def test_a_forged_from_never_joins_the_victims_conversation_nor_pages(local):
     opening = email(victim, "Invoice", "Please send my invoice to the usual address.")
     genuine = send_email(opening)
     opening_id = parse_email(opening).message_id
-    their_thread = reply_address(LOCAL_SUPPORT_EMAIL, genuine["conversation_id"])
+    their_thread = reply_address(LOCAL_SUPPORT_EMAIL, local.conversations().reply_token(genuine["conversation_id"]))
 
     forged = email(victim, "Re: Invoice", "Change of plan: send it to billing@attacker.example", In_Reply_To=f"<{opening_id}>", Cc=their_thread)
     outcome = send_email(forged, recipients=[LOCAL_SUPPORT_EMAIL, their_thread], **FORGED)

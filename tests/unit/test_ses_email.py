@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from local_stack.send import ses_receipt_event
-from ulid import ULID
 
 from switchboard.channels.mime import ParsedAttachment, ParsedEmail, parse_email
 from switchboard.channels.ses_email import (
@@ -28,12 +27,11 @@ from switchboard.channels.ses_email import (
     to_inbound,
 )
 from switchboard.models import Channel, Identity, IdentityKind, Media
-from switchboard.reply_address import conversation_in_addresses, reply_address
+from switchboard.reply_address import TOKEN_ALPHABET, new_reply_token, reply_address, reply_token_in_addresses
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mime"
 SUPPORT = "support@acme.example"
 SES_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g81"
-CONVERSATION = "01JDG4M0Q8T3KZ7V5N2XWY6HBC"
 RECEIVED = datetime(2026, 11, 23, 9, 30, 12, 936000, tzinfo=timezone.utc)
 
 # The event an SES receipt rule's Lambda action sends, shaped as AWS documents it.
@@ -256,55 +254,61 @@ def test_the_quarantine_setting_refuses_unauthenticated_mail_and_keeps_the_rest(
 # ---- reply addresses ------------------------------------------------------------------
 
 
-def test_the_reply_address_tags_the_support_address_with_the_conversation():
-    assert reply_address(SUPPORT, CONVERSATION) == "support+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example"
+TOKEN = "7k2m9q4xw8rz3tn5bv6h"  # what new_reply_token() makes: 20 of Crockford's base32
 
 
-def test_the_conversation_is_found_among_the_recipients_whatever_the_case():
-    addresses = ("billing@partner.example", "SUPPORT+C01JDG4M0Q8T3KZ7V5N2XWY6HBC@ACME.EXAMPLE")
-    assert conversation_in_addresses(addresses, SUPPORT) == CONVERSATION
-    assert conversation_in_addresses(addresses, "Support@Acme.Example") == CONVERSATION
+def test_the_reply_address_tags_the_support_address_with_the_token():
+    assert reply_address(SUPPORT, TOKEN) == "support+r7k2m9q4xw8rz3tn5bv6h@acme.example"
+
+
+def test_reply_tokens_are_random_and_shaped_for_the_address():
+    tokens = {new_reply_token() for _ in range(200)}
+    assert len(tokens) == 200
+    for token in tokens:
+        assert reply_token_in_addresses((reply_address(SUPPORT, token),), SUPPORT) == token
+
+
+def test_the_token_is_found_among_the_recipients_whatever_the_case():
+    addresses = ("billing@partner.example", "SUPPORT+R7K2M9Q4XW8RZ3TN5BV6H@ACME.EXAMPLE")
+    assert reply_token_in_addresses(addresses, SUPPORT) == TOKEN
+    assert reply_token_in_addresses(addresses, "Support@Acme.Example") == TOKEN
 
 
 @pytest.mark.parametrize(
     "address",
     [
         "support@acme.example",  # the plain support address
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example.org",  # another domain
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hbc@mail.acme.example",  # a subdomain
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hbc@other.example",
-        "sales+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example",  # another local part
-        "xsupport+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example",
-        "support+x01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example",  # another tag
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hb@acme.example",  # 25 characters
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hbcd@acme.example",  # 27 characters
-        "support+c01jdg4m0q8t3kz7v5n2xwy6hbu@acme.example",  # "u" is not Crockford base32
-        "Support Team <support+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example>",  # not a bare address
+        "support+r7k2m9q4xw8rz3tn5bv6h@acme.example.org",  # another domain
+        "support+r7k2m9q4xw8rz3tn5bv6h@mail.acme.example",  # a subdomain
+        "support+r7k2m9q4xw8rz3tn5bv6h@other.example",
+        "sales+r7k2m9q4xw8rz3tn5bv6h@acme.example",  # another local part
+        "xsupport+r7k2m9q4xw8rz3tn5bv6h@acme.example",
+        "support+x7k2m9q4xw8rz3tn5bv6h@acme.example",  # another tag
+        "support+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example",  # the old form: a conversation id
+        "support+r7k2m9q4xw8rz3tn5bv6@acme.example",  # 19 characters
+        "support+r7k2m9q4xw8rz3tn5bv6hh@acme.example",  # 21 characters
+        "support+r7k2m9q4xw8rz3tn5bv6u@acme.example",  # "u" is not Crockford base32
+        "Support Team <support+r7k2m9q4xw8rz3tn5bv6h@acme.example>",  # not a bare address
     ],
 )
-def test_other_addresses_name_no_conversation(address):
-    assert conversation_in_addresses((address,), SUPPORT) is None
+def test_other_addresses_name_no_token(address):
+    assert reply_token_in_addresses((address,), SUPPORT) is None
 
 
 def test_without_a_support_address_nothing_is_a_reply_address():
-    assert conversation_in_addresses(("support+c01jdg4m0q8t3kz7v5n2xwy6hbc@acme.example",), "") is None
+    assert reply_token_in_addresses(("support+r7k2m9q4xw8rz3tn5bv6h@acme.example",), "") is None
 
 
-ulids = st.binary(min_size=16, max_size=16).map(lambda raw: str(ULID.from_bytes(raw)))
+tokens = st.text(alphabet=TOKEN_ALPHABET, min_size=20, max_size=20)
 support_addresses = st.sampled_from(["support@acme.example", "help.desk@mail.acme.example", "Kunden-Service@firma.example.de", "a+b@x.io"])
 
 
-@given(conversation=ulids, support=support_addresses, shout=st.booleans(), others=st.lists(st.emails(), max_size=3))
-def test_every_conversation_id_survives_the_reply_address(conversation, support, shout, others):
-    address = reply_address(support, conversation)
+@given(token=tokens, support=support_addresses, shout=st.booleans(), others=st.lists(st.emails(), max_size=3))
+def test_every_token_survives_the_reply_address(token, support, shout, others):
+    address = reply_address(support, token)
     assert "@" in address and address.split("@", 1)[1] == support.split("@", 1)[1]
     seen = address.upper() if shout else address
-    assert conversation_in_addresses((*others, seen), support) == conversation
-
-
-def test_a_fresh_ulid_survives_the_reply_address():
-    conversation = str(ULID())
-    assert conversation_in_addresses((reply_address(SUPPORT, conversation),), SUPPORT) == conversation
+    assert reply_token_in_addresses((*others, seen), support) == token
 
 
 # ---- attachment names -----------------------------------------------------------------
@@ -435,16 +439,16 @@ def test_provider_fields_omit_what_is_empty():
 
 def test_an_unauthenticated_sender_is_an_unverified_identity_that_threads_nowhere():
     forged = receipt(spf="FAIL", dkim="FAIL", dmarc="GRAY")
-    to_reply_address = replace(PARSED, to=(reply_address(SUPPORT, CONVERSATION),))
+    to_reply_address = replace(PARSED, to=(reply_address(SUPPORT, TOKEN),))
     message = inbound(to_reply_address, forged)
     assert message.sender == Identity(IdentityKind.EMAIL, "dana@customer.example", "Dana Whitfield", unverified=True)
     # Our reply address and Message-IDs are in every answer we sent: never proof of who writes.
-    assert message.thread_refs == () and message.reply_to_conversation is None
+    assert message.thread_refs == () and message.reply_token is None
     assert message.provider_fields["unverified"] == "SPF FAIL, DKIM FAIL, DMARC GRAY"
     # Its own Message-ID is still claimed, so a redelivery stores nothing twice.
     assert message.also_known_as == (("email", "CAF9x2=QmH4@mail.gmail.com"),)
     verified = inbound(to_reply_address)
-    assert not verified.sender.unverified and verified.reply_to_conversation == CONVERSATION
+    assert not verified.sender.unverified and verified.reply_token == TOKEN
     assert verified.thread_refs and "unverified" not in verified.provider_fields
 
 
@@ -458,12 +462,12 @@ def test_the_recipient_is_the_address_on_the_support_domain():
     assert inbound(replace(PARSED, to=(), cc=()), forwarded).recipient == "dana-fwd@customer.example"
 
 
-def test_a_reply_address_among_the_recipients_names_the_conversation():
-    to_reply_address = replace(PARSED, to=(reply_address(SUPPORT, CONVERSATION),))
-    assert inbound(to_reply_address).reply_to_conversation == CONVERSATION
-    assert inbound().reply_to_conversation is None
-    envelope_only = receipt(recipients=(reply_address(SUPPORT, CONVERSATION).upper(),))
-    assert inbound(replace(PARSED, to=()), envelope_only).reply_to_conversation == CONVERSATION
+def test_a_reply_address_among_the_recipients_gives_its_token():
+    to_reply_address = replace(PARSED, to=(reply_address(SUPPORT, TOKEN),))
+    assert inbound(to_reply_address).reply_token == TOKEN
+    assert inbound().reply_token is None
+    envelope_only = receipt(recipients=(reply_address(SUPPORT, TOKEN).upper(),))
+    assert inbound(replace(PARSED, to=()), envelope_only).reply_token == TOKEN
 
 
 def test_a_real_reply_from_the_corpus_threads_and_is_known_by_its_message_id():

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from switchboard.channels.mime import ParsedEmail
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
-from switchboard.reply_address import conversation_in_addresses
+from switchboard.reply_address import reply_token_in_addresses
 from switchboard.store.keys import EMAIL_MESSAGE_ID
 
 PROVIDER = "ses"
@@ -144,7 +144,7 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         media=media,
         automated=parsed.automated is not None,
         thread_refs=tuple(ref for ref in (parsed.in_reply_to, *reversed(parsed.references)) if ref) if verified else (),
-        reply_to_conversation=conversation_in_addresses(addresses, support_address) if verified else None,
+        reply_token=reply_token_in_addresses(addresses, support_address) if verified else None,
         provider_fields={name: value for name, value in fields.items() if value},
     )
 

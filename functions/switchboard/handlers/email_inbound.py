@@ -89,7 +89,7 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
             "new_customer": result.new_customer,
             "automated": message.automated,
             "unverified": message.sender.unverified,
-            "threaded": bool(message.thread_refs or message.reply_to_conversation),
+            "threaded": bool(message.thread_refs or message.reply_token),
             "defects": len(parsed.defects),
         },
     )

@@ -139,13 +139,15 @@ def _outbound(
         return OutboundMessage(channel=Channel.SMS, to=reply["address"], **common), ()
     if reply["channel"] == Channel.EMAIL.value and desk.support_email_address:
         # Our Message-ID is claimed with the stored answer: the customer's reply to it
-        # (In-Reply-To) threads back into this conversation.
-        message_id = f"{request_id.lower()}.{conversation.conversation_id.lower()}@{desk.support_email_address.partition('@')[2]}"
+        # (In-Reply-To) threads back into this conversation. Neither it nor the reply
+        # address tells the conversation id (whoever the answer is forwarded to sees both).
+        message_id = f"{request_id.lower()}@{desk.support_email_address.partition('@')[2]}"
+        token = desk.conversations.reply_token(conversation.conversation_id)
         email = {
             "subject": reply.get("subject", ""),
             "message_id": message_id,
             "in_reply_to": reply.get("in_reply_to", ""),
-            "reply_to": reply_address(desk.support_email_address, conversation.conversation_id),
+            "reply_to": reply_address(desk.support_email_address, token),
         }
         outbound = OutboundMessage(channel=Channel.EMAIL, to=reply["address"], email={k: v for k, v in email.items() if v}, **common)
         return outbound, ((EMAIL_MESSAGE_ID, message_id),)

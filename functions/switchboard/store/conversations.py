@@ -21,6 +21,7 @@ from switchboard.models import (
     MessageKind,
     iso_utc,
 )
+from switchboard.reply_address import new_reply_token
 from switchboard.store import keys
 from switchboard.store.dynamo import (
     batch_get,
@@ -125,13 +126,14 @@ class ConversationStore:
         email reads its identity, its reply address's conversation and the claims of
         the Message-IDs it answers in one BatchGetItem.
         """
-        if not message.reply_to_conversation and not message.thread_refs:
+        if not message.reply_token and not message.thread_refs:
             values = self._identity_item(message.sender, consistent)
             return Lookup(_customer_route(values), agent_id=values.get("agent_id"))
         identity_key = keys.identity_key(message.sender.kind, message.sender.value, message.sender.unverified)
         wanted = [identity_key]
-        if message.reply_to_conversation:
-            wanted.append(keys.conversation_key(message.reply_to_conversation))
+        token_key = keys.reply_token_key(message.reply_token) if message.reply_token else None
+        if token_key:
+            wanted.append(token_key)
         refs = list(dict.fromkeys(message.thread_refs))[:MAX_THREAD_REFS]
         wanted += [keys.provider_key(keys.EMAIL_MESSAGE_ID, ref) for ref in refs]
         found = {
@@ -150,7 +152,9 @@ class ConversationStore:
         for candidate in wanted[1:]:
             item = get(candidate)
             if item:
-                return Lookup(identity, _route(item), thread_moved="merged_into" in item)
+                # A token keeps the conversation it was made for: a merge since is followed.
+                moved = "merged_into" in item or candidate == token_key
+                return Lookup(identity, _route(item), thread_moved=moved)
         return Lookup(identity)
 
     def follow_conversation(self, conversation_id: str) -> Route | None:
@@ -374,6 +378,42 @@ class ConversationStore:
                 raise ConversationIdle(previous_conversation_id) from None
             raise
         self.point_identity(message.sender, route)
+
+    def reply_token(self, conversation_id: str) -> str:
+        """The token of the conversation's reply address, made with its first email answer.
+
+        The conversation item keeps it and a token item maps it back (what look_up reads);
+        both are written in one transaction, and a concurrent answer's token wins a race.
+        """
+        key = to_item(keys.conversation_key(conversation_id))
+        for _ in range(3):
+            item = self._client.get_item(
+                TableName=self._table, Key=key, ProjectionExpression="customer_id, reply_token", ConsistentRead=True
+            ).get("Item")
+            if not item:
+                raise KeyError(f"no conversation {conversation_id}")
+            values = from_item(item)
+            if values.get("reply_token"):
+                return values["reply_token"]
+            token = new_reply_token()
+            try:
+                self._client.transact_write_items(TransactItems=[
+                    {"Update": {
+                        "TableName": self._table, "Key": key,
+                        "UpdateExpression": "SET reply_token = :token",
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(reply_token)",
+                        "ExpressionAttributeValues": to_values({":token": token}),
+                    }},
+                    self._put_new({
+                        **keys.reply_token_key(token), "type": "reply_token",
+                        "customer_id": values["customer_id"], "conversation_id": conversation_id,
+                    }),
+                ])
+                return token
+            except ClientError as error:
+                if not is_transaction_cancelled(error):
+                    raise
+        raise RuntimeError(f"could not settle the reply token of conversation {conversation_id}")
 
     def point_identity(self, identity: Identity, route: Route) -> None:
         """Send the identity's next messages to this conversation (its customer's current one)."""

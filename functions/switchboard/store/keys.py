@@ -7,6 +7,7 @@ One table, generic key names, items told apart by their key prefixes:
 | identity      | IDENTITY#<kind>#<value>             | IDENTITY           |
 | customer      | CUSTOMER#<customer id>              | CUSTOMER           |
 | conversation  | CONVERSATION#<conversation id>      | CONVERSATION       |
+| reply token   | REPLYTOKEN#<token>                  | REPLYTOKEN         |
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
@@ -91,6 +92,11 @@ def identity_key(kind: str, value: str, unverified: bool = False) -> dict[str, s
 
 def _identity_kind(kind: str, unverified: bool) -> str:
     return f"unverified-{kind}" if unverified else kind
+
+
+def reply_token_key(token: str) -> dict[str, str]:
+    """A reply address's token → its conversation (reply_address.py)."""
+    return {PK: f"REPLYTOKEN#{token}", SK: "REPLYTOKEN"}
 
 
 def customer_key(customer_id: str) -> dict[str, str]:
