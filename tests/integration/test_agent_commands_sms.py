@@ -58,6 +58,13 @@ def test_ack_claims_the_conversation_and_stops_escalation(local, paged):
     assert conversation_id not in [p.conversation_id for p in pages.due(datetime(2100, 1, 1, tzinfo=timezone.utc))]
     # The command is not a customer message: nothing was added to any stream.
     assert [m.body for m in local.conversations().get_conversation(conversation_id).messages] == ["my invoice shows two charges"]
+    # A second ACK changes nothing, and says so; after RESOLVE there is nothing to claim.
+    again = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} ack")))
+    assert f"{code} (" in again and "is already yours" in again and "escalation stopped" not in again
+    resolved = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} resolve")))
+    assert "resolved" in resolved
+    after = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} ack")))
+    assert "is resolved: nothing to acknowledge" in after
 
 
 def test_an_answer_reaches_the_customer_once_and_is_recorded_with_the_agents_name(local, paged):

@@ -38,9 +38,11 @@ def record_inbound(
     sender's current conversation, else a new customer. A thread of another customer's
     is never joined (anyone who saw one answer of ours can name it): the message goes
     to its sender's own stream and records the conversation it referenced, for an
-    agent to `customers link` when that is legitimate. A known sender costs one read and one transaction; a new one the
-    same (the transaction creates identity, customer, conversation and message). Any
-    of the message's ids seen before writes nothing and reports where it is stored.
+    agent to `customers link` when that is legitimate.
+
+    A known sender costs one read and one transaction; a new one the same (the
+    transaction creates identity, customer, conversation and message). Any of the
+    message's ids seen before writes nothing and reports where it is stored.
 
     A resolved conversation reopens; one resolved and quiet for longer than `idle`
     does not: the message starts a new conversation in the same customer's stream.

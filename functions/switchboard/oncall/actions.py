@@ -76,9 +76,22 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
 
 
 def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
+    """Claim the conversation's live page; the answer says what really happened."""
     conversation = _conversation(conversation_id, desk)
-    desk.pages.settle(conversation_id, PageStatus.ACKED, agent.agent_id, now)
-    return Outcome(f"{_label(conversation)} is yours: escalation stopped. Reply {conversation.short_code} <answer> to answer.", conversation_id)
+    label, code = _label(conversation), conversation.short_code
+    page = desk.pages.get_page(conversation_id)
+    if page and page.status == PageStatus.ACKED and page.acked_by == agent.agent_id:
+        return Outcome(f"{label} is already yours. Reply {code} <answer> to answer.", conversation_id)
+    if desk.pages.settle(conversation_id, PageStatus.ACKED, agent.agent_id, now):
+        taken = f" (it was {page.acked_by}'s)" if page and page.status == PageStatus.ACKED and page.acked_by else ""
+        return Outcome(f"{label} is yours{taken}: escalation stopped. Reply {code} <answer> to answer.", conversation_id)
+    page = desk.pages.get_page(conversation_id)
+    state = {
+        PageStatus.ANSWERED: "was already answered",
+        PageStatus.RESOLVED: "is resolved",
+        PageStatus.FAILED: "has a page that reached nobody",
+    }.get(page.status if page else "", "has no page")
+    return Outcome(f"{label} {state}: nothing to acknowledge. Reply {code} <answer> to answer.", conversation_id)
 
 
 def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
