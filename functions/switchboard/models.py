@@ -57,6 +57,10 @@ class Identity:
     # write any From:, so this address has a stream of its own, apart from the verified one.
     unverified: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: only what is set (an identity is verified unless it says not)."""
+        return {key: value for key, value in asdict(self).items() if value is not None and value is not False}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Identity":
         return cls(IdentityKind(data["kind"]), data["value"], data.get("display_name"), data.get("handle"), bool(data.get("unverified", False)))

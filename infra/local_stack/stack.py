@@ -174,9 +174,10 @@ class LocalStack:
             self._record.write({"DynamoDB Local": self._dynamodb, "moto server": self._moto})
 
     def write_state(self, gateway_port: int | None) -> Path:
-        assert self.endpoints is not None
+        assert self.endpoints is not None and self._record is not None
         path = self.state_dir / STATE_FILE
-        state = {"pid": os.getpid(), "pid_started": RecordedProcess.of("owner", os.getpid()).started, "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
+        owner = self._record.owner  # read once at start: the same process and start time
+        state = {"pid": owner.pid, "pid_started": owner.started, "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
         path.write_text(json.dumps(state, indent=2) + "\n")
         return path
 

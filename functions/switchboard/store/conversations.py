@@ -113,7 +113,7 @@ class ConversationStore:
         conversation, and the agent whose phone it is."""
         item = self._client.get_item(
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
+            Key=to_item(keys.identity_item_key(identity)),
             ProjectionExpression="agent_id, customer_id, conversation_id",
             ConsistentRead=consistent,
         ).get("Item")
@@ -129,7 +129,7 @@ class ConversationStore:
         if not message.reply_token and not message.thread_refs:
             values = self._identity_item(message.sender, consistent)
             return Lookup(_customer_route(values), agent_id=values.get("agent_id"))
-        identity_key = keys.identity_key(message.sender.kind, message.sender.value, message.sender.unverified)
+        identity_key = keys.identity_item_key(message.sender)
         wanted = [identity_key]
         token_key = keys.reply_token_key(message.reply_token) if message.reply_token else None
         if token_key:
@@ -193,7 +193,7 @@ class ConversationStore:
             "type": "customer",
             "customer_id": customer_id,
             "display_name": identity.display_name or identity.handle,
-            "identities": {keys.identity_map_key(identity.kind, identity.value, identity.unverified): _identity_values(identity)},
+            "identities": {keys.identity_map_key(identity): identity.to_dict()},
             "conversation_ids": {conversation_id},
             "current_conversation_id": conversation_id,
             "created_at": now,
@@ -203,7 +203,7 @@ class ConversationStore:
         identity_item = {
             "Update": {
                 "TableName": self._table,
-                "Key": to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
+                "Key": to_item(keys.identity_item_key(identity)),
                 "UpdateExpression": "SET #type = :type, customer_id = :customer, conversation_id = :conversation, created_at = :now",
                 "ConditionExpression": "attribute_not_exists(customer_id)",
                 "ExpressionAttributeNames": {"#type": "type"},
@@ -420,7 +420,7 @@ class ConversationStore:
         update_if(
             self._client,
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
+            Key=to_item(keys.identity_item_key(identity)),
             UpdateExpression="SET conversation_id = :conversation",
             ConditionExpression="customer_id = :customer",
             ExpressionAttributeValues=to_values({":conversation": route.conversation_id, ":customer": route.customer_id}),
@@ -655,7 +655,7 @@ def message_item(message: InboundMessage, route: Route, message_id: str, directi
         "provider": message.provider,
         "provider_id": message.provider_id,
         "claims": [list(claim) for claim in claims_of(message)],
-        "sender": _identity_values(message.sender),
+        "sender": message.sender.to_dict(),
         "recipient": message.recipient,
         "subject": message.subject,
         "body": message.body,
@@ -680,7 +680,7 @@ def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
         "conversation_id": route.conversation_id,
         "customer_id": route.customer_id,
         "customer_name": identity.display_name or identity.handle,
-        "customer_identity": _identity_values(identity),
+        "customer_identity": identity.to_dict(),
         "reply_to": _reply_to(message),
         # An auto-reply starts a conversation that waits on nobody (and never pages).
         "status": (ConversationStatus.WAITING_ON_US if message.needs_answer else ConversationStatus.WAITING_ON_CUSTOMER).value,
@@ -715,10 +715,6 @@ def _reply_to(message: InboundMessage) -> dict[str, Any]:
     if message.channel is Channel.X:
         reply["post_id"] = message.provider_id
     return reply
-
-
-def _identity_values(identity: Identity) -> dict[str, Any]:
-    return {key: value for key, value in asdict(identity).items() if value is not None and value is not False}
 
 
 def _customer_route(identity_values: dict[str, Any]) -> Route | None:

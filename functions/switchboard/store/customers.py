@@ -47,7 +47,7 @@ class CustomerStore:
     def find_customer_id(self, identity: Identity) -> str | None:
         item = self._client.get_item(
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
+            Key=to_item(keys.identity_item_key(identity)),
             ProjectionExpression="customer_id",
             ConsistentRead=True,
         ).get("Item")
@@ -85,8 +85,8 @@ class CustomerStore:
         values: dict[str, Any] = {}
         assignments = []
         for index, identity in enumerate(identities):
-            names[f"#i{index}"] = keys.identity_map_key(identity.kind, identity.value, identity.unverified)
-            values[f":i{index}"] = {k: v for k, v in vars(identity).items() if v is not None}
+            names[f"#i{index}"] = keys.identity_map_key(identity)
+            values[f":i{index}"] = identity.to_dict()
             assignments.append(f"identities.#i{index} = :i{index}")
         expression = ("SET " + ", ".join(assignments) + " " if assignments else "") + "ADD conversation_ids :conversations"
         values[":conversations"] = set(conversation_ids)
@@ -103,7 +103,7 @@ class CustomerStore:
         """Later messages on this identity go to the survivor's conversation."""
         self._client.update_item(
             TableName=self._table,
-            Key=to_item(keys.identity_key(identity.kind, identity.value, identity.unverified)),
+            Key=to_item(keys.identity_item_key(identity)),
             UpdateExpression="SET customer_id = :customer, conversation_id = :conversation",
             ExpressionAttributeValues=to_values({":customer": route.customer_id, ":conversation": route.conversation_id}),
         )

@@ -47,6 +47,11 @@ In-Reply-To answers: our own outbound Message-IDs are claimed the same way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from switchboard.models import Identity
+
 PK = "pk"
 SK = "sk"
 
@@ -83,15 +88,19 @@ EMAIL_MESSAGE_ID = "email"
 MESSAGE_PREFIX = "MESSAGE#"
 
 
-def identity_key(kind: str, value: str, unverified: bool = False) -> dict[str, str]:
-    """An identity's item. An unverified sender's address is an identity of its own
-    (IDENTITY#unverified-email#...): mail that fails authentication never reaches the
-    customer who owns the verified address."""
-    return {PK: f"IDENTITY#{_identity_kind(kind, unverified)}#{value}", SK: "IDENTITY"}
+def identity_key(kind: str, value: str) -> dict[str, str]:
+    return {PK: f"IDENTITY#{kind}#{value}", SK: "IDENTITY"}
 
 
-def _identity_kind(kind: str, unverified: bool) -> str:
-    return f"unverified-{kind}" if unverified else kind
+def identity_item_key(identity: Identity) -> dict[str, str]:
+    """The item of a sender's identity. An unverified sender's address is an identity of
+    its own (IDENTITY#unverified-email#...): mail that fails authentication never reaches
+    the customer who owns the verified address."""
+    return identity_key(_identity_kind(identity), identity.value)
+
+
+def _identity_kind(identity: Identity) -> str:
+    return f"unverified-{identity.kind}" if identity.unverified else str(identity.kind)
 
 
 def reply_token_key(token: str) -> dict[str, str]:
@@ -119,9 +128,9 @@ def provider_key(provider: str, provider_id: str) -> dict[str, str]:
     return {PK: f"PROVIDER#{provider}#{provider_id}", SK: "PROVIDER"}
 
 
-def identity_map_key(kind: str, value: str, unverified: bool = False) -> str:
+def identity_map_key(identity: Identity) -> str:
     """The key of one identity in a customer item's identities map."""
-    return f"{_identity_kind(kind, unverified)}#{value}"
+    return f"{_identity_kind(identity)}#{identity.value}"
 
 
 def page_key(conversation_id: str) -> dict[str, str]:
