@@ -7,6 +7,8 @@ terminal's Ctrl-C reaches `switchboard local up` first and it stops them in orde
 `local up` is killed instead (SIGKILL, a closed terminal, the OOM killer), nothing would
 stop them. On Linux, PR_SET_PDEATHSIG asks the kernel to send SIGTERM to this process when
 its parent dies; the setting survives the exec below, so the server itself gets it.
+The kernel means the parent *thread*: start servers from a thread that lives as long as
+they should (the local stack starts them from the main thread).
 Elsewhere the next start cleans up instead (local_stack.stale_stacks).
 
 This runs as a separate program rather than as Popen's preexec_fn because preexec_fn is
