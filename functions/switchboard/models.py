@@ -24,6 +24,7 @@ class Channel(StrEnum):
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+    INTERNAL = "internal"  # between agents (a takeover): never sent, never pages
 
 
 class IdentityKind(StrEnum):
@@ -37,6 +38,7 @@ class MessageKind(StrEnum):
     MESSAGE = "message"
     VOICEMAIL = "voicemail"
     MISSED_CALL = "missed_call"  # the caller hung up before the beep
+    TAKEOVER = "takeover"  # an agent took the conversation over (`12 TAKE`)
 
 
 class ConversationStatus(StrEnum):

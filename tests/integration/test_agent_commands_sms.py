@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ElementTree
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -31,6 +31,14 @@ def reply_text(response) -> str:
     return message.text if message is not None else ""
 
 
+def page_to(pages: PageStore, conversation_id: str, agent: Agent) -> str:
+    """Open the conversation's page to the agent, as the router would; its short code."""
+    now = datetime.now(timezone.utc)
+    code = pages.code_for(conversation_id, now)
+    assert pages.open_page(Page(conversation_id, code, PageStatus.OPEN, now, 0, 0, (agent.agent_id,), now, {"levels": []}))
+    return code
+
+
 @pytest.fixture
 def paged(local, sms_form):
     """A customer's SMS, a page open for it, and an agent with a phone."""
@@ -42,9 +50,7 @@ def paged(local, sms_form):
     assert local.post_sms(sms_form(customer, "my invoice shows two charges")).status_code == 200
     route = local.conversations().find_identity(Identity(IdentityKind.PHONE, customer), consistent=True)
     pages = PageStore(client, name)
-    code = pages.code_for(route.conversation_id)
-    now = datetime.now(timezone.utc)
-    pages.open_page(Page(route.conversation_id, code, PageStatus.OPEN, now, 0, 0, (agent.agent_id,), now, {"levels": []}))
+    code = page_to(pages, route.conversation_id, agent)
     drain_outbox()  # start from an empty queue
     return agent, customer, route.conversation_id, code, pages
 
@@ -103,6 +109,93 @@ def test_resolve_help_and_unknown_codes_answer_the_agent_clearly(local, paged):
     assert drain_outbox() == []
 
 
+def another_agent(name: str) -> Agent:
+    """A registered agent nobody paged and nobody put on call."""
+    client, table_name = table()
+    store = OncallStore(client, table_name)
+    agent = Agent(f"{name.split()[0].lower()}-{unique_number()[-4:]}", name, unique_number())
+    add_agent(store, load_config(store), agent)
+    return agent
+
+
+def stream(local, conversation_id: str) -> list[tuple[str, str]]:
+    return [(m.direction.value, m.body) for m in local.conversations().get_conversation(conversation_id).messages]
+
+
+def test_an_agent_the_page_was_not_sent_to_cannot_ack_answer_or_resolve_it(local, paged):
+    """The attack: any registered phone texting another agent's conversation code."""
+    ana, _, conversation_id, code, pages = paged
+    bo = another_agent("Bo Chen")
+    for command in (f"{code} RESOLVE", f"{code} I refunded you, bye", f"{code} ACK"):
+        text = reply_text(local.post_sms(twilio_sms_form(bo.phone, command)))
+        assert text.startswith(f"{code} (") and f"was paged to {ana.agent_id} and you are not on call: nothing done" in text, text
+        assert f"Reply {code} TAKE" in text
+    assert drain_outbox() == [], "nothing reached the customer"
+    assert stream(local, conversation_id) == [("inbound", "my invoice shows two charges")]
+    assert local.conversations().get_summary(conversation_id).status.value == "waiting_on_us"
+    assert pages.get_page(conversation_id).status == PageStatus.OPEN, "escalation goes on"
+    # The agent it was paged to still can.
+    assert "is yours" in reply_text(local.post_sms(twilio_sms_form(ana.phone, f"{code} ACK")))
+
+
+def test_take_makes_a_conversation_yours_in_the_open_and_only_once(local, paged):
+    ana, customer, conversation_id, code, pages = paged
+    bo = another_agent("Bo Chen")
+    form = twilio_sms_form(bo.phone, f"{code} TAKE")
+    text = reply_text(local.post_sms(form))
+    assert text.startswith(f"{code} (") and f"is yours now (paged to {ana.agent_id}): escalation stopped" in text, text
+    page = pages.get_page(conversation_id)
+    assert page.status == PageStatus.ACKED and page.acked_by == bo.agent_id and page.next_escalation_at is None
+    assert "already yours" in reply_text(local.post_sms(form)), "Twilio's retry of the same MessageSid"
+    notes = [m for m in local.conversations().get_conversation(conversation_id).messages if m.direction.value == "internal"]
+    assert [(n.kind.value, n.sender.display_name, n.body) for n in notes] == [
+        ("takeover", "Bo Chen", f"Bo Chen took this conversation over (paged to {ana.agent_id}).")
+    ]
+    shown = run_cli(["conversations", "show", conversation_id], local.cli_env())
+    assert shown.returncode == 0 and "(takeover)" in shown.stdout and "Bo Chen took this conversation over" in shown.stdout
+    assert local.conversations().get_summary(conversation_id).status.value == "waiting_on_us", "a takeover is no answer"
+    # Ana, who was paged, takes it back: the note names whose it was.
+    back = reply_text(local.post_sms(twilio_sms_form(ana.phone, f"{code} TAKE")))
+    assert f"is yours now from {bo.agent_id}: escalation stopped" in back, back
+    assert pages.get_page(conversation_id).acked_by == ana.agent_id
+    # Bo, who took it once, may still answer.
+    assert reply_text(local.post_sms(twilio_sms_form(bo.phone, f"{code} On it, refund sent."))).startswith("Sent to")
+    assert [(m["to"], m["body"]) for m in drain_outbox()] == [(customer, "On it, refund sent.")]
+    assert "is already yours" in reply_text(local.post_sms(twilio_sms_form(ana.phone, f"{code} TAKE")))
+    assert "resolved" in reply_text(local.post_sms(twilio_sms_form(ana.phone, f"{code} RESOLVE")))
+
+
+def test_whoever_is_on_call_now_may_act_on_any_conversation(local, paged):
+    from switchboard.oncall.config import add_override, remove_override
+
+    _, customer, conversation_id, code, pages = paged
+    cy = another_agent("Cy Park")
+    client, table_name = table()
+    store = OncallStore(client, table_name)
+    now = datetime.now(timezone.utc)
+    override = add_override(store, load_config(store), cy.agent_id, now - timedelta(minutes=5), now + timedelta(hours=1), "test")
+    try:
+        assert reply_text(local.post_sms(twilio_sms_form(cy.phone, f"{code} Looking now."))).startswith("Sent to")
+    finally:
+        remove_override(store, override.override_id)
+    assert [(m["to"], m["body"]) for m in drain_outbox()] == [(customer, "Looking now.")]
+    # Cy answered it, so it stays Cy's after the shift.
+    assert reply_text(local.post_sms(twilio_sms_form(cy.phone, f"{code} Fixed."))).startswith("Sent to")
+    assert pages.get_page(conversation_id).status == PageStatus.ANSWERED
+
+
+def test_a_walk_over_short_codes_finds_nothing_to_act_on(local, paged):
+    """The attack: a registered phone texting codes one after another."""
+    _, _, conversation_id, code, pages = paged
+    eve = another_agent("Eve Walker")
+    before = stream(local, conversation_id)
+    answers = [reply_text(local.post_sms(twilio_sms_form(eve.phone, f"{n} RESOLVE"))) for n in range(int(code) - 3, int(code) + 4)]
+    for n, text in zip(range(int(code) - 3, int(code) + 4), answers):
+        assert text.startswith(f"No conversation {n}:") or "you are not on call: nothing done" in text, text
+    assert drain_outbox() == []
+    assert stream(local, conversation_id) == before and pages.get_page(conversation_id).status == PageStatus.OPEN
+
+
 def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
 
     agent, customer, conversation_id, code, pages = paged
@@ -150,7 +243,7 @@ def test_an_answer_to_an_email_customer_is_an_email_in_their_thread_and_their_re
     first.set_content("The CSV export times out.")
     stored = receive(bytes(first))
     conversation_id = stored["conversation_id"]
-    code = pages.code_for(conversation_id)
+    code = page_to(pages, conversation_id, agent)
     drain_outbox()
 
     text = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Fixed, please try again.")))
@@ -197,7 +290,7 @@ def test_an_answer_to_a_mention_is_a_reply_to_the_customers_post(local, paged):
         fake_x.register(x_api, LOCAL_X_ACCOUNT_ID, [fake_x.mentions_page([fake_x.mention(post_id, f"@{LOCAL_X_USERNAME} is the API down?", author, "dana", "Dana", datetime.now(timezone.utc))])])
         assert invoke(Template().functions()["XMentionsFunction"], {"source": "aws.scheduler"})["stored"] == 1
     conversation_id = local.conversations().find_identity(Identity(IdentityKind.X, author), consistent=True).conversation_id
-    code = pages.code_for(conversation_id)
+    code = page_to(pages, conversation_id, agent)
     drain_outbox()
 
     assert reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Not down: a partial outage, fixed by 14:00."))).startswith("Sent to")

@@ -12,7 +12,7 @@ import pytest
 from conftest_helpers import unique_number
 from switchboard.conversations.inbound import record_inbound
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage
-from switchboard.store.pages import Page, PageStatus, PageStore
+from switchboard.store.pages import CODE_REST, DRAWS_PER_LENGTH, Page, PageStatus, PageStore
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +47,88 @@ def test_short_codes_are_unique_and_stable_under_concurrency(local):
     store = pages()
     conversations = [new_conversation(local) for _ in range(8)]
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(store.code_for, conversations))
-        same = list(pool.map(store.code_for, [conversations[0]] * 6))
-    assert len(set(codes)) == 8 and all(code.isdigit() for code in codes)
+        codes = list(pool.map(lambda conversation: store.code_for(conversation, T0), conversations))
+        same = list(pool.map(lambda conversation: store.code_for(conversation, T0), [conversations[0]] * 6))
+    assert len(set(codes)) == 8 and all(code.isdigit() and len(code) >= 4 for code in codes)
     assert set(same) == {codes[0]}
-    assert store.code_for(conversations[3]) == codes[3]
+    assert store.code_for(conversations[3], T0) == codes[3]
     assert store.conversation_for_code(codes[5]) == conversations[5]
     assert store.conversation_for_code("999999999") is None
+
+
+def test_short_codes_are_drawn_at_random_not_counted(local):
+    """Knowing one code tells nothing of the next: 12 fresh codes are not a run."""
+    store = pages()
+    codes = sorted(int(store.code_for(new_conversation(local), T0)) for _ in range(12))
+    assert all(1000 <= code <= 999_999 for code in codes)
+    gaps = [later - earlier for earlier, later in zip(codes, codes[1:])]
+    assert max(gaps) > 1, f"consecutive codes {codes}"  # chance of a random run: below 1e-40
+
+
+class Draws:
+    """Stands in for the `secrets` module in switchboard.store.pages: the draws we choose."""
+
+    def __init__(self, *codes: int) -> None:
+        self.codes = list(codes)
+
+    def randbelow(self, bound: int) -> int:
+        code = self.codes.pop(0)
+        return code - 10 ** (len(str(code)) - 1)  # code_for adds the length's smallest code back
+
+
+def free_codes(store: PageStore, count: int, digits: int = 4) -> list[str]:
+    """Codes no conversation holds now (other tests lease random ones from the same table)."""
+    import random
+
+    found: list[str] = []
+    while len(found) < count:
+        code = str(random.randrange(10 ** (digits - 1), 10**digits))
+        if code not in found and store.conversation_for_code(code) is None:
+            found.append(code)
+    return found
+
+
+def test_a_code_is_never_reused_while_its_conversation_holds_it_and_rests_after_it_is_resolved(local, monkeypatch):
+    import switchboard.store.pages as pages_module
+
+    store = pages()
+    first, second, third, fourth, fifth = free_codes(store, 5)
+    holder, rival, later_rival, newcomer = (new_conversation(local) for _ in range(4))
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(first)))
+    assert store.code_for(holder, T0) == first
+    # Drawn again while held: the rival gets the next draw.
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(first), int(second)))
+    assert store.code_for(rival, T0) == second
+    # Resolved: the code still names the holder while it rests.
+    assert store.release_code(holder, T0)
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(first), int(third)))
+    assert store.code_for(later_rival, T0 + CODE_REST - timedelta(minutes=1)) == third
+    assert store.conversation_for_code(first) == holder
+    # Rested: a new conversation may have it, and the holder no longer shows it.
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(first)))
+    assert store.code_for(newcomer, T0 + CODE_REST) == first
+    assert store.conversation_for_code(first) == newcomer
+    assert local.conversations().get_summary(holder).short_code is None
+    # The holder writes again: it gets a code of its own, never the newcomer's.
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(first), int(fourth)))
+    assert store.code_for(holder, T0 + CODE_REST + timedelta(days=1)) == fourth
+    # A conversation reopened before its code is re-leased keeps it, and holds it again.
+    assert store.release_code(rival, T0)
+    assert store.code_for(rival, T0 + timedelta(days=1)) == second
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(second), int(fifth)))
+    assert store.code_for(new_conversation(local), T0 + timedelta(days=30)) == fifth
+
+
+def test_a_crowded_length_moves_on_to_longer_codes(local, monkeypatch):
+    import switchboard.store.pages as pages_module
+
+    store = pages()
+    (taken,) = free_codes(store, 1)
+    monkeypatch.setattr(pages_module, "secrets", Draws(int(taken)))
+    store.code_for(new_conversation(local), T0)
+    (longer,) = map(int, free_codes(store, 1, digits=5))
+    monkeypatch.setattr(pages_module, "secrets", Draws(*[int(taken)] * DRAWS_PER_LENGTH, longer))
+    assert store.code_for(new_conversation(local), T0) == str(longer)
 
 
 def test_one_live_page_per_conversation_until_it_is_answered(local):

@@ -97,6 +97,7 @@ def test_a_customer_sms_pages_the_on_call_agent_once_and_escalates_without_an_ac
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1
     (escalation,) = drain_outbox()
     assert escalation["to"] == ben.phone and escalation["body"].startswith("ESCALATED")
+    assert pages.get_page(conversation_id).agents == {ana.agent_id, ben.agent_id}, "both levels may act on it"
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 0, "a second tick never pages a level twice"
     assert drain_outbox() == []
     assert tick(opened + timedelta(minutes=17), board())["failed"] == 1, "nobody answered at the last level"
@@ -227,7 +228,7 @@ def test_a_page_opened_but_never_sent_is_sent_when_the_router_retries(local, tea
     ana, _, pages = team
     conversation_id = new_conversation(local, sms_form, "anyone there?")
     now = datetime.now(timezone.utc)
-    code = pages.code_for(conversation_id)
+    code = pages.code_for(conversation_id, now)
     assert pages.open_page(Page(conversation_id, code, PageStatus.OPEN, now, 0, 0, ("ana",), now + timedelta(minutes=5), {"levels": [{"target": "schedule", "wait_minutes": 5}]}))
     message = CustomerMessage(conversation_id, "sms", "Jane D", "anyone there?")
     assert on_customer_message(message, now, board()) == ("ana",)

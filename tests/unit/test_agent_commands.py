@@ -15,6 +15,7 @@ from switchboard.oncall.commands import (
     HELP_WORDS,
     NO_CODE_PROBLEM,
     RESOLVE_WORDS,
+    TAKE_WORDS,
     AgentCommand,
     CommandKind,
     parse_agent_sms,
@@ -23,6 +24,7 @@ from switchboard.oncall.pages import is_gsm7, segments
 
 ACK = CommandKind.ACK
 RESOLVE = CommandKind.RESOLVE
+TAKE = CommandKind.TAKE
 REPLY = CommandKind.REPLY
 UNKNOWN = CommandKind.UNKNOWN
 
@@ -69,9 +71,20 @@ def test_resolves(word):
     assert parse_agent_sms(f"{word} 12") == AgentCommand(RESOLVE, code="12")
 
 
+@pytest.mark.parametrize("body", ["12 TAKE", "12 take", "12 Take.", "12 take over", "12: mine", "TAKE 12", "take over #12", "Take Over: 12"])
+def test_takes(body):
+    assert parse_agent_sms(body) == AgentCommand(TAKE, code="12")
+
+
+def test_take_in_a_sentence_is_an_answer_for_the_customer():
+    assert parse_agent_sms("12 take a screenshot please") == reply("12", "take a screenshot please")
+    assert parse_agent_sms("please take 12").kind is UNKNOWN
+
+
 def test_the_keyword_lists_are_what_the_module_documents():
     assert ACK_WORDS == {"ack", "a", "ok"}
     assert RESOLVE_WORDS == {"resolve", "resolved", "done", "close", "closed"}
+    assert TAKE_WORDS == {"take", "take over", "takeover", "mine"}
 
 
 @pytest.mark.parametrize("body", ["help", "HELP", "Help", "?", "info", "Info.", "help?", " help \n"])
@@ -105,7 +118,7 @@ def test_replies_keep_the_text_as_typed(body, expected):
 @pytest.mark.parametrize("body", ["12", "12 ", "12:", "#12", "12 ?", "12 ...", "012"])
 def test_a_code_alone_asks_what_to_do(body):
     assert parse_agent_sms(body) == AgentCommand(
-        UNKNOWN, code="12", problem="say what to do with 12: ACK, RESOLVE or your answer"
+        UNKNOWN, code="12", problem="say what to do with 12: ACK, RESOLVE, TAKE or your answer"
     )
 
 
@@ -134,17 +147,18 @@ def test_codes_have_at_most_six_digits():
 
 def test_help_text_fits_one_gsm7_segment():
     assert is_gsm7(HELP_TEXT) and segments(HELP_TEXT) == 1
-    for needed in ("12 ACK", "12 RESOLVE", "HELP"):
+    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "HELP"):
         assert needed in HELP_TEXT
     # The examples it gives are read as it says.
     assert parse_agent_sms("12 ACK").kind is ACK
     assert parse_agent_sms("12 your answer") == reply("12", "your answer")
     assert parse_agent_sms("12 RESOLVE").kind is RESOLVE
+    assert parse_agent_sms("12 TAKE").kind is TAKE
 
 
 # Property tests.
 
-ALL_KEYWORDS = ACK_WORDS | RESOLVE_WORDS | HELP_WORDS
+ALL_KEYWORDS = ACK_WORDS | RESOLVE_WORDS | HELP_WORDS | {word.replace(' ', '') for word in TAKE_WORDS}
 codes = st.integers(min_value=0, max_value=999_999).map(str)
 
 
@@ -164,10 +178,10 @@ def test_code_then_text_is_a_reply(code, text):
     assert parse_agent_sms(f"{code} {text}") == reply(code, text.strip())
 
 
-@given(code=codes, keyword=st.sampled_from(sorted(ACK_WORDS | RESOLVE_WORDS)), upper=st.booleans())
+@given(code=codes, keyword=st.sampled_from(sorted(ACK_WORDS | RESOLVE_WORDS | TAKE_WORDS)), upper=st.booleans())
 def test_code_then_keyword_is_never_a_reply(code, keyword, upper):
     command = parse_agent_sms(f"{code} {keyword.upper() if upper else keyword}")
-    assert command.kind in (ACK, RESOLVE) and command.code == code
+    assert command.kind in (ACK, RESOLVE, TAKE) and command.code == code
 
 
 @given(st.text(max_size=300))

@@ -61,7 +61,7 @@ def cmd_conversations_show(args: argparse.Namespace) -> int:
 
 
 def _message_heading(message) -> str:
-    arrow = "←" if message.direction.value == "inbound" else "→"
+    arrow = {"inbound": "←", "outbound": "→"}.get(message.direction.value, "·")  # · between agents
     sender = message.sender.value
     if message.sender.handle:
         sender = f"@{message.sender.handle} ({sender})"

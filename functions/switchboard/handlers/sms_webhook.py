@@ -1,7 +1,8 @@
 """POST /webhooks/twilio/sms: a customer's SMS or MMS into their conversation.
 
 An SMS from an agent's phone is a command ("12 ACK", "12 <answer>", "12 RESOLVE",
-"HELP"), never a customer message; the agent gets the outcome in the TwiML answer.
+"12 TAKE", "HELP"), never a customer message, and acts only on what is the agent's
+(oncall/actions.py); the agent gets the outcome in the TwiML answer.
 A customer's keyword (STOP, START, HELP, SUBSCRIBE...) takes effect, is recorded in the
 customer's stream without paging anyone, and is confirmed once in the TwiML answer.
 """
@@ -95,13 +96,14 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     # Imported here: only agents' SMS need the on-call code, customers' stay lean.
     from switchboard.oncall.actions import Desk, run_command
     from switchboard.oncall.commands import parse_agent_sms
-    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.config import get_agent, on_call_now
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
 
     settings.require("outbox_queue_url")
-    agent = get_agent(OncallStore(clients.dynamodb(), settings.table_name), agent_id)
+    oncall = OncallStore(clients.dynamodb(), settings.table_name)
+    agent = get_agent(oncall, agent_id)
     if agent is None:  # the mark outlived the agent: treat the text as a customer's
         record_inbound(message, conversation_store(), settings.conversation_idle)
         return xml_response(EMPTY_TWIML)
@@ -111,6 +113,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
         PageStore(clients.dynamodb(), settings.table_name),
         OutboxQueue(clients.sqs(), settings.outbox_queue_url),
         settings.support_email_address,
+        on_call_at=lambda moment: on_call_now(oncall, moment),
     )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})

@@ -1,14 +1,22 @@
-"""What an agent can do to a conversation: claim it, answer the customer, resolve it.
+"""What an agent can do to a conversation: claim it, answer the customer, resolve it,
+take it over.
 
 The same actions serve the agent's SMS commands ("12 ACK") and the CLI at a desk
 (`switchboard conversations reply|resolve`). Each returns the short text that tells
 the agent what happened.
+
+By SMS an agent acts only on what is theirs: a conversation whose page was sent to
+them (at any level), one they settled or took over, or any while they are on call.
+Anyone else is told who has it and may `12 TAKE` it, which the stream records. (A
+phone number is all that identifies an agent's SMS; the CLI runs with AWS credentials,
+which already allow anything.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Callable
 
 from ulid import ULID
 
@@ -18,6 +26,7 @@ from switchboard.models import (
     Identity,
     IdentityKind,
     InboundMessage,
+    MessageKind,
     OutboundMessage,
     OutboundPurpose,
 )
@@ -27,7 +36,7 @@ from switchboard.oncall.schedule import Agent
 from switchboard.reply_address import reply_address
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
 from switchboard.store.keys import EMAIL_MESSAGE_ID
-from switchboard.store.pages import PageStatus, PageStore
+from switchboard.store.pages import Page, PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
 
 # Channels whose customers an answer reaches by SMS: a voicemail is answered by text.
@@ -55,6 +64,8 @@ class Desk:
     pages: PageStore
     outbox: OutboxQueue
     support_email_address: str = ""  # answers to email customers come from it
+    # Who is on call at an instant; asked only when an agent acts on what was not paged to them.
+    on_call_at: Callable[[datetime], str | None] = lambda now: None
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -66,6 +77,11 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
     if conversation_id is None:
         return Outcome(f"No conversation {command.code}: check the number in the page. HELP for commands.")
     try:
+        if command.kind is CommandKind.TAKE:
+            return take(conversation_id, agent, now, desk, request_id)
+        refusal = _refusal(conversation_id, agent, now, desk)
+        if refusal:
+            return Outcome(refusal, conversation_id)
         if command.kind is CommandKind.ACK:
             return acknowledge(conversation_id, agent, now, desk)
         if command.kind is CommandKind.RESOLVE:
@@ -73,6 +89,63 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
         return answer(conversation_id, agent, command.text or "", now, desk, request_id)
     except ActionError as error:
         return Outcome(str(error), conversation_id)
+
+
+def may_act(agent_id: str, page: Page | None, on_call: str | None) -> bool:
+    """Whether an agent's SMS may act on a conversation with this page. Pure."""
+    if agent_id == on_call:
+        return True
+    # recipients and acked_by also cover pages written before `agents` was kept.
+    return page is not None and (agent_id in page.agents or agent_id in page.recipients or agent_id == page.acked_by)
+
+
+def _refusal(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> str | None:
+    page = desk.pages.get_page(conversation_id)
+    if page is not None and (agent.agent_id in page.agents or agent.agent_id in page.recipients):
+        return None  # the common case, without reading the schedule
+    if may_act(agent.agent_id, page, desk.on_call_at(now)):
+        return None
+    conversation = _conversation(conversation_id, desk)
+    holders = sorted(page.agents | set(page.recipients)) if page else []
+    whose = f"was paged to {', '.join(holders)}" if holders else "was paged to nobody yet"
+    return f"{_label(conversation)} {whose} and you are not on call: nothing done. Reply {conversation.short_code} TAKE to take it over."
+
+
+def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
+    """Take a conversation over: a live page becomes this agent's, and they may act on it.
+
+    Recorded in the stream as an internal note, so everyone sees who took it from whom.
+    """
+    conversation = _conversation(conversation_id, desk)
+    label, code = _label(conversation), conversation.short_code
+    before = desk.pages.take(conversation_id, agent.agent_id, now)
+    if before is None:
+        return Outcome(f"{label} was never paged: nothing to take over.", conversation_id)
+    live = before.status in (PageStatus.OPEN, PageStatus.ACKED)
+    holders = before.agents | set(before.recipients) | ({before.acked_by} if before.acked_by else set())
+    if (before.status == PageStatus.ACKED and before.acked_by == agent.agent_id) or (not live and agent.agent_id in holders):
+        return Outcome(f"{label} is already yours. Reply {code} <answer> to answer.", conversation_id)
+    if before.status == PageStatus.ACKED and before.acked_by:
+        source = f" from {before.acked_by}"
+    else:
+        others = sorted(holders - {agent.agent_id})
+        source = f" (paged to {', '.join(others)})" if others else ""
+    message_id = str(ULID.from_datetime(now))
+    note = InboundMessage(
+        channel=conversation.channel,
+        provider="agent-takeover",
+        provider_id=request_id or message_id,
+        sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
+        received_at=now,
+        kind=MessageKind.TAKEOVER,
+        body=f"{agent.name} took this conversation over{source}.",
+    )
+    try:
+        desk.conversations.append_internal(note, Route(conversation.customer_id, conversation.conversation_id), message_id)
+    except DuplicateMessage:
+        pass  # a retried SMS: the note is there already
+    stopped = ": escalation stopped" if live else ""
+    return Outcome(f"{label} is yours now{source}{stopped}. Reply {code} <answer> to answer.", conversation_id)
 
 
 def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
@@ -98,6 +171,7 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     conversation = _conversation(conversation_id, desk)
     desk.conversations.resolve_conversation(conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
+    desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
     return Outcome(f"{_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
 
 

@@ -2,6 +2,7 @@
 
     12 ACK               claim conversation 12 (also "12 a", "12 ok", "ACK 12", "ack #12")
     12 RESOLVE           close it (also resolved, done, close, closed)
+    12 TAKE              take it over from whoever it was paged to (also "take over", "mine")
     12 your answer       send "your answer" to the customer, on the customer's channel
     HELP                 the short how-to (also "?", "info")
 
@@ -12,7 +13,7 @@ Choices made:
   not one either: that is a number, not a code and an answer.
 - Codes are 1 to 6 digits and are normalized as numbers: "012" and "#12" and "[12]"
   (copied from a page) all mean "12".
-- ACK and RESOLVE are the exact keyword alone after the code, in any case, with an
+- ACK, RESOLVE and TAKE are the exact keyword alone after the code, in any case, with an
   optional trailing "." or "!" ("Ack." from iOS autocorrect) and a forgiven dash or
   colon before it ("12 - done"). Anything longer, such as "12 ack, and I refunded you",
   is an answer for the customer. The keyword may also come first: "ACK 12", "done 12".
@@ -36,6 +37,7 @@ class CommandKind(StrEnum):
     ACK = "ack"
     REPLY = "reply"
     RESOLVE = "resolve"
+    TAKE = "take"
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -50,11 +52,12 @@ class AgentCommand:
 
 HELP_TEXT = (
     'Switchboard: "12 ACK" claims 12, "12 your answer" answers the customer, '
-    '"12 RESOLVE" closes it. HELP for this text.'
+    '"12 RESOLVE" closes it, "12 TAKE" takes it over. HELP for this text.'
 )
 
 ACK_WORDS = frozenset({"ack", "a", "ok"})
 RESOLVE_WORDS = frozenset({"resolve", "resolved", "done", "close", "closed"})
+TAKE_WORDS = frozenset({"take", "take over", "takeover", "mine"})
 HELP_WORDS = frozenset({"help", "?", "info"})
 
 EMPTY_PROBLEM = "the message was empty"
@@ -69,8 +72,8 @@ _SEPARATOR = f"[{re.escape(SEPARATORS)}]"
 _CODE_FIRST = re.compile(rf"#?\[?(\d{{1,6}})\]?(?:\s+|{_SEPARATOR}(?!\d)|$)")
 _CODE_GLUED = re.compile(r"#?\[?(\d{1,6})\]?(?=[^\W\d_])")  # "12ack": letters right after
 _TOO_LONG_CODE = re.compile(r"#?\[?\d{7}")  # a phone number or an order number, say
-# "ACK 12", "done: #12": a keyword, then the code, and nothing else.
-_KEYWORD_FIRST = re.compile(rf"([^\W\d_]+)(?:\s*{_SEPARATOR}\s*|\s+)#?\[?(\d{{1,6}})\]?[.!]?")
+# "ACK 12", "done: #12", "take over 12": a keyword, then the code, and nothing else.
+_KEYWORD_FIRST = re.compile(rf"([^\W\d_]+(?: [^\W\d_]+)?)(?:\s*{_SEPARATOR}\s*|\s+)#?\[?(\d{{1,6}})\]?[.!]?")
 # Spaces and the invisible characters that phones and copy-paste put before a message.
 _LEADING_BLANKS = re.compile("^[\\s\u200b\u200c\u200d\u2060\ufeff]+")
 
@@ -126,7 +129,7 @@ def _is_help(message: str) -> bool:
 
 
 def _keyword_kind(words: str) -> CommandKind | None:
-    """ACK or RESOLVE when the words are exactly one of their keywords, else None.
+    """ACK, RESOLVE or TAKE when the words are exactly one of their keywords, else None.
 
     A dash or colon before the keyword is forgiven ("12 - done"), and one "." or "!" after.
     """
@@ -135,6 +138,8 @@ def _keyword_kind(words: str) -> CommandKind | None:
         return CommandKind.ACK
     if keyword in RESOLVE_WORDS:
         return CommandKind.RESOLVE
+    if keyword in TAKE_WORDS:
+        return CommandKind.TAKE
     return None
 
 
@@ -156,4 +161,4 @@ def _normalize_code(digits: str) -> str:
 
 
 def _nothing_to_do(code: str) -> str:
-    return f"say what to do with {code}: ACK, RESOLVE or your answer"
+    return f"say what to do with {code}: ACK, RESOLVE, TAKE or your answer"

@@ -21,6 +21,7 @@ from switchboard.oncall.schedule import (
     Rotation,
     Schedule,
     ScheduleError,
+    on_call_at,
     validate,
 )
 from switchboard.store.oncall import AgentPhoneTaken, OncallStore
@@ -63,6 +64,11 @@ def get_agent(store: OncallStore, agent_id: str) -> Agent | None:
     """One agent (one GetItem): the sender of an SMS command."""
     item = store.get_agent(agent_id)
     return _agent(item) if item else None
+
+
+def on_call_now(store: OncallStore, at: datetime) -> str | None:
+    """The agent the schedule has on call at `at` (overrides included), or None."""
+    return on_call_at(load_config(store).schedule, at).agent_id
 
 
 def agent_id_for(name: str) -> str:

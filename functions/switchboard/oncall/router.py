@@ -97,7 +97,7 @@ def customer_message(image: dict[str, Any]) -> CustomerMessage:
 def on_customer_message(message: CustomerMessage, now: datetime, board: Switchboard) -> tuple[str, ...]:
     """Open a page for the conversation unless one is live; returns the agents paged (or bundled)."""
     config = board.config
-    code = board.pages.code_for(message.conversation_id)
+    code = board.pages.code_for(message.conversation_id, now)
     decision, opening = page_decision(config.schedule, now, repeat=False, escalated=False)
     if decision is PageDecision.HOLD and config.schedule.after_hours is AfterHoursMode.REPEAT_OR_ESCALATED:
         # After hours this mode pages for a customer we have paged about before.

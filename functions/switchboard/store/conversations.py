@@ -339,6 +339,31 @@ class ConversationStore:
         ]
         self._write_claimed(transaction, first_claim=0, claims=len(claims))
 
+    def append_internal(self, message: InboundMessage, route: Route, message_id: str) -> None:
+        """A note between agents (a takeover): in the stream, but the customer's wait and
+        the conversation's status are untouched. DuplicateMessage on a retried request."""
+        claims = self._claims(message, route, message_id)
+        transaction = [
+            *claims,
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(message_item(message, route, message_id, Direction.INTERNAL)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.conversation_key(route.conversation_id)),
+                    "UpdateExpression": "ADD message_count :one",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+                    "ExpressionAttributeValues": to_values({":one": 1}),
+                }
+            },
+        ]
+        self._write_claimed(transaction, first_claim=0, claims=len(claims))
+
     def current_conversation(self, customer_id: str) -> str | None:
         item = self._client.get_item(
             TableName=self._table,

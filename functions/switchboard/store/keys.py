@@ -13,7 +13,6 @@ One table, generic key names, items told apart by their key prefixes:
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
 | page          | PAGE#<conversation id>              | PAGE               |
 | short code    | SHORTCODE#<code>                    | SHORTCODE          |
-| counter       | COUNTER#<name>                      | COUNTER            |
 | local outbox  | OUTBOX                              | SMS#<ulid>         |
 | pager         | PAGER                               | AGENT#<agent id>   |
 | agent         | ONCALL                              | AGENT#<agent id>   |
@@ -139,10 +138,6 @@ def page_key(conversation_id: str) -> dict[str, str]:
 
 def short_code_key(code: str) -> dict[str, str]:
     return {PK: f"SHORTCODE#{code}", SK: "SHORTCODE"}
-
-
-def counter_key(name: str) -> dict[str, str]:
-    return {PK: f"COUNTER#{name}", SK: "COUNTER"}
 
 
 PAGER_PK = "PAGER"

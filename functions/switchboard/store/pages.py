@@ -9,15 +9,26 @@ once, or a retried one, never move a page twice.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, query_items, retry_conflicts, to_item, to_values, update_if
+from switchboard.store.dynamo import (
+    cancellation_codes,
+    from_item,
+    is_transaction_cancelled,
+    query_items,
+    retry_conflicts,
+    to_item,
+    to_values,
+    update_if,
+)
 
 
 class PageStatus:
@@ -26,6 +37,25 @@ class PageStatus:
     ANSWERED = "answered"  # an agent replied: the conversation waits on the customer
     RESOLVED = "resolved"
     FAILED = "failed"  # every level tried, nobody reached (kept for the report)
+
+
+# Short codes: digits an agent types by thumb; longer ones only when the shorter are crowded.
+CODE_LENGTHS = (4, 5, 6)
+DRAWS_PER_LENGTH = 8
+# A resolved conversation's code names it this long before another conversation may get
+# it, so an agent answering an old page never reaches a stranger.
+CODE_REST = timedelta(days=7)
+
+
+class _Lease(Enum):
+    LEASED = "leased"
+    TAKEN = "taken"  # the code belongs to another conversation: draw again
+    RACED = "raced"  # the conversation got a code meanwhile: use that one
+
+
+def _rested(code_item: dict[str, Any], now: datetime) -> bool:
+    released = code_item.get("released_at")
+    return bool(released) and datetime.fromisoformat(released) <= now - CODE_REST
 
 
 # A customer message on a conversation whose page is in one of these states opens a new page.
@@ -44,6 +74,8 @@ class Page:
     next_escalation_at: datetime | None
     policy: dict[str, Any]  # frozen when the page opened: later policy edits never change it
     acked_by: str | None = None
+    # Everyone this page was sent to at any level, and whoever took it over: who may act on it.
+    agents: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -62,60 +94,127 @@ class PageStore:
 
     # ---- short codes ----------------------------------------------------------------
 
-    def code_for(self, conversation_id: str) -> str:
-        """The conversation's short code ("12"), allocated once from a counter.
+    def code_for(self, conversation_id: str, now: datetime) -> str:
+        """The conversation's short code ("4821"): kept while it has one, else leased at random.
 
-        The counter only moves for a conversation's first page; if two routers race,
-        the loser's number is released and both use the winner's.
+        Codes are drawn from 4 digits (typed by thumb), then 5 or 6 when the shorter
+        ones are crowded, so nobody can walk from one open conversation to the next.
+        A code is never leased while its conversation holds it; a resolved
+        conversation's code rests for CODE_REST before another conversation may get it.
         """
+        held = self._held_code(conversation_id)
+        if held and self._renew(held, conversation_id):
+            return held
+        for length in CODE_LENGTHS:
+            for _ in range(DRAWS_PER_LENGTH):
+                code = str(10 ** (length - 1) + secrets.randbelow(9 * 10 ** (length - 1)))
+                leased = self._lease(code, conversation_id, held, now)
+                if leased is _Lease.LEASED:
+                    return code
+                if leased is _Lease.RACED:
+                    return self.code_for(conversation_id, now)  # another router leased one first
+        raise RuntimeError("every short code is in use: lengthen CODE_LENGTHS")
+
+    def conversation_for_code(self, code: str) -> str | None:
+        item = self._client.get_item(TableName=self._table, Key=to_item(keys.short_code_key(code))).get("Item")
+        return from_item(item)["conversation_id"] if item else None
+
+    def release_code(self, conversation_id: str, now: datetime) -> bool:
+        """The conversation was resolved: its code may go to another one after CODE_REST.
+
+        Until then it still names this conversation, so an agent's late "4821 ACK" hears
+        that it is resolved rather than acting on a stranger's conversation.
+        """
+        code = self._held_code(conversation_id)
+        return bool(code) and update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.short_code_key(code)),
+            UpdateExpression="SET released_at = :now",
+            ConditionExpression="conversation_id = :conversation AND attribute_not_exists(released_at)",
+            ExpressionAttributeValues=to_values({":now": iso_utc(now), ":conversation": conversation_id}),
+        )
+
+    def _held_code(self, conversation_id: str) -> str | None:
         conversation = self._client.get_item(
             TableName=self._table,
             Key=to_item(keys.conversation_key(conversation_id)),
             ProjectionExpression="short_code",
             ConsistentRead=True,
         ).get("Item")
-        if conversation and "short_code" in conversation:
-            return conversation["short_code"]["S"]
-        counter = self._client.update_item(
-            TableName=self._table,
-            Key=to_item(keys.counter_key("short-code")),
-            UpdateExpression="ADD #value :one",
-            ExpressionAttributeNames={"#value": "value"},
-            ExpressionAttributeValues=to_values({":one": 1}),
-            ReturnValues="UPDATED_NEW",
-        )
-        code = str(int(counter["Attributes"]["value"]["N"]))
-        try:
-            retry_conflicts(
-                lambda: self._client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Update": {
-                                "TableName": self._table,
-                                "Key": to_item(keys.conversation_key(conversation_id)),
-                                "UpdateExpression": "SET short_code = :code",
-                                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(short_code)",
-                                "ExpressionAttributeValues": to_values({":code": code}),
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self._table,
-                                "Item": to_item({**keys.short_code_key(code), "type": "short_code", "conversation_id": conversation_id}),
-                            }
-                        },
-                    ]
-                )
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            return self.code_for(conversation_id)  # another router set it first
-        return code
+        return conversation["short_code"]["S"] if conversation and "short_code" in conversation else None
 
-    def conversation_for_code(self, code: str) -> str | None:
-        item = self._client.get_item(TableName=self._table, Key=to_item(keys.short_code_key(code))).get("Item")
-        return from_item(item)["conversation_id"] if item else None
+    def _renew(self, code: str, conversation_id: str) -> bool:
+        """Keep a conversation's code (a reopened conversation takes its released code back)."""
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.short_code_key(code)),
+            UpdateExpression="REMOVE released_at",
+            ConditionExpression="conversation_id = :conversation",
+            ExpressionAttributeValues=to_values({":conversation": conversation_id}),
+        )
+
+    def _lease(self, code: str, conversation_id: str, held: str | None, now: datetime) -> "_Lease":
+        """One attempt to give `code` to the conversation, in one transaction: the code
+        item, the conversation's short_code, and the previous holder losing it."""
+        current = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.short_code_key(code)), ConsistentRead=True
+        ).get("Item")
+        previous = from_item(current) if current else None
+        if previous and not _rested(previous, now):
+            return _Lease.TAKEN
+        has_code = "short_code = :held" if held else "attribute_not_exists(short_code)"
+        transaction: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.conversation_key(conversation_id)),
+                    "UpdateExpression": "SET short_code = :code",
+                    "ConditionExpression": f"attribute_exists(pk) AND {has_code}",
+                    "ExpressionAttributeValues": to_values({":code": code, **({":held": held} if held else {})}),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {**keys.short_code_key(code), "type": "short_code", "conversation_id": conversation_id, "leased_at": iso_utc(now)}
+                    ),
+                    # Exactly the state read: nobody leased or renewed it meanwhile.
+                    **(
+                        {
+                            "ConditionExpression": "conversation_id = :previous AND released_at = :released",
+                            "ExpressionAttributeValues": to_values(
+                                {":previous": previous["conversation_id"], ":released": previous["released_at"]}
+                            ),
+                        }
+                        if previous
+                        else {"ConditionExpression": "attribute_not_exists(pk)"}
+                    ),
+                }
+            },
+        ]
+        if previous and self._held_code(previous["conversation_id"]) == code:
+            transaction.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.conversation_key(previous["conversation_id"])),
+                        "UpdateExpression": "REMOVE short_code",
+                        "ConditionExpression": "short_code = :code",
+                        "ExpressionAttributeValues": to_values({":code": code}),
+                    }
+                }
+            )
+        try:
+            retry_conflicts(lambda: self._client.transact_write_items(TransactItems=transaction))
+        except ClientError as error:
+            if not is_transaction_cancelled(error):
+                raise
+            reasons = cancellation_codes(error)
+            return _Lease.RACED if reasons and reasons[0] == "ConditionalCheckFailed" else _Lease.TAKEN
+        return _Lease.LEASED
 
     # ---- pages ----------------------------------------------------------------------
 
@@ -195,6 +294,9 @@ class PageStore:
             )
             values[":next"] = iso_utc(next_escalation_at)
             values[":due_sk"] = f"{iso_utc(next_escalation_at)}#{page.conversation_id}"
+        if recipients:
+            expression += " ADD agents :paged"  # whoever was paged at any level may act on it
+            values[":paged"] = set(recipients)
         return update_if(
             self._client,
             TableName=self._table,
@@ -224,20 +326,61 @@ class PageStore:
     def settle(self, conversation_id: str, status: str, agent_id: str | None, now: datetime) -> bool:
         """ACK, answer or resolve a live page: it leaves the due index; False if none is live.
 
-        An answered page can still be resolved; nothing else moves a settled page.
+        An answered page can still be resolved; nothing else moves a settled page. The
+        agent who settled it may go on acting on it, on call or not.
         """
         settled_from = [PageStatus.OPEN, PageStatus.ACKED] + ([PageStatus.ANSWERED] if status == PageStatus.RESOLVED else [])
         placeholders = {f":from{i}": value for i, value in enumerate(settled_from)}
+        expression = "SET #status = :status, settled_by = :agent, settled_at = :now REMOVE due_pk, due_sk, next_escalation_at"
+        values = {":status": status, ":agent": agent_id, ":now": iso_utc(now), **placeholders}
+        if agent_id:
+            expression += " ADD agents :agents"
+            values[":agents"] = {agent_id}
         return update_if(
             self._client,
             TableName=self._table,
             Key=to_item(keys.page_key(conversation_id)),
-            UpdateExpression="SET #status = :status, settled_by = :agent, settled_at = :now REMOVE due_pk, due_sk, next_escalation_at",
+            UpdateExpression=expression,
             ConditionExpression=f"#status IN ({', '.join(placeholders)})",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_values({":status": status, ":agent": agent_id, ":now": iso_utc(now), **placeholders}),
+            ExpressionAttributeValues=to_values(values),
         )
 
+    def take(self, conversation_id: str, agent_id: str, now: datetime) -> Page | None:
+        """An agent takes the conversation over: they may act on it from now on, and a
+        live page becomes theirs (acked: escalation stops). Returns the page as it was
+        before, or None when the conversation was never paged (nothing is written)."""
+        live = {":open": PageStatus.OPEN, ":acked": PageStatus.ACKED}
+        try:
+            old = self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.page_key(conversation_id)),
+                UpdateExpression=(
+                    "SET #status = :acked, settled_by = :agent, settled_at = :now"
+                    " REMOVE due_pk, due_sk, next_escalation_at ADD agents :agents"
+                ),
+                ConditionExpression="#status IN (:open, :acked)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({**live, ":agent": agent_id, ":now": iso_utc(now), ":agents": {agent_id}}),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            try:  # answered, resolved or failed: the state stays, the agent joins
+                old = self._client.update_item(
+                    TableName=self._table,
+                    Key=to_item(keys.page_key(conversation_id)),
+                    UpdateExpression="ADD agents :agents",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=to_values({":agents": {agent_id}}),
+                    ReturnValues="ALL_OLD",
+                )
+            except ClientError as missing:
+                if missing.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                return None
+        return _page(from_item(old["Attributes"]))
 
 def _document(page: Page) -> dict[str, Any]:
     document: dict[str, Any] = {
@@ -250,6 +393,7 @@ def _document(page: Page) -> dict[str, Any]:
         "recipients": list(page.recipients),
         "policy": page.policy,
         "acked_by": page.acked_by,
+        "agents": set(page.recipients) | page.agents or None,  # a string set, never empty
     }
     if page.next_escalation_at is not None and page.status == PageStatus.OPEN:
         document["next_escalation_at"] = iso_utc(page.next_escalation_at)
@@ -270,4 +414,5 @@ def _page(item: dict[str, Any]) -> Page:
         next_escalation_at=datetime.fromisoformat(item["next_escalation_at"]) if item.get("next_escalation_at") else None,
         policy=item.get("policy", {}),
         acked_by=item.get("settled_by") if item["status"] == PageStatus.ACKED else item.get("acked_by"),
+        agents=frozenset(item.get("agents", ())),
     )
