@@ -40,22 +40,28 @@ def unique_number() -> str:
     return f"+1415555{next(_numbers):04d}"
 
 
-def drain_outbox() -> list[dict[str, Any]]:
-    """The messages waiting in the local outbox queue (SQS), removed from it."""
+def drain_outbox(queue_variable: str = "OUTBOX_QUEUE_URL") -> list[dict[str, Any]]:
+    """The messages waiting in a local queue (SQS; the outbox unless told), removed from it."""
     import json
     import os
 
     import boto3
 
     sqs = boto3.client("sqs")
+    url = os.environ[queue_variable]
     found: list[dict[str, Any]] = []
     while True:
-        batch = sqs.receive_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not batch:
             return found
         for message in batch:
             found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=os.environ["OUTBOX_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def drain_notices() -> list[dict[str, Any]]:
+    """The messages waiting in the local notice queue (notices, confirmation emails), removed from it."""
+    return drain_outbox("NOTICE_QUEUE_URL")
 
 
 def sqs_event(*bodies: str) -> dict:

@@ -111,6 +111,12 @@ class Settings:
     sms_rate_per_second: str = "1"
     email_rate_per_second: str = "14"
     x_rate_per_second: str = "0.5"
+    # The public subscribe form (POST /status/subscribe): one confirmation email per
+    # address (any case) per this many minutes, this many requests per source IP (an IPv6
+    # /64) per hour, and this many confirmation emails per hour in all. Past them: 429.
+    subscribe_address_interval_minutes: int = 10
+    subscribe_per_source_per_hour: int = 10
+    subscribe_per_hour: int = 200
     # SSM Parameter Store name of the secret in the Statuspage webhook's URL
     # (POST /webhooks/statuspage/<secret>): Statuspage signs nothing, so the URL is the key.
     statuspage_secret_parameter: str = "/switchboard/statuspage/webhook-secret"
@@ -169,6 +175,9 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "sms_rate_per_second": ("SMS_RATE_PER_SECOND", _RATE),
     "email_rate_per_second": ("EMAIL_RATE_PER_SECOND", _RATE),
     "x_rate_per_second": ("X_RATE_PER_SECOND", _RATE),
+    "subscribe_address_interval_minutes": ("SUBSCRIBE_ADDRESS_INTERVAL_MINUTES", r"[1-9]\d{0,4}"),
+    "subscribe_per_source_per_hour": ("SUBSCRIBE_PER_SOURCE_PER_HOUR", r"[1-9]\d{0,5}"),
+    "subscribe_per_hour": ("SUBSCRIBE_PER_HOUR", r"[1-9]\d{0,6}"),
     "statuspage_secret_parameter": ("STATUSPAGE_SECRET_PARAMETER", r"\S+"),
 }
 

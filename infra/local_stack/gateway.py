@@ -5,6 +5,10 @@ the route names, and the function's response becomes the HTTP response, as API G
 does. Functions run in this process, imported once (one warm instance each); requests
 are served on threads, so concurrent requests reach a function concurrently.
 
+A route's throttle (the stage's DefaultRouteSettings, or the event's RouteSettings) is a
+token bucket, as API Gateway's: a request that finds it empty gets API Gateway's 429
+before any authorization or function runs.
+
 A route declared with IAM authorization (`Auth: {Authorizer: AWS_IAM}`) answers only
 requests signed with AWS Signature Version 4 for service execute-api, checked as API
 Gateway checks them (botocore's own signer recomputes the signature), with the local
@@ -36,7 +40,7 @@ from ulid import ULID
 
 from local_stack.invoke import invoke
 from local_stack.stack import Endpoints
-from local_stack.template import ACCOUNT_ID, AUTHORIZATION_IAM, REGION, FunctionSpec, Route
+from local_stack.template import ACCOUNT_ID, AUTHORIZATION_IAM, REGION, FunctionSpec, Route, Throttle
 
 # API Gateway refuses payloads above 10 MB before any function runs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -238,6 +242,27 @@ def _signature_time(value: str, is_amz_date: bool) -> datetime:
         raise SignatureRejected(f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601") from None
 
 
+class TokenBucket:
+    """API Gateway's throttle for one route: `burst` tokens, refilled at `rate_per_second`."""
+
+    def __init__(self, throttle: Throttle, clock: Callable[[], float] = time.monotonic) -> None:
+        self.throttle = throttle
+        self.clock = clock
+        self.tokens = float(throttle.burst)
+        self.refilled_at = clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.throttle.burst, self.tokens + (now - self.refilled_at) * self.throttle.rate_per_second)
+            self.refilled_at = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
 class Gateway:
     def __init__(self, routes: list[Route], functions: dict[str, FunctionSpec], host: str = "127.0.0.1", port: int = 3000, log=sys.stderr, credentials: Mapping[str, str] | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.routes = routes
@@ -246,6 +271,7 @@ class Gateway:
         # Access key id → secret key of the callers an AWS_IAM route accepts.
         self.credentials = dict(local_credentials() if credentials is None else credentials)
         self.clock = clock
+        self.buckets = {route.route_key: TokenBucket(route.throttle) for route in routes if route.throttle}
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
         self.server.request_queue_size = 128
@@ -294,6 +320,9 @@ class Gateway:
                     return self._reply(413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}', started)
                 body = self.rfile.read(length) if length else b""
                 route, parameters = found
+                bucket = gateway.buckets.get(route.route_key)
+                if bucket is not None and not bucket.take():
+                    return self._reply(429, {"Content-Type": "application/json"}, b'{"message":"Too Many Requests"}', started, route.function_id)
                 headers = list(self.headers.items())
                 authorizer = None
                 if route.authorization == AUTHORIZATION_IAM:

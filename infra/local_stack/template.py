@@ -30,11 +30,20 @@ class TemplateError(ValueError):
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """A route's throttle, as the stage's RouteSettings give it: a token bucket."""
+
+    rate_per_second: float  # ThrottlingRateLimit
+    burst: int  # ThrottlingBurstLimit
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str  # may hold {name} and {name+} parameters, as API Gateway's paths do
     function_id: str
     authorization: str = AUTHORIZATION_NONE  # or AWS_IAM: the gateway verifies SigV4 signatures
+    throttle: Throttle | None = None  # None: API Gateway's account limits only
 
     @property
     def route_key(self) -> str:
@@ -109,7 +118,8 @@ class Template:
                     method, path = props.get("Method", "ANY").upper(), props["Path"]
                     where = f"{function.logical_id}.Events.{event_name} ({method} {path})"
                     authorization = self._route_authorization(props, where)
-                    routes.append(Route(method, path, function.logical_id, authorization))
+                    throttle = self._route_throttle(props)
+                    routes.append(Route(method, path, function.logical_id, authorization, throttle))
         # Literal paths before parameterized ones, as API Gateway prefers the most specific.
         return sorted(routes, key=lambda route: (route.path.count("{"), route.path))
 
@@ -120,6 +130,17 @@ class Template:
         if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str):
             auth.update(self.resources.get(api_id["Ref"], {}).get("Properties", {}).get("Auth") or {})
         return auth
+
+    def _route_throttle(self, props: dict[str, Any]) -> Throttle | None:
+        """The event's RouteSettings over its HttpApi's DefaultRouteSettings, as SAM
+        writes them into the stage; None when neither sets both limits."""
+        api_id = props.get("ApiId")
+        api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str) else {}
+        settings = {**(api.get("Properties", {}).get("DefaultRouteSettings") or {}), **(props.get("RouteSettings") or {})}
+        rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
+        if rate is None or burst is None:
+            return None
+        return Throttle(float(rate), int(burst))
 
     def _route_authorization(self, props: dict[str, Any], where: str) -> str:
         """NONE or AWS_IAM, as SAM decides it: the event's Auth.Authorizer, else the API's

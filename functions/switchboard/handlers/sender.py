@@ -1,7 +1,8 @@
 """The outbox's consumers: send each queued message once, paced, retrying what failed for a while.
 
 Two queues feed this module: the outbox (pages, answers: `handler`) and the notice queue
-(incident notices: `notice_handler`), so a fan-out of thousands never delays a page.
+(incident notices and the status page's confirmation emails: `notice_handler`), so a
+fan-out of thousands, or a flood of subscribe requests, never delays a page.
 Every send of a channel first takes a slot from the channel's shared pacer
 (switchboard/pacing.py), so all senders together keep the configured rate.
 
@@ -16,6 +17,7 @@ delivers twice is sent once.
 
 from __future__ import annotations
 
+import json
 import time
 from functools import cache
 from typing import Any
@@ -114,8 +116,6 @@ def _send_now(message: OutboundMessage) -> Sent:
 @idempotent_function(data_keyword_argument="document", config=idempotency, persistence_store=persistence)
 def deliver(document: dict[str, Any]) -> dict[str, Any]:
     """Send one outbox message; the result is remembered, so a redelivery returns it unsent."""
-    import json
-
     message = OutboundMessage.from_json(json.dumps(document))
     to = mask_email(message.to) if message.channel is Channel.EMAIL else mask_phone(message.to)
     try:
@@ -161,8 +161,6 @@ def deliver_notice(message: OutboundMessage) -> str:
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    import json
-
     try:
         return deliver(document=json.loads(record.body))
     except Exception:
@@ -212,10 +210,15 @@ def notice_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             # queue as new messages rather than failing them towards the dead-letter queue.
             clients.sqs().send_message(QueueUrl=settings.notice_queue_url, MessageBody=record.body)
             return {"status": "requeued"}
+        message = OutboundMessage.from_json(record.body)
         try:
-            return {"status": deliver_notice(OutboundMessage.from_json(record.body))}
+            if message.purpose is OutboundPurpose.NOTICE:
+                return {"status": deliver_notice(message)}
+            # The status page's confirmation emails: paced and sent once, like the outbox's.
+            return deliver(document=json.loads(record.body))
         except Exception:
             _back_off(record)
             raise
 
+    idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=notice_processor, context=context)

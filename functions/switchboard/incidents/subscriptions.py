@@ -7,12 +7,19 @@ Twilio's own conventions, so a customer never has to guess.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from switchboard.incidents.keywords import Keyword, KeywordKind
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
+from switchboard.store.rate_limits import Limit, RateLimits, source_key
 from switchboard.store.subscribers import SubscriberStore
+
+if TYPE_CHECKING:
+    from switchboard.settings import Settings
 
 
 # Twilio: "Attempt to send to unsubscribed recipient": the number texted STOP to our sender.
@@ -62,16 +69,63 @@ def keyword_answer(keyword: Keyword, phone: str, store: SubscriberStore, brand: 
     return help_text(brand)
 
 
-def confirmation_email(address: str, components: tuple[str, ...], store: SubscriberStore, brand: str, public_url: str, now: datetime) -> OutboundMessage:
-    """Double opt-in: the email whose link confirms a subscription asked for on the status page."""
-    address = address.strip().lower()
-    if not _plausible_email(address):
-        raise SubscriptionError("that does not look like an email address")
-    token = store.confirmation_token(Channel.EMAIL.value, address, components, now)
-    if token is None:
-        raise SubscriptionError("we sent a confirmation to this address a few minutes ago; please check your inbox")
+@dataclass(frozen=True)
+class FormLimits:
+    """How often the public subscribe form may be used (settings), in the order they are checked."""
+
+    per_source: Limit  # requests from one IP (an IPv6 /64)
+    per_address: Limit  # confirmation emails to one address, any case
+    overall: Limit  # confirmation emails in all: a flood from many sources stops here
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "FormLimits":
+        return cls(
+            Limit("subscribe-source", settings.subscribe_per_source_per_hour, timedelta(hours=1)),
+            Limit("subscribe-address", 1, timedelta(minutes=settings.subscribe_address_interval_minutes)),
+            Limit("subscribe-all", settings.subscribe_per_hour, timedelta(hours=1)),
+        )
+
+
+class TooManyRequests(SubscriptionError):
+    """A rate limit said no; retry_after is the seconds until it would say yes."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def request_subscription(
+    email: str,
+    components_text: str,
+    source_ip: str | None,
+    known_components: dict[str, str],
+    subscribers: SubscriberStore,
+    rate_limits: RateLimits,
+    limits: FormLimits,
+    brand: str,
+    public_url: str,
+    now: datetime,
+) -> OutboundMessage:
+    """The status page's form: the confirmation email of a double opt-in, or why not.
+
+    Only the address comes from the request: the components it names must be ones we
+    know, and the email shows our own names for them, so nobody can make us mail text.
+    """
+    address = email_address(email)
+    components = requested_components(components_text, known_components)
+    checks = (
+        (limits.per_source, source_key(source_ip), "Too many subscription requests from your network; please try again later."),
+        (limits.per_address, address, "We sent a confirmation to this address a few minutes ago; please check your inbox."),
+        (limits.overall, "all", "We are sending many confirmations right now; please try again later."),
+    )
+    for limit, caller, refusal in checks:
+        wait = rate_limits.take(limit, caller, now)
+        if wait is not None:
+            raise TooManyRequests(refusal, wait)
+    token = subscribers.confirmation_token(Channel.EMAIL.value, address, components, now)
     link = f"{public_url}/subscribe/{token}"
-    scope = f" about {', '.join(components)}" if components else ""
+    names = [known_components[component] for component in components]
+    scope = f" about {', '.join(names)}" if names else ""
     body = (
         f"Someone (hopefully you) asked for {brand}'s incident notices{scope} at this address.\n\n"
         f"Confirm your subscription: {link}\n\n"
@@ -87,14 +141,55 @@ def confirmation_email(address: str, components: tuple[str, ...], store: Subscri
     )
 
 
-def confirm(token: str, store: SubscriberStore, now: datetime) -> str | None:
-    """Follow a confirmation link: subscribes the address; returns it, or None for a bad link."""
+# An address we can put in a To: header as it is: ASCII, no quotes, spaces or brackets.
+_EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
+def email_address(text: str) -> str:
+    """The form's address, lower-cased; SubscriptionError when it could not be mailed as is."""
+    address = text.strip().lower()
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in address):
+        raise SubscriptionError("An email address cannot contain line breaks or control characters.")
+    if len(address) > 254 or not _EMAIL_ADDRESS.fullmatch(address):
+        raise SubscriptionError("That does not look like an email address.")
+    return address
+
+
+MAX_COMPONENTS = 50
+
+
+def requested_components(text: str, known: dict[str, str]) -> tuple[str, ...]:
+    """The components named (comma-separated ids), each one we know; none means all."""
+    requested = sorted({part.strip().lower() for part in text.split(",") if part.strip()})
+    unknown = [name for name in requested if name not in known]
+    if unknown:
+        shown = ", ".join(_printable(name)[:40] for name in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        ours = ", ".join(sorted(known)) or "none yet"
+        raise SubscriptionError(f"We have no component {shown}. Ours: {ours}.")
+    if len(requested) > MAX_COMPONENTS:
+        raise SubscriptionError(f"At most {MAX_COMPONENTS} components.")
+    return tuple(requested)
+
+
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else "?" for char in text)
+
+
+def confirm(token: str, store: SubscriberStore, now: datetime) -> tuple[str | None, bool]:
+    """Follow a confirmation link, once: (address, True) subscribes it; (address, False)
+    when the link was used already; (None, False) for an unknown or expired link.
+
+    Subscribed first, spent second: a failure between the two leaves a link that still
+    works, never a spent link that subscribed nobody.
+    """
     found = store.find_token(token, now)
     if not found or found.get("purpose") != "confirm":
-        return None
+        return None, False
+    if found.get("used_at"):
+        return found["address"], False
     store.opt_in(found["channel"], found["address"], "email-link", now)
     store.subscribe(found["channel"], found["address"], tuple(found.get("components") or ()), "email-link", now)
-    return found["address"]
+    return found["address"], store.mark_used(token, now)
 
 
 def unsubscribe(token: str, store: SubscriberStore, now: datetime) -> str | None:
@@ -104,8 +199,3 @@ def unsubscribe(token: str, store: SubscriberStore, now: datetime) -> str | None
         return None
     store.opt_out(found["channel"], found["address"], "unsubscribe-link", now)
     return found["address"]
-
-
-def _plausible_email(address: str) -> bool:
-    local, at, domain = address.partition("@")
-    return bool(at and local and "." in domain and " " not in address and len(address) <= 254)

@@ -25,7 +25,7 @@ One table, generic key names, items told apart by their key prefixes:
 | subscriber    | SUBSCRIBERS                         | <channel>#<address>|
 | link token    | TOKEN#<token>                       | TOKEN              |
 | opt-out       | OPTOUT#<channel>#<address>          | OPTOUT             |
-| confirm limit | CONFIRMING#<channel>#<address>      | CONFIRMING         |
+| rate limit    | RATE#<limit>#<caller hash>          | WINDOW#<start>     |
 | fan-out job   | NOTICES#<update id>                 | JOB                |
 | notice        | NOTICES#<update id>                 | TO#<channel>#<address> |
 | pacer         | PACER#<channel>                     | PACER              |
@@ -209,8 +209,8 @@ def token_key(token: str) -> dict[str, str]:
     return {PK: f"TOKEN#{token}", SK: "TOKEN"}
 
 
-def confirmation_throttle_key(channel: str, address: str) -> dict[str, str]:
-    return {PK: f"CONFIRMING#{channel}#{address}", SK: "CONFIRMING"}
+def rate_limit_key(limit: str, caller_hash: str, window_start: int) -> dict[str, str]:
+    return {PK: f"RATE#{limit}#{caller_hash}", SK: f"WINDOW#{window_start}"}
 
 
 def opt_out_key(channel: str, address: str) -> dict[str, str]:

@@ -22,8 +22,6 @@ from switchboard.store.dynamo import from_item, to_item, to_values
 
 # How long an emailed "confirm your subscription" link stays valid.
 CONFIRMATION_LIFETIME = timedelta(days=2)
-# At most one confirmation email per address in this time.
-CONFIRMATION_INTERVAL = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -129,25 +127,9 @@ class SubscriberStore:
             return None  # TTL deletes lazily: an expired link is refused even while it lingers
         return values
 
-    def confirmation_token(self, channel: str, address: str, components: tuple[str, ...], now: datetime) -> str | None:
-        """A token for an emailed "confirm your subscription" link (double opt-in).
-
-        None when a confirmation went to the address in the last CONFIRMATION_INTERVAL:
-        the public form must not become a way to flood someone's inbox.
-        """
-        throttle = {
-            "TableName": self._table,
-            "Item": to_item({**keys.confirmation_throttle_key(channel, address), "type": "throttle", keys.TTL_ATTRIBUTE: int((now + CONFIRMATION_INTERVAL).timestamp())}),
-            "ConditionExpression": "attribute_not_exists(pk) OR #expires < :now",
-            "ExpressionAttributeNames": {"#expires": keys.TTL_ATTRIBUTE},
-            "ExpressionAttributeValues": to_values({":now": int(now.timestamp())}),
-        }
-        try:
-            self._client.put_item(**throttle)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
+    def confirmation_token(self, channel: str, address: str, components: tuple[str, ...], now: datetime) -> str:
+        """A token for an emailed "confirm your subscription" link (double opt-in); the
+        public form's rate limits (store/rate_limits.py) decide whether one is made."""
         token = secrets.token_urlsafe(18)
         self._client.put_item(
             TableName=self._table,
@@ -162,8 +144,25 @@ class SubscriberStore:
                     keys.TTL_ATTRIBUTE: int((now + CONFIRMATION_LIFETIME).timestamp()),
                 }
             ),
+            ConditionExpression="attribute_not_exists(pk)",
         )
         return token
+
+    def mark_used(self, token: str, now: datetime) -> bool:
+        """Spend a single-use (confirmation) token; False when it was spent already."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.token_key(token)),
+                UpdateExpression="SET used_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
+                ExpressionAttributeValues=to_values({":now": iso_utc(now)}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def link_token(self, channel: str, address: str) -> str:
         """A lasting unsubscribe token for an address that is not a subscriber (a customer
