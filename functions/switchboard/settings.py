@@ -38,6 +38,9 @@ class Settings:
     max_webhook_body_bytes: int = 65536
     # Where refused requests are kept in the quarantine bucket (expired by its lifecycle rule).
     quarantine_prefix: str = "rejected/"
+    # Refusals kept in full each minute per route; past that, one in this many (a flood).
+    quarantine_full_per_minute: int = 100
+    quarantine_sample_one_in: int = 100
 
     # A resolved conversation quiet for this many days is not reopened by a new
     # customer message: the message starts a new conversation in the customer's stream.
@@ -148,6 +151,8 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "default_phone_region": ("DEFAULT_PHONE_REGION", r"[A-Z]{2}"),
     "max_webhook_body_bytes": ("MAX_WEBHOOK_BODY_BYTES", r"[1-9]\d*"),
     "quarantine_prefix": ("QUARANTINE_PREFIX", r"\S*"),
+    "quarantine_full_per_minute": ("QUARANTINE_FULL_PER_MINUTE", r"[1-9]\d{0,5}"),
+    "quarantine_sample_one_in": ("QUARANTINE_SAMPLE_ONE_IN", r"[1-9]\d{0,5}"),
     "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
     "bundling_window_seconds": ("BUNDLING_WINDOW_SECONDS", r"\d{1,4}"),
     "page_cap_per_15_minutes": ("PAGE_CAP_PER_15_MINUTES", r"[1-9]\d{0,2}"),

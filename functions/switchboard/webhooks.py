@@ -1,15 +1,18 @@
 """The edge of every webhook: the request as received, and how refusals are answered.
 
 A refused request is answered with its 4xx and reason, and kept in quarantine so an
-operator can see what was refused; an internal failure is kept the same way and
-answered 503 so the provider retries. Neither is ever stored as a message.
+operator can see what was refused: its metadata and the first 4 KB of its body, and,
+past QUARANTINE_FULL_PER_MINUTE refusals a minute on a route, one in
+QUARANTINE_SAMPLE_ONE_IN, so a flood of junk can neither fill the bucket nor bury what
+matters. An internal failure is kept whole (it may need replaying) and answered 503 so
+the provider retries. Neither is ever stored as a message.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache, wraps
 from typing import Any, Callable
 
@@ -20,7 +23,7 @@ from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
-from switchboard.store.quarantine import QuarantineStore, RejectedRequestRecord
+from switchboard.store.quarantine import REQUEST_BODY_KEPT_BYTES, QuarantineStore, RejectedRequestRecord
 
 
 @dataclass(frozen=True)
@@ -85,22 +88,47 @@ def twilio_form(request: WebhookRequest) -> dict[str, str]:
 
 def keep_rejected(request: WebhookRequest, status: int, reason: str, now: datetime) -> None:
     """Quarantine the raw request; a failure here is logged, never turned into a 500."""
-    record = RejectedRequestRecord(
-        status=status,
-        reason=reason,
-        route=request.route,
-        received_at=now,
-        headers=request.headers,
-        body=request.body,
-        source_ip=request.source_ip,
-        request_id=request.request_id,
-        query=request.query,
-    )
+    refused = 400 <= status < 500
     try:
+        sampled = _sampled(request.route, now) if refused else None
+        if sampled is False:
+            metrics.add_metric(name="QuarantineSampledOut", unit=MetricUnit.Count, value=1)
+            return
+        record = RejectedRequestRecord(
+            status=status,
+            reason=reason,
+            route=request.route,
+            received_at=now,
+            headers=request.headers,
+            body=request.body,
+            source_ip=request.source_ip,
+            request_id=request.request_id,
+            query=request.query,
+            extra={"sampled": f"1 in {get_settings().quarantine_sample_one_in}"} if sampled else {},
+            **({"body_limit": REQUEST_BODY_KEPT_BYTES} if refused else {}),
+        )
         key = _quarantine().keep(record)
         logger.info("request kept in quarantine", extra={"quarantine_key": key})
     except Exception:
         logger.exception("could not keep the rejected request in quarantine")
+
+
+def _sampled(route: str, now: datetime) -> bool | None:
+    """None: within the minute's allowance on this route, keep it. Past it, a random one
+    in N is kept (True) and the rest are not (False)."""
+    import secrets
+
+    from switchboard.store.rate_limits import Limit, RateLimits
+
+    settings = get_settings()
+    allowance = Limit("quarantine", settings.quarantine_full_per_minute, timedelta(minutes=1))
+    try:
+        if RateLimits(clients.dynamodb(), settings.table_name).take(allowance, route, now) is None:
+            return None
+    except Exception:  # the table is what failed: keep it, the record is bounded anyway
+        logger.exception("could not count the refusal; keeping it")
+        return None
+    return secrets.randbelow(settings.quarantine_sample_one_in) == 0
 
 
 def keep_rejected_event(route: str, body: bytes, reason: str, now: datetime, extra: dict[str, Any] | None = None) -> None:
