@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from switchboard.models import iso_utc
+from switchboard.plain_text import one_line
 
 
 class Impact(StrEnum):
@@ -166,7 +167,7 @@ def open_incident(
     source_id: str | None = None,
 ) -> Incident:
     """A new incident (or maintenance) with its first update."""
-    title = title.strip()
+    title = one_line(title)  # it becomes email subjects and page lines
     if not title:
         raise IncidentError("an incident needs a title")
     if len(title) > 255:  # Statuspage's own limit; the API asks for 200 at most

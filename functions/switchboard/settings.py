@@ -141,6 +141,9 @@ class Settings:
 # A send rate: a positive number of messages per second, e.g. "1", "14", "0.5".
 _RATE = r"(?!0+(\.0*)?$)\d{1,4}(\.\d{1,3})?"
 
+# Text that goes into email headers and TwiML: one line, no control characters.
+_ONE_LINE = r"[^\x00-\x1f\x7f\u2028\u2029]{{1,{}}}"
+
 # field → (environment variable, pattern its value must match)
 _VARIABLES: dict[str, tuple[str, str]] = {
     "table_name": ("TABLE_NAME", r"[A-Za-z0-9_.-]{3,255}"),
@@ -166,14 +169,14 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "unverified_email": ("UNVERIFIED_EMAIL", r"mark|quarantine"),
     "business_hours": ("BUSINESS_HOURS", r".{1,200}"),
     "business_time_zone": ("BUSINESS_TIME_ZONE", r"[A-Za-z0-9_+/-]{1,64}"),
-    "voice_greeting_open": ("VOICE_GREETING_OPEN", r".{1,500}"),
-    "voice_greeting_closed": ("VOICE_GREETING_CLOSED", r".{1,500}"),
+    "voice_greeting_open": ("VOICE_GREETING_OPEN", _ONE_LINE.format(500)),
+    "voice_greeting_closed": ("VOICE_GREETING_CLOSED", _ONE_LINE.format(500)),
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox"),
     "x_user_credentials_parameter": ("X_USER_CREDENTIALS_PARAMETER", r"\S+"),
-    "brand_name": ("BRAND_NAME", r"[^\n]{1,40}"),
+    "brand_name": ("BRAND_NAME", _ONE_LINE.format(40)),
     "notify_updates": ("NOTIFY_UPDATES", r"all|open_and_resolve"),
     "auto_subscribe_conversations": ("AUTO_SUBSCRIBE_CONVERSATIONS", r"on|off"),
     "notice_queue_url": ("NOTICE_QUEUE_URL", r"https?://\S+"),

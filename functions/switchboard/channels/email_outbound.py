@@ -11,24 +11,32 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
+from switchboard.errors import PermanentSendFailure
 from switchboard.models import OutboundMessage, OutboundPurpose
+from switchboard.plain_text import has_unprintable, one_line
 
 
 def reply_subject(subject: str) -> str:
     """ "Re: " once, whatever the customer's client did to the subject."""
-    subject = subject.strip() or "Your message"
+    subject = one_line(subject) or "Your message"
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
 def build_email(message: OutboundMessage, from_address: str, from_name: str = "Support") -> bytes:
-    """The raw RFC 5322 reply (UTF-8, quoted-printable where needed)."""
+    """The raw RFC 5322 reply (UTF-8, quoted-printable where needed).
+
+    Every header is one line (plain_text.one_line): a title or subject with a line break
+    must neither add a header nor fail the send. An address with one is refused for good.
+    """
     fields = message.email
+    if has_unprintable(message.to):
+        raise PermanentSendFailure(None, "the address holds a line break or a control character")
     email = EmailMessage()
-    email["From"] = formataddr((from_name, from_address))
+    email["From"] = formataddr((one_line(from_name) or "Support", from_address))
     email["To"] = message.to
     # Notices are news, not answers: their subject stands alone.
     notice = message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION)
-    email["Subject"] = fields.get("subject", "") if notice else reply_subject(fields.get("subject", ""))
+    email["Subject"] = one_line(fields.get("subject", "")) if notice else reply_subject(fields.get("subject", ""))
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = f"<{fields['message_id']}>" if fields.get("message_id") else make_msgid(domain=from_address.partition("@")[2])
     if fields.get("in_reply_to"):

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from switchboard.channels.mime import ParsedEmail
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
+from switchboard.plain_text import one_line
 from switchboard.reply_address import reply_token_in_addresses
 from switchboard.store.keys import EMAIL_MESSAGE_ID
 
@@ -135,7 +136,7 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         provider=PROVIDER,
         provider_id=receipt.message_id,
         also_known_as=((EMAIL_MESSAGE_ID, parsed.message_id),) if parsed.message_id else (),
-        sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=parsed.sender_name, unverified=not verified),
+        sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=one_line(parsed.sender_name) or None, unverified=not verified),
         recipient=_our_address(addresses, support_address),
         received_at=receipt.timestamp,
         subject=parsed.subject,

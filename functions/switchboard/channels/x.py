@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage
+from switchboard.plain_text import one_line
 
 if TYPE_CHECKING:
     import tweepy
@@ -215,7 +216,7 @@ def to_message(
         sender=Identity(
             kind=IdentityKind.X,
             value=str(tweet.author_id),
-            display_name=author.name if author else None,
+            display_name=(one_line(author.name) or None) if author else None,
             handle=username,
         ),
         recipient=recipient,

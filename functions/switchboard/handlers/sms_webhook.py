@@ -20,6 +20,7 @@ from switchboard.conversations.inbound import record_inbound
 from switchboard.incidents.keywords import Keyword, parse_keyword
 from switchboard.models import InboundMessage
 from switchboard.observability import logger, mask_phone, metrics
+from switchboard.plain_text import one_line
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
@@ -87,7 +88,7 @@ def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: dateti
     metrics.add_dimension(name="keyword", value=keyword.kind.value)
     metrics.add_metric(name="Keywords", unit=MetricUnit.Count, value=1)
     reply = MessagingResponse()
-    reply.message(answer)
+    reply.message(one_line(answer))
     return xml_response(str(reply))
 
 
@@ -125,5 +126,5 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     if outcome.resolved:
         metrics.add_metric(name="ConversationsResolved", unit=MetricUnit.Count, value=1)
     reply = MessagingResponse()
-    reply.message(outcome.text)
+    reply.message(one_line(outcome.text))  # customer names: one line, valid XML
     return xml_response(str(reply))

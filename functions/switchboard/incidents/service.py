@@ -26,6 +26,7 @@ from switchboard.incident_model import (
     add_update,
     open_incident,
 )
+from switchboard.plain_text import one_line
 from switchboard.store.incidents import IncidentConflict, IncidentStore, new_incident_id
 from switchboard.store.notices import NoticeStore
 
@@ -144,7 +145,7 @@ class IncidentDesk:
                     raise
 
         def change(incident: Incident) -> Incident:
-            changed = replace(incident, title=notice.title, impact=notice.impact, components=notice.components or incident.components, shortlink=notice.shortlink or incident.shortlink,
+            changed = replace(incident, title=one_line(notice.title) or incident.title, impact=notice.impact, components=notice.components or incident.components, shortlink=notice.shortlink or incident.shortlink,
                               scheduled_for=notice.scheduled_for or incident.scheduled_for, scheduled_until=notice.scheduled_until or incident.scheduled_until)
             for update in updates:
                 changed = add_update(changed, update)

@@ -8,13 +8,13 @@ Twilio's own conventions, so a customer never has to guess.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from switchboard.incidents.keywords import Keyword, KeywordKind
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
+from switchboard.plain_text import has_unprintable
 from switchboard.store.rate_limits import Limit, RateLimits, source_key
 from switchboard.store.subscribers import SubscriberStore
 
@@ -148,7 +148,7 @@ _EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](
 def email_address(text: str) -> str:
     """The form's address, lower-cased; SubscriptionError when it could not be mailed as is."""
     address = text.strip().lower()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in address):
+    if has_unprintable(address):
         raise SubscriptionError("An email address cannot contain line breaks or control characters.")
     if len(address) > 254 or not _EMAIL_ADDRESS.fullmatch(address):
         raise SubscriptionError("That does not look like an email address.")
@@ -163,16 +163,12 @@ def requested_components(text: str, known: dict[str, str]) -> tuple[str, ...]:
     requested = sorted({part.strip().lower() for part in text.split(",") if part.strip()})
     unknown = [name for name in requested if name not in known]
     if unknown:
-        shown = ", ".join(_printable(name)[:40] for name in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        shown = ", ".join("".join(char if char.isprintable() else "?" for char in name)[:40] for name in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         ours = ", ".join(sorted(known)) or "none yet"
         raise SubscriptionError(f"We have no component {shown}. Ours: {ours}.")
     if len(requested) > MAX_COMPONENTS:
         raise SubscriptionError(f"At most {MAX_COMPONENTS} components.")
     return tuple(requested)
-
-
-def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def confirm(token: str, store: SubscriberStore, now: datetime) -> tuple[str | None, bool]:
