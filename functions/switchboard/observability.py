@@ -12,17 +12,18 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def mask_phone(number: str | None) -> str:
-    """'+15551234567' → '+1555***4567': enough to tell numbers apart, not to dial one."""
+    """'+15551234567' → '***4567': the last 4 digits tell a log reader which of a
+    customer's numbers it was, and no more."""
     if not number:
         return ""
     if len(number) <= 6:
         return "***"
-    return f"{number[:5]}***{number[-4:]}"
+    return f"***{number[-4:]}"
 
 
 def mask_email(address: str | None) -> str:
-    """'jane.doe@example.com' → 'j***@example.com'."""
+    """'jane.doe@example.com' → '***@example.com': the domain only."""
     if not address:
         return ""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+    _, at, domain = address.rpartition("@")
+    return f"***@{domain}" if at and domain else "***"

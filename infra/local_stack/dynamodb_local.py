@@ -3,13 +3,19 @@
 The npm package amplify-dynamodb-simulator ships DynamoDB Local's jar under emulator/,
 so `npm pack` of a pinned version fetches it without Docker or an AWS download.
 DYNAMODB_LOCAL_JAR may point at a DynamoDBLocal.jar the user already has.
+
+It is started through java/LoopbackDynamoDBLocal.java, compiled once per machine, so it
+listens on 127.0.0.1 only (DynamoDB Local itself has no option for that). A Java without
+a compiler (a JRE) starts it as it comes, on every interface, and says so in its log.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -20,6 +26,8 @@ from local_stack.processes import StartError, start_process
 SIMULATOR_PACKAGE = "amplify-dynamodb-simulator"
 SIMULATOR_VERSION = "2.9.30"
 HEAP = "-Xmx256m"
+LAUNCHER = Path(__file__).with_name("java") / "LoopbackDynamoDBLocal.java"
+ALL_INTERFACES_WARNING = "warning: no javac here (a JRE), so DynamoDB Local listens on every interface, not only 127.0.0.1"
 
 
 def ensure_jar() -> Path:
@@ -59,13 +67,38 @@ def ensure_jar() -> Path:
 def command(jar: Path, db_path: Path, port: int) -> list[str]:
     java = shutil.which("java")
     if not java:
-        raise StartError("Java 17 or newer is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)")
+        raise StartError("Java 17 or newer is needed for DynamoDB Local (apt-get install openjdk-17-jdk-headless)")
+    launcher = loopback_launcher(jar)
+    main = ["-cp", f"{jar}{os.pathsep}{launcher}", LAUNCHER.stem] if launcher else ["-jar", str(jar)]
     return [
         java, HEAP, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-        "-jar", str(jar),
+        *main,
         # One database for every access key and region: the CLI and the functions share it.
         "-sharedDb", "-dbPath", str(db_path), "-port", str(port), "-disableTelemetry",
     ]
+
+
+def loopback_launcher(jar: Path) -> Path | None:
+    """The directory of the compiled launcher (compiled on first use, per source and jar),
+    or None when there is no javac."""
+    javac = shutil.which("javac")
+    if not javac:
+        return None
+    digest = hashlib.sha256(LAUNCHER.read_bytes() + str(jar.resolve()).encode()).hexdigest()[:16]
+    target = cache_dir() / "dynamodb-local" / f"launcher-{digest}"
+    if (target / f"{LAUNCHER.stem}.class").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="launcher-", dir=target.parent))
+    compiled = subprocess.run([javac, "-cp", str(jar), "-d", str(scratch), str(LAUNCHER)], capture_output=True, text=True)
+    if compiled.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise StartError(f"could not compile {LAUNCHER.name}: {compiled.stderr.strip()}")
+    try:
+        os.replace(scratch, target)  # another process may have won: theirs is the same
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def start(db_path: Path, port: int, log_path: Path):
@@ -76,8 +109,13 @@ def start(db_path: Path, port: int, log_path: Path):
         "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
         aws_access_key_id="local", aws_secret_access_key="local",
     )
+    argv = command(ensure_jar(), db_path, port)
+    if "-jar" in argv:
+        with open(log_path, "a") as log:
+            print(ALL_INTERFACES_WARNING, file=log)
+        print(ALL_INTERFACES_WARNING, file=sys.stderr)
     return start_process(
-        command(ensure_jar(), db_path, port), log_path,
+        argv, log_path,
         ready=lambda: client.list_tables(Limit=1) is not None, name="DynamoDB Local",
         cwd=db_path,  # it writes a metadata file into its working directory
     )

@@ -101,7 +101,7 @@ def test_local_invoke_runs_the_sample_event_with_masked_structured_logs(tmp_path
     assert response["statusCode"] == 200
     stored = next(line for line in lines if line.get("message") == "message stored")
     assert stored["correlation_id"] == "SM1f0e3b5a2c9d4e6f8a7b6c5d4e3f2a1b"
-    assert stored["sender"] == "+1415***0100"
+    assert stored["sender"] == "***0100"
     assert "+14155550100" not in result.stdout + result.stderr
     assert sample["headers"]["x-twilio-signature"]
 
@@ -337,3 +337,15 @@ def test_a_second_local_up_on_the_same_data_is_refused_while_the_first_runs(tmp_
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=30)
     assert first.returncode == 0
+
+
+def test_dynamodb_local_and_moto_listen_on_the_loopback_address_only(local):
+    """Nobody else on the network can read or write the local table, bucket or queues."""
+    import psutil
+
+    ports = {"DynamoDB Local": local.stack.endpoints.dynamodb_port, "moto": local.stack.endpoints.moto_port}
+    listening = [c for c in psutil.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+    for name, port in ports.items():
+        addresses = {c.laddr.ip for c in listening if c.laddr.port == port}
+        assert addresses, f"{name} is not listening on {port}"
+        assert addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, f"{name} listens on {addresses}"

@@ -31,12 +31,13 @@ def test_missing_and_malformed_variables_are_named():
 
 @pytest.mark.parametrize(
     ("value", "masked"),
-    [("+14155550100", "+1415***0100"), ("+442079460958", "+4420***0958"), ("12345", "***"), ("", ""), (None, "")],
+    [("+14155550100", "***0100"), ("+442079460958", "***0958"), ("12345", "***"), ("", ""), (None, "")],
 )
 def test_phone_numbers_are_masked(value, masked):
     assert mask_phone(value) == masked
 
 
 def test_email_addresses_are_masked():
-    assert mask_email("jane.doe@example.com") == "j***@example.com"
+    assert mask_email("jane.doe@example.com") == "***@example.com"
+    assert mask_email('"a@b"@example.com') == "***@example.com"
     assert mask_email("broken") == "***"

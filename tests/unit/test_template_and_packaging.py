@@ -49,3 +49,17 @@ def test_requirements_txt_matches_pyproject_dependencies():
 def test_runtime_is_python_312_or_newer():
     runtime = Template().document["Globals"]["Function"]["Runtime"]
     assert re.fullmatch(r"python3\.(\d+)", runtime) and int(runtime.split(".")[1]) >= 12
+
+
+def test_only_our_own_receipt_rule_can_invoke_the_email_function_and_mail_arrives_over_tls():
+    template = Template()
+    resources = template.resources
+    permission = resources["EmailFunctionSesPermission"]["Properties"]
+    rule_set = resources["ReceiptRuleSet"]["Properties"]["RuleSetName"]["Fn::Sub"]
+    rule = resources["ReceiptRule"]["Properties"]["Rule"]
+    source_arn = permission["SourceArn"]["Fn::Sub"]
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert source_arn.endswith(f":receipt-rule-set/{rule_set}:receipt-rule/{rule['Name']['Fn::Sub']}")
+    assert "*" not in source_arn
+    assert rule["TlsPolicy"] == {"Ref": "InboundEmailTls"}
+    assert template.parameters["InboundEmailTls"]["Default"] == "Require"
