@@ -174,3 +174,8 @@ def test_two_ticks_at_once_move_a_page_one_step_exactly_once(local):
     assert store.escalate(moved, 0, 2, (), None)
     assert store.get_page(conversation).status == PageStatus.FAILED
     assert conversation not in [p.conversation_id for p in store.due(T0 + timedelta(days=365))]
+
+
+def test_a_conversation_that_does_not_exist_gets_no_code(local):
+    with pytest.raises(LookupError, match="no conversation"):
+        pages().code_for("01NOSUCHCONVERSATION000000", T0)

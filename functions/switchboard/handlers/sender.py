@@ -210,8 +210,8 @@ def notice_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             # queue as new messages rather than failing them towards the dead-letter queue.
             clients.sqs().send_message(QueueUrl=settings.notice_queue_url, MessageBody=record.body)
             return {"status": "requeued"}
-        message = OutboundMessage.from_json(record.body)
         try:
+            message = OutboundMessage.from_json(record.body)
             if message.purpose is OutboundPurpose.NOTICE:
                 return {"status": deliver_notice(message)}
             # The status page's confirmation emails: paced and sent once, like the outbox's.

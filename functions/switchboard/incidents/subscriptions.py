@@ -163,12 +163,17 @@ def requested_components(text: str, known: dict[str, str]) -> tuple[str, ...]:
     requested = sorted({part.strip().lower() for part in text.split(",") if part.strip()})
     unknown = [name for name in requested if name not in known]
     if unknown:
-        shown = ", ".join("".join(char if char.isprintable() else "?" for char in name)[:40] for name in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         ours = ", ".join(sorted(known)) or "none yet"
-        raise SubscriptionError(f"We have no component {shown}. Ours: {ours}.")
+        raise SubscriptionError(f"We have no component {_named(unknown)}. Ours: {ours}.")
     if len(requested) > MAX_COMPONENTS:
         raise SubscriptionError(f"At most {MAX_COMPONENTS} components.")
     return tuple(requested)
+
+
+def _named(unknown: list[str]) -> str:
+    """The first few unknown names, as typed but printable and short (they go on a page)."""
+    shown = ["".join(char if char.isprintable() else "?" for char in name)[:40] for name in unknown[:3]]
+    return ", ".join(shown) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
 
 
 def confirm(token: str, store: SubscriberStore, now: datetime) -> tuple[str | None, bool]:

@@ -101,9 +101,8 @@ def may_act(agent_id: str, page: Page | None, on_call: str | None) -> bool:
 
 def _refusal(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> str | None:
     page = desk.pages.get_page(conversation_id)
-    if page is not None and (agent.agent_id in page.agents or agent.agent_id in page.recipients):
-        return None  # the common case, without reading the schedule
-    if may_act(agent.agent_id, page, desk.on_call_at(now)):
+    # The common case first (paged to them), without reading the schedule.
+    if may_act(agent.agent_id, page, None) or may_act(agent.agent_id, page, desk.on_call_at(now)):
         return None
     conversation = _conversation(conversation_id, desk)
     holders = sorted(page.agents | set(page.recipients)) if page else []

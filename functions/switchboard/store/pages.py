@@ -111,8 +111,11 @@ class PageStore:
                 leased = self._lease(code, conversation_id, held, now)
                 if leased is _Lease.LEASED:
                     return code
-                if leased is _Lease.RACED:
-                    return self.code_for(conversation_id, now)  # another router leased one first
+                if leased is _Lease.RACED:  # another router leased one for it first
+                    theirs = self._held_code(conversation_id)
+                    if theirs is None or theirs == held:
+                        raise LookupError(f"no conversation {conversation_id} to give a short code")
+                    return theirs
         raise RuntimeError("every short code is in use: lengthen CODE_LENGTHS")
 
     def conversation_for_code(self, code: str) -> str | None:
