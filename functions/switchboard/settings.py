@@ -55,8 +55,10 @@ class Settings:
     # ---- outbound ----
     # The outbox queue (SQS) every message Switchboard sends goes through.
     outbox_queue_url: str = ""
-    # Twilio's account SID: with it SMS go through Twilio's REST API (with the auth
-    # token above); without it they go to the local outbox (the local stack, tests).
+    # How SMS leave: "twilio" (Twilio's REST API, with the auth token above), or "outbox"
+    # (kept in the table: the local stack, tests; nothing reaches anyone).
+    sms_delivery: str = "twilio"
+    # Twilio's account SID; required with sms_delivery "twilio".
     twilio_account_sid: str = ""
     # The number SMS are sent from (E.164), or a Messaging Service SID (MG…).
     twilio_sender: str = ""
@@ -68,7 +70,8 @@ class Settings:
     mail_prefix: str = "inbound/"
     # The support address customers write to; replies use <local>+<conversation>@<domain>.
     support_email_address: str = ""
-    # How email answers leave: "ses", or "outbox" (kept in the table: the local stack).
+    # How email leaves: "ses", "off" (every email fails for good, named), or "outbox"
+    # (kept in the table: the local stack).
     email_delivery: str = "ses"
     # Mail whose sender SES could not authenticate (no SPF, DKIM or DMARC pass): "mark"
     # stores it apart from the address's verified stream, marked, never paging;
@@ -93,7 +96,8 @@ class Settings:
     # SSM Parameter Store name of the X API bearer token (a SecureString).
     x_bearer_token_parameter: str = "/switchboard/x/bearer-token"
     # Answers on X: "api" posts replies with the support account's user tokens (a JSON
-    # SecureString at x_user_credentials_parameter), "outbox" keeps them (the local stack).
+    # SecureString at x_user_credentials_parameter), "off" sends none (each fails for good,
+    # named), "outbox" keeps them (the local stack).
     x_delivery: str = "api"
     x_user_credentials_parameter: str = "/switchboard/x/user-credentials"
 
@@ -131,6 +135,23 @@ class Settings:
     def conversation_idle(self) -> timedelta:
         return timedelta(days=self.conversation_idle_days)
 
+    def require_delivery(self) -> None:
+        """A sender's cold start: every channel's delivery is complete, or the function
+        refuses to start, naming what is missing (never a send that only looks done)."""
+        needed = {
+            "sms_delivery": {"twilio": ("twilio_account_sid", "twilio_sender")},
+            "email_delivery": {"ses": ("support_email_address",)},
+            "x_delivery": {"api": ("x_support_account",)},
+        }
+        missing = [
+            f"{_VARIABLES[name][0]} is required with {_VARIABLES[choice][0]}={getattr(self, choice)}"
+            for choice, modes in needed.items()
+            for name in modes.get(getattr(self, choice), ())
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise SettingsError("invalid environment: " + "; ".join(missing))
+
     def require(self, *names: str) -> None:
         """Fail with the variable names when a function needs settings that are unset."""
         missing = [_VARIABLES[name][0] for name in names if not getattr(self, name)]
@@ -160,12 +181,13 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "bundling_window_seconds": ("BUNDLING_WINDOW_SECONDS", r"\d{1,4}"),
     "page_cap_per_15_minutes": ("PAGE_CAP_PER_15_MINUTES", r"[1-9]\d{0,2}"),
     "outbox_queue_url": ("OUTBOX_QUEUE_URL", r"https?://\S+"),
+    "sms_delivery": ("SMS_DELIVERY", r"twilio|outbox"),
     "twilio_account_sid": ("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}"),
     "twilio_sender": ("TWILIO_SENDER", r"\+[1-9]\d{6,14}|MG[0-9a-f]{32}"),
     "mail_bucket": ("MAIL_BUCKET", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
     "mail_prefix": ("MAIL_PREFIX", r"[^\s]*"),
     "support_email_address": ("SUPPORT_EMAIL_ADDRESS", r"[^@\s+]+@[^@\s]+\.[^@\s]+"),
-    "email_delivery": ("EMAIL_DELIVERY", r"ses|outbox"),
+    "email_delivery": ("EMAIL_DELIVERY", r"ses|outbox|off"),
     "unverified_email": ("UNVERIFIED_EMAIL", r"mark|quarantine"),
     "business_hours": ("BUSINESS_HOURS", r".{1,200}"),
     "business_time_zone": ("BUSINESS_TIME_ZONE", r"[A-Za-z0-9_+/-]{1,64}"),
@@ -174,7 +196,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
-    "x_delivery": ("X_DELIVERY", r"api|outbox"),
+    "x_delivery": ("X_DELIVERY", r"api|outbox|off"),
     "x_user_credentials_parameter": ("X_USER_CREDENTIALS_PARAMETER", r"\S+"),
     "brand_name": ("BRAND_NAME", _ONE_LINE.format(40)),
     "notify_updates": ("NOTIFY_UPDATES", r"all|open_and_resolve"),

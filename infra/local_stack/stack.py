@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from local_stack import dynamodb_local, moto_server
 from local_stack.paths import LOCAL_DIR, REPO_ROOT
-from local_stack.processes import free_port, port_open, stop_process
+from local_stack.processes import StartError, free_port, port_open, stop_process
 from local_stack.resources import ensure_buckets, ensure_queues, ensure_tables, put_secret
 from local_stack.stale_stacks import RecordedProcess, ServerRecord, stop_stale_stacks
 from local_stack.template import REGION, Resolver, Template
@@ -66,7 +66,9 @@ LOCAL_X_USERNAME = "switchboardhq"
 LOCAL_PARAMETERS = {
     "SupportEmailAddress": LOCAL_SUPPORT_EMAIL,
     "XSupportAccount": f"{LOCAL_X_ACCOUNT_ID}:{LOCAL_X_USERNAME}",
-    # Email answers are kept in the table's outbox (`switchboard local outbox`).
+    # Nothing leaves the machine: SMS, email and X are kept in the table's outbox
+    # (`switchboard local outbox`).
+    "SmsDelivery": "outbox",
     "EmailDelivery": "outbox",
     "XDelivery": "outbox",
     # Notices are paced as deployed, a little faster: local tests and demos wait less.
@@ -112,6 +114,10 @@ class LocalStack:
         self._record: ServerRecord | None = None
 
     def start(self) -> "LocalStack":
+        # The template's Rules hold locally too: parameters CloudFormation would refuse start nothing.
+        failures = self.resolver().rule_failures()
+        if failures:
+            raise StartError("the template's Rules refuse these parameters: " + "; ".join(failures))
         # A stack whose owner was killed must not share the database files with this one.
         for line in stop_stale_stacks(self.state_dir):
             print(line, file=sys.stderr, flush=True)

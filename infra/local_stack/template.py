@@ -266,6 +266,18 @@ class Resolver:
             return [self.resolve(v) for v in value]
         return value
 
+    def rule_failures(self) -> list[str]:
+        """The AssertDescription of every template Rule assertion these parameters fail,
+        as CloudFormation refuses such a deploy before creating anything."""
+        failures = []
+        for name, rule in (self.template.document.get("Rules") or {}).items():
+            if "RuleCondition" in rule and not self._evaluate(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._evaluate(assertion["Assert"]):
+                    failures.append(f"{name}: {assertion.get('AssertDescription', 'assertion failed')}")
+        return failures
+
     def condition(self, name: str) -> bool:
         """A condition of the template's Conditions section, evaluated locally."""
         return self._evaluate(self.template.conditions()[name])

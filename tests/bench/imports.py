@@ -35,6 +35,10 @@ IMPORT_ENV = {
     # What the stream- and queue-driven functions require (template.yaml sets them).
     "OUTBOX_QUEUE_URL": "http://127.0.0.1:9/000000000000/OutboxQueue",
     "NOTICE_QUEUE_URL": "http://127.0.0.1:9/000000000000/NoticeQueue",
+    # The senders refuse to start without a complete delivery choice.
+    "SMS_DELIVERY": "outbox",
+    "EMAIL_DELIVERY": "outbox",
+    "X_DELIVERY": "outbox",
 }
 
 IMPORT_RATIO_TARGET = 1.3

@@ -82,6 +82,7 @@ def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeyp
     pages.open_page(Page(stored.conversation_id, "77", PageStatus.OPEN, datetime.now(timezone.utc), 0, 0, ("ana",), later, {"levels": []}))
 
     account = "AC" + "3" * 32
+    monkeypatch.setenv("SMS_DELIVERY", "twilio")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", account)
     monkeypatch.setenv("TWILIO_SENDER", "+15005550006")
     get_settings.cache_clear()
@@ -100,8 +101,7 @@ def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeyp
         assert stored.conversation_id in [p.conversation_id for p in pages.due(datetime.now(timezone.utc) + timedelta(seconds=1))]
     finally:
         pages.settle(stored.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))
-        monkeypatch.delenv("TWILIO_ACCOUNT_SID")
-        monkeypatch.delenv("TWILIO_SENDER")
+        monkeypatch.undo()  # the local stack's own delivery again
         get_settings.cache_clear()
         importlib.reload(sender_module)
 

@@ -41,3 +41,24 @@ def test_email_addresses_are_masked():
     assert mask_email("jane.doe@example.com") == "***@example.com"
     assert mask_email('"a@b"@example.com') == "***@example.com"
     assert mask_email("broken") == "***"
+
+
+BASE = {"TABLE_NAME": "t-table", "QUARANTINE_BUCKET": "q-bucket", "SWITCHBOARD_PUBLIC_URL": "https://x.example", "TWILIO_AUTH_TOKEN_PARAMETER": "/p"}
+
+
+def test_a_sender_with_default_delivery_and_no_accounts_refuses_naming_each_one():
+    settings = load_settings(BASE)
+    with pytest.raises(SettingsError) as refused:
+        settings.require_delivery()
+    message = str(refused.value)
+    for needed in ("TWILIO_ACCOUNT_SID is required with SMS_DELIVERY=twilio", "TWILIO_SENDER is required with SMS_DELIVERY=twilio",
+                   "SUPPORT_EMAIL_ADDRESS is required with EMAIL_DELIVERY=ses", "X_SUPPORT_ACCOUNT is required with X_DELIVERY=api"):
+        assert needed in message
+
+
+def test_complete_or_explicitly_off_delivery_starts():
+    complete = {**BASE, "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_SENDER": "+14155550100", "SUPPORT_EMAIL_ADDRESS": "support@acme.example", "X_DELIVERY": "off"}
+    load_settings(complete).require_delivery()
+    load_settings({**BASE, "SMS_DELIVERY": "outbox", "EMAIL_DELIVERY": "off", "X_DELIVERY": "off"}).require_delivery()
+    with pytest.raises(SettingsError, match="SMS_DELIVERY"):
+        load_settings({**BASE, "SMS_DELIVERY": "sometimes"})

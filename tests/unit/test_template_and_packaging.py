@@ -63,3 +63,28 @@ def test_only_our_own_receipt_rule_can_invoke_the_email_function_and_mail_arrive
     assert "*" not in source_arn
     assert rule["TlsPolicy"] == {"Ref": "InboundEmailTls"}
     assert template.parameters["InboundEmailTls"]["Default"] == "Require"
+
+
+def test_a_deploy_with_default_parameters_is_refused_naming_what_is_missing():
+    from local_stack.stack import LOCAL_PARAMETERS
+    from local_stack.template import Resolver
+
+    template = Template()
+    failures = Resolver(template, {"PublicUrl": "https://support.example.com"}).rule_failures()
+    assert any("TwilioAccountSid" in failure for failure in failures)
+    assert any("TwilioSender" in failure for failure in failures)
+    assert any("SupportEmailAddress" in failure for failure in failures)
+    assert any("XSupportAccount" in failure for failure in failures)
+    complete = {
+        "PublicUrl": "https://support.example.com",
+        "TwilioAccountSid": "AC" + "0" * 32,
+        "TwilioSender": "+14155550100",
+        "SupportEmailAddress": "support@example.com",
+        "XDelivery": "off",
+    }
+    assert Resolver(template, complete).rule_failures() == []
+    assert Resolver(template, {"PublicUrl": "http://127.0.0.1:3000", **LOCAL_PARAMETERS}).rule_failures() == [], "the local stack's own"
+    # Every sender gets each delivery choice and what it needs.
+    for function_id in ("SenderFunction", "NoticeSenderFunction"):
+        environment = template.functions()[function_id].environment
+        assert {"SMS_DELIVERY", "TWILIO_ACCOUNT_SID", "TWILIO_SENDER", "EMAIL_DELIVERY", "X_DELIVERY", "X_SUPPORT_ACCOUNT"} <= set(environment)

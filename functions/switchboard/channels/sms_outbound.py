@@ -1,4 +1,4 @@
-"""Sending SMS: through Twilio's REST API when credentials are set, into the local outbox otherwise.
+"""Sending SMS: through Twilio's REST API (SMS_DELIVERY=twilio), or into the local outbox.
 
 One class per provider behind one small interface (as Grafana OnCall's PhoneProvider),
 chosen by settings, never by an "if local" in the calling code. Twilio errors are
@@ -64,11 +64,12 @@ class TwilioSms:
 
 
 class LocalOutbox:
-    """No Twilio credentials (the local stack, tests): the SMS is kept in the table's
-    outbox partition, where `switchboard local outbox` shows it."""
+    """SMS_DELIVERY=outbox (the local stack, tests): the SMS is kept in the table's outbox
+    partition, where `switchboard local outbox` shows it. It reached nobody, and its
+    status says so ("outbox", never "delivered")."""
 
     def __init__(self, outbox: Any) -> None:
         self._outbox = outbox
 
     def send(self, to: str, body: str, status_callback: str | None) -> Sent:
-        return Sent("local-outbox", self._outbox.put_sms(to, body), "delivered")
+        return Sent("local-outbox", self._outbox.put_sms(to, body), "outbox")

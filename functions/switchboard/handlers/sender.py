@@ -61,10 +61,14 @@ persistence = DynamoDBPersistenceLayer(
 idempotency = IdempotencyConfig(event_key_jmespath="idempotency_key", expires_after_seconds=24 * 3600)
 
 
+# The cold start refuses a delivery choice that is incomplete (SMS_DELIVERY=twilio without
+# an account, ...), naming what is missing: a sender never fakes a send.
+settings.require_delivery()
+
+
 @cache
 def sms_sender() -> SmsSender:
-    if settings.twilio_account_sid:
-        settings.require("twilio_sender")
+    if settings.sms_delivery == "twilio":
         token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds)
         return TwilioSms(settings.twilio_account_sid, token, settings.twilio_sender)
     return LocalOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
@@ -74,6 +78,8 @@ def sms_sender() -> SmsSender:
 def email_sender():
     from switchboard.channels.email_outbound import LocalEmailOutbox, SesEmail
 
+    if settings.email_delivery == "off":
+        raise PermanentSendFailure(None, "email delivery is off (EmailDelivery=off)")
     settings.require("support_email_address")
     if settings.email_delivery == "ses":
         return SesEmail(clients.ses(), settings.support_email_address)
@@ -84,6 +90,8 @@ def email_sender():
 def x_sender():
     from switchboard.channels.x_outbound import LocalXOutbox, XReplies, user_credentials
 
+    if settings.x_delivery == "off":
+        raise PermanentSendFailure(None, "X delivery is off (XDelivery=off)")
     if settings.x_delivery == "api":
         return XReplies(user_credentials(get_secret(settings.x_user_credentials_parameter, settings.secret_max_age_seconds)))
     return LocalXOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
@@ -105,11 +113,12 @@ def _send_now(message: OutboundMessage) -> Sent:
         DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
         return sent
     if message.channel is Channel.EMAIL:
-        return Sent(settings.email_delivery, email_sender().send(message), "sent")
+        return Sent(settings.email_delivery, email_sender().send(message), "sent" if settings.email_delivery == "ses" else "outbox")
+    x_status = "sent" if settings.x_delivery == "api" else "outbox"
     if message.channel is Channel.X and message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION):
-        return Sent(f"x-{settings.x_delivery}", x_sender().direct_message(message.to, message.body), "sent")
+        return Sent(f"x-{settings.x_delivery}", x_sender().direct_message(message.to, message.body), x_status)
     if message.channel is Channel.X:
-        return Sent(f"x-{settings.x_delivery}", x_sender().send(message.to, message.body), "sent")
+        return Sent(f"x-{settings.x_delivery}", x_sender().send(message.to, message.body), x_status)
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
 
 
