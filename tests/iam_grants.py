@@ -1,7 +1,14 @@
 """Does template.yaml grant what a function really calls? DynamoDB Local and moto enforce
-no IAM, so tests record the calls a function makes (botocore's before-call event, on the
-very clients the function uses) and check each one against that function's own
-Policies statements: the action, the resource ARN, and `dynamodb:LeadingKeys`.
+no IAM, so tests record the calls functions make and check each one against what the
+function's role is given once `sam deploy` has expanded the template (the SAM transform
+itself: our statements, the policies SAM adds for event sources and destinations, and
+the AWS managed policies it attaches): the action, the resource ARN, and
+`dynamodb:LeadingKeys`.
+
+- `recorded_calls(client, ...)`: the calls made through some clients (a focused test).
+- `every_call()`: every call any in-process client makes, charged to the function whose
+  invocation is running (local_stack.invoke.CURRENT_FUNCTION): the integration suite's
+  session check (tests/integration/conftest.py).
 
 A call is granted when some Allow statement names its action (wildcards as IAM reads
 them), a resource matching its ARN, and a condition the call satisfies. Only the
@@ -12,11 +19,26 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
+import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, Template
+
+# What the AWS managed policies SAM attaches allow (beyond CloudWatch Logs, which the
+# functions never call themselves): https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
+MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": [],
+    "AWSLambdaSQSQueueExecutionRole": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "Resource": "*"}
+    ],
+    "AWSLambdaDynamoDBExecutionRole": [
+        {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"], "Resource": "*"}
+    ],
+}
 
 # TransactWriteItems is authorized per item, by the item's own action.
 _TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
@@ -40,7 +62,7 @@ def recorded_calls(*clients: Any) -> Iterator[list[Call]]:
     calls: list[Call] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.extend(_calls(model.service_model.endpoint_prefix, model.name, params))
+        calls.extend(_calls(model.service_model.signing_name, model.name, params))
 
     for client in clients:
         client.meta.events.register("provide-client-params.*.*", record)
@@ -51,21 +73,76 @@ def recorded_calls(*clients: Any) -> Iterator[list[Call]]:
             client.meta.events.unregister("provide-client-params.*.*", record)
 
 
+@contextlib.contextmanager
+def every_call() -> Iterator[dict[str, list[Call]]]:
+    """Every AWS call made in this process while the block runs, by the function whose
+    invocation made it (calls outside any invocation, the tests' own, are left out)."""
+    from botocore.client import BaseClient
+
+    from local_stack.invoke import CURRENT_FUNCTION
+
+    by_function: dict[str, list[Call]] = {}
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def recording(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        function_id = CURRENT_FUNCTION.get()
+        if function_id is not None:
+            model = client.meta.service_model
+            calls = _calls(model.signing_name, model.operation_model(operation_name).name, api_params)
+            with lock:
+                by_function.setdefault(function_id, []).extend(calls)
+        return original(client, operation_name, api_params)
+
+    BaseClient._make_api_call = recording
+    try:
+        yield by_function
+    finally:
+        BaseClient._make_api_call = original
+
+
 def refused(function_id: str, calls: list[Call], template: Template | None = None) -> list[str]:
-    """The calls the function's own policy does not grant, each with why (empty: all granted)."""
-    template = template or Template()
-    statements = policy_statements(function_id, template)
+    """The calls the function's role does not grant, each with why (empty: all granted)."""
+    statements = policy_statements(function_id, template or Template())
     return [f"{call}: not granted to {function_id}" for call in dict.fromkeys(calls) if not any(_allows(s, call) for s in statements)]
 
 
 def policy_statements(function_id: str, template: Template) -> list[dict[str, Any]]:
+    """The statements of the function's role as `sam deploy` creates it, resolved to local ARNs."""
     resolver = Resolver(template, {"PublicUrl": "https://example.invalid"})
-    statements = []
-    for policy in template.resources[function_id]["Properties"].get("Policies", []):
-        if not isinstance(policy, dict) or "Statement" not in policy:
-            raise AssertionError(f"{function_id}: only inline Statement policies are understood, not {policy!r}")
-        statements += [resolver.resolve(statement) for statement in policy["Statement"]]
-    return statements
+    role = _expanded(str(template.path))[f"{function_id}Role"]["Properties"]
+    statements = [statement for policy in role.get("Policies", []) for statement in policy["PolicyDocument"]["Statement"]]
+    for arn in role.get("ManagedPolicyArns", []):
+        name = str(arn).rsplit("/", 1)[-1]
+        if name not in MANAGED_POLICIES:
+            raise AssertionError(f"{function_id}: managed policy {arn} is not described in tests/iam_grants.py")
+        statements += MANAGED_POLICIES[name]
+    return [resolver.resolve(statement) for statement in statements]
+
+
+@functools.lru_cache(maxsize=4)
+def _expanded(template_path: str) -> dict[str, Any]:
+    """The template's resources after the SAM transform, as CloudFormation receives them."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:  # the transform asks IAM for managed policy ARNs; ours are inline
+        def load(self) -> dict[str, str]:
+            return {}
+
+    with open(template_path) as source:
+        document = yaml_parse(source.read())
+    # The transform wants a deployable CodeUri; where the code lives does not change a role.
+    document.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = "s3://example-bucket/code.zip"
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    try:
+        return transform(document, {"PublicUrl": "https://example.invalid"}, NoManagedPolicies())["Resources"]
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
 
 
 def _allows(statement: dict[str, Any], call: Call) -> bool:
@@ -100,7 +177,8 @@ def _calls(service: str, operation: str, params: dict[str, Any]) -> list[Call]:
         return _dynamodb_calls(operation, params)
     if service == "sqs":
         queue = str(params.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
-        return [Call(f"sqs:{operation}", f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}")]
+        # A batch is authorized as its single action (SendMessageBatch needs sqs:SendMessage).
+        return [Call(f"sqs:{operation.removesuffix('Batch')}", f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}")]
     if service == "s3":
         key = f"/{params['Key']}" if "Key" in params else ""
         return [Call(f"s3:{_S3_ACTIONS.get(operation, operation)}", f"arn:aws:s3:::{params.get('Bucket', '')}{key}")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import time
 import uuid
@@ -44,6 +45,15 @@ def load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+# The function whose invocation this thread is running: what a test's IAM check charges
+# each AWS call to (tests/iam_grants.py).
+CURRENT_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("CURRENT_FUNCTION", default=None)
+
+
 def invoke(spec: FunctionSpec, event: Any) -> Any:
     context = LambdaContext(spec.logical_id, spec.memory, spec.timeout)
-    return load_handler(spec)(event, context)
+    token = CURRENT_FUNCTION.set(spec.logical_id)
+    try:
+        return load_handler(spec)(event, context)  # its cold start is the function's too
+    finally:
+        CURRENT_FUNCTION.reset(token)

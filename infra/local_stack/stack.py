@@ -70,6 +70,8 @@ LOCAL_PARAMETERS = {
     # (`switchboard local outbox`).
     "SmsDelivery": "outbox",
     "EmailDelivery": "outbox",
+    # No CloudWatch locally: the alarms have nobody to reach.
+    "AlarmEmail": "none",
     "XDelivery": "outbox",
     # Notices are paced as deployed, a little faster: local tests and demos wait less.
     "SmsRatePerSecond": "10",

@@ -85,3 +85,36 @@ def sms_form():
 
     return make
 
+
+
+# ---- IAM: every call the functions made, checked against their roles as deployed ----------
+
+_CALLS_BY_FUNCTION: dict[str, list] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_aws_call_is_recorded():
+    """Record each AWS call a function makes during the suite (tests/iam_grants.py);
+    pytest_sessionfinish below fails the run when a role would refuse one in AWS."""
+    from iam_grants import every_call
+
+    with every_call() as calls:
+        yield
+        _CALLS_BY_FUNCTION.update(calls)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _CALLS_BY_FUNCTION:
+        return  # no integration test ran
+    from iam_grants import refused
+
+    problems = [problem for function_id, calls in sorted(_CALLS_BY_FUNCTION.items()) for problem in refused(function_id, calls)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    counted = sum(len(set(calls)) for calls in _CALLS_BY_FUNCTION.values())
+    if not problems:
+        reporter.write_line(f"IAM: {counted} distinct calls of {len(_CALLS_BY_FUNCTION)} functions, each granted by the function's own role")
+        return
+    reporter.write_line(f"IAM: {len(problems)} calls the functions' roles would refuse in AWS (template.yaml Policies):", red=True)
+    for problem in problems:
+        reporter.write_line(f"  {problem}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

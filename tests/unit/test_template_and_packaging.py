@@ -75,7 +75,9 @@ def test_a_deploy_with_default_parameters_is_refused_naming_what_is_missing():
     assert any("TwilioSender" in failure for failure in failures)
     assert any("SupportEmailAddress" in failure for failure in failures)
     assert any("XSupportAccount" in failure for failure in failures)
+    assert any("AlarmEmail" in failure for failure in failures)
     complete = {
+        "AlarmEmail": "oncall-alarms@example.com",
         "PublicUrl": "https://support.example.com",
         "TwilioAccountSid": "AC" + "0" * 32,
         "TwilioSender": "+14155550100",
@@ -88,3 +90,42 @@ def test_a_deploy_with_default_parameters_is_refused_naming_what_is_missing():
     for function_id in ("SenderFunction", "NoticeSenderFunction"):
         environment = template.functions()[function_id].environment
         assert {"SMS_DELIVERY", "TWILIO_ACCOUNT_SID", "TWILIO_SENDER", "EMAIL_DELIVERY", "X_DELIVERY", "X_SUPPORT_ACCOUNT"} <= set(environment)
+
+
+def test_the_email_function_may_list_the_mail_bucket_so_a_missing_raw_mail_reads_as_missing():
+    """S3 answers GetObject of a missing key with AccessDenied unless the caller may list the
+    bucket; the local stack cannot show that, so the grant itself is checked."""
+    from iam_grants import Call, refused
+
+    bucket = "arn:aws:s3:::switchboard-local-mailbucket"
+    assert refused("EmailFunction", [Call("s3:ListBucket", bucket), Call("s3:GetObject", f"{bucket}/inbound/abc")]) == []
+    assert refused("EmailFunction", [Call("s3:GetObject", f"{bucket}/attachments/abc")]), "and no more than that"
+
+
+def test_every_dead_letter_queue_and_every_function_that_can_lose_work_has_an_alarm_someone_hears():
+    resources = Template().resources
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms and all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+    watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms.values() if a.get("Namespace") == "AWS/SQS"}
+    dead_letter_queues = {name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and name.endswith("DeadLetterQueue")}
+    assert dead_letter_queues and watched_queues == dead_letter_queues
+    watched_functions = {
+        metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms.values()
+        for metric in a.get("Metrics", [])
+        if "MetricStat" in metric
+    }
+    functions = Template().functions()
+    must_be_watched = {
+        name for name, spec in functions.items()
+        if spec.events_of_type("SQS", "DynamoDB", "ScheduleV2") or name in ("SmsWebhookFunction", "VoiceWebhookFunction", "StatusWebhookFunction", "EmailFunction")
+    }
+    assert must_be_watched <= watched_functions
+    # Our own metrics that alarms watch are ones the code emits.
+    code = "".join(path.read_text() for path in (REPO_ROOT / "functions" / "switchboard").rglob("*.py"))
+    for alarm in alarms.values():
+        if alarm.get("Namespace") == "Switchboard":
+            assert f'name="{alarm["MetricName"]}"' in code, alarm["MetricName"]
+    # Nobody hears nothing: the email subscription, and a Rule that asks who.
+    assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert "AlarmsNeedSomeoneToHearThem" in Template().document["Rules"]

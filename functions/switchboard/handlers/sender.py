@@ -132,6 +132,8 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
     except PermanentSendFailure as failure:
         logger.warning("permanent send failure", extra={"to": to, "reason": failure.reason, "code": failure.code})
         metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=1)
+        if message.purpose in (OutboundPurpose.PAGE, OutboundPurpose.DIGEST):
+            metrics.add_metric(name="PagesUndelivered", unit=MetricUnit.Count, value=1)  # PagesUndeliveredAlarm
         _opted_out_at_provider(message, failure)
         if message.purpose is OutboundPurpose.PAGE and message.conversation_id:
             # The agent cannot be reached: escalate now rather than wait for the level's timeout.

@@ -54,6 +54,8 @@ def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, no
         ConversationStore(clients.dynamodb(), settings.table_name).update_message(
             route, delivery["stream_message_id"], {"delivery_status": status}
         )
+    if status in FAILED and delivery.get("purpose") in ("page", "digest"):
+        metrics.add_metric(name="PagesUndelivered", unit=MetricUnit.Count, value=1)  # PagesUndeliveredAlarm
     if status in FAILED and delivery.get("purpose") == "page" and conversation_id:
         PageStore(clients.dynamodb(), settings.table_name).expedite(conversation_id, now)
     if delivery.get("notice_update_id") and status in (*FAILED, "delivered"):
