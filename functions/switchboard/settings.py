@@ -46,6 +46,16 @@ class Settings:
     # customer message: the message starts a new conversation in the customer's stream.
     conversation_idle_days: int = 7
 
+    # ---- time limits: every outside call ends before the function's Timeout ----
+    # Each AWS client's connect and read timeouts and attempts per call (botocore's
+    # standard retries), set per function in template.yaml so that one stalled call,
+    # attempts x (connect + read) + backoff, ends with time left to answer (a test
+    # checks every function); Twilio's and X's HTTP clients get provider_timeout_seconds.
+    aws_connect_timeout_seconds: int = 1
+    aws_read_timeout_seconds: int = 1
+    aws_max_attempts: int = 2
+    provider_timeout_seconds: int = 10
+
     # ---- paging ----
     # Pages to one agent within this window after a page are bundled into one digest.
     bundling_window_seconds: int = 120
@@ -132,6 +142,13 @@ class Settings:
         return float(getattr(self, f"{channel}_rate_per_second", "1"))
 
     @property
+    def aws_call_budget_seconds(self) -> float:
+        """The longest one AWS call can take: every attempt timing out, with the backoff
+        between them (standard mode: at most 1 s each, jittered)."""
+        attempts = self.aws_max_attempts
+        return attempts * (self.aws_connect_timeout_seconds + self.aws_read_timeout_seconds) + (attempts - 1)
+
+    @property
     def conversation_idle(self) -> timedelta:
         return timedelta(days=self.conversation_idle_days)
 
@@ -178,6 +195,10 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "quarantine_full_per_minute": ("QUARANTINE_FULL_PER_MINUTE", r"[1-9]\d{0,5}"),
     "quarantine_sample_one_in": ("QUARANTINE_SAMPLE_ONE_IN", r"[1-9]\d{0,5}"),
     "conversation_idle_days": ("CONVERSATION_IDLE_DAYS", r"[1-9]\d{0,3}"),
+    "aws_connect_timeout_seconds": ("AWS_CONNECT_TIMEOUT_SECONDS", r"[1-9]\d?"),
+    "aws_read_timeout_seconds": ("AWS_READ_TIMEOUT_SECONDS", r"[1-9]\d?"),
+    "aws_max_attempts": ("AWS_MAX_ATTEMPTS", r"[1-5]"),
+    "provider_timeout_seconds": ("PROVIDER_TIMEOUT_SECONDS", r"[1-9]\d?"),
     "bundling_window_seconds": ("BUNDLING_WINDOW_SECONDS", r"\d{1,4}"),
     "page_cap_per_15_minutes": ("PAGE_CAP_PER_15_MINUTES", r"[1-9]\d{0,2}"),
     "outbox_queue_url": ("OUTBOX_QUEUE_URL", r"https?://\S+"),
@@ -245,9 +266,17 @@ def get_secret(parameter_name: str, max_age_seconds: int) -> str:
 
     Imported here, not at module top, so functions that need no secret never load it.
     """
-    from aws_lambda_powertools.utilities import parameters
-
-    value = parameters.get_parameter(parameter_name, decrypt=True, max_age=max_age_seconds)
+    value = _ssm().get(parameter_name, decrypt=True, max_age=max_age_seconds)
     if not value:
         raise SettingsError(f"SSM parameter {parameter_name} is empty")
     return str(value)
+
+
+@lru_cache(maxsize=1)
+def _ssm():
+    """powertools' SSM provider on a client with our time limits (store/clients.py)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from switchboard.store.clients import client_config
+
+    return parameters.SSMProvider(boto_config=client_config())

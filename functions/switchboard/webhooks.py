@@ -11,6 +11,7 @@ the provider retries. Neither is ever stored as a message.
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, wraps
@@ -24,6 +25,9 @@ from switchboard.observability import logger, metrics
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.quarantine import REQUEST_BODY_KEPT_BYTES, QuarantineStore, RejectedRequestRecord
+
+# The end of a webhook's time that no AWS call may use: to answer 503 and keep the request.
+RESERVE_SECONDS = 2.5
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ def refuse(request: WebhookRequest, rejection: RejectedRequest, now: datetime) -
 
 def fail(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     """An internal failure (e.g. DynamoDB unavailable): keep the request, ask for a retry."""
+    clients.set_deadline(None)  # the reserve is for this: keeping the request
     logger.exception("webhook failed")
     metrics.add_metric(name="WebhookFailures", unit=MetricUnit.Count, value=1)
     keep_rejected(request, 503, "internal error; the provider should retry", now)
@@ -169,12 +174,18 @@ def webhook(handle: Callable[[WebhookRequest, datetime], dict[str, Any]]) -> Cal
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = WebhookRequest.from_api_gateway(event)
         now = utc_now()
+        # No AWS call may start that could end inside the last RESERVE_SECONDS: those are
+        # for answering 503 and keeping the request, before Lambda's Timeout ends us.
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+        token = clients.set_deadline(time.monotonic() + remaining - RESERVE_SECONDS if remaining else None)
         try:
             return handle(request, now)
         except RejectedRequest as rejection:
             return refuse(request, rejection, now)
         except Exception:
             return fail(request, now)
+        finally:
+            clients.reset_deadline(token)
 
     return handler
 

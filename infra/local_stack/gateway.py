@@ -2,7 +2,7 @@
 
 Each request becomes a real API Gateway v2 (payload format 2.0) event for the function
 the route names, and the function's response becomes the HTTP response, as API Gateway
-does. Functions run in this process, imported once (one warm instance each); requests
+does; a function past its Timeout is abandoned and answered 500, as Lambda ends it. Functions run in this process, imported once (one warm instance each); requests
 are served on threads, so concurrent requests reach a function concurrently.
 
 A route's throttle (the stage's DefaultRouteSettings, or the event's RouteSettings) is a
@@ -38,7 +38,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 from ulid import ULID
 
-from local_stack.invoke import invoke
+from local_stack.invoke import FunctionTimedOut, invoke_within_timeout
 from local_stack.stack import Endpoints
 from local_stack.template import ACCOUNT_ID, AUTHORIZATION_IAM, REGION, FunctionSpec, Route, Throttle
 
@@ -334,7 +334,10 @@ class Gateway:
                     authorizer = iam_authorizer(access_key)
                 event = api_gateway_event(route, self.command, self.path, headers, body, self.client_address[0], parameters, authorizer)
                 try:
-                    status, headers, payload = http_response(invoke(gateway.functions[route.function_id], event))
+                    status, headers, payload = http_response(invoke_within_timeout(gateway.functions[route.function_id], event))
+                except FunctionTimedOut as timed_out:  # what API Gateway answers when Lambda ends the function
+                    print(f"{route.function_id}: {timed_out}", file=gateway.log, flush=True)
+                    status, headers, payload = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
                 except Exception:
                     traceback.print_exc(file=gateway.log)
                     status, headers, payload = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'

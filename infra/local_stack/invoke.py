@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -51,9 +52,41 @@ CURRENT_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("C
 
 
 def invoke(spec: FunctionSpec, event: Any) -> Any:
-    context = LambdaContext(spec.logical_id, spec.memory, spec.timeout)
-    token = CURRENT_FUNCTION.set(spec.logical_id)
+    token = CURRENT_FUNCTION.set(spec.logical_id)  # its cold start's calls are the function's too
     try:
-        return load_handler(spec)(event, context)  # its cold start is the function's too
+        handler = load_handler(spec)
+        # As in Lambda, the function's Timeout counts from after the init (the import).
+        return handler(event, LambdaContext(spec.logical_id, spec.memory, spec.timeout))
     finally:
         CURRENT_FUNCTION.reset(token)
+
+
+class FunctionTimedOut(Exception):
+    """The function ran past its Timeout: Lambda ends such an invocation, its caller sees an error."""
+
+
+def invoke_within_timeout(spec: FunctionSpec, event: Any) -> Any:
+    """invoke, abandoned at the function's Timeout as Lambda abandons it (FunctionTimedOut).
+
+    The gateway and the event sources invoke this way, so what a caller sees of a slow
+    function is what AWS shows. (Lambda also freezes the abandoned invocation; a thread
+    cannot be stopped, so locally it runs on, unseen.) The import (init) is outside the
+    Timeout, as in Lambda.
+    """
+    load_handler(spec)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = invoke(spec, event)
+        except BaseException as error:  # handed to the caller's thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name=f"invoke-{spec.logical_id}", daemon=True)
+    worker.start()
+    worker.join(spec.timeout)
+    if worker.is_alive():
+        raise FunctionTimedOut(f"Task timed out after {spec.timeout:.2f} seconds")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

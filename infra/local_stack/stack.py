@@ -171,6 +171,19 @@ class LocalStack:
         self._dynamodb = None
         self._record_servers()
 
+    @contextmanager
+    def dynamodb_frozen(self) -> Iterator[None]:
+        """DynamoDB Local paused (SIGSTOP): it still accepts connections but answers
+        nothing, as a stalled store does (tests of time limits)."""
+        import signal
+
+        pid = self._dynamodb.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
     def start_dynamodb(self) -> None:
         """Start DynamoDB Local on the same port and data as before."""
         assert self.endpoints is not None

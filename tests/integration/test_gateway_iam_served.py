@@ -28,13 +28,25 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
 
 
+def sleepy(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A function that outlasts its Timeout."""
+    import time
+
+    time.sleep(context.timeout_seconds + 2)
+    return {"statusCode": 200, "body": "too late"}
+
+
 @pytest.fixture(scope="module")
 def gateway():
-    functions = {"Echo": FunctionSpec("Echo", f"{__name__}.echo", timeout=3, memory=128)}
+    functions = {
+        "Echo": FunctionSpec("Echo", f"{__name__}.echo", timeout=3, memory=128),
+        "Sleepy": FunctionSpec("Sleepy", f"{__name__}.sleepy", timeout=1, memory=128),
+    }
     routes = [
         Route("GET", "/incidents", "Echo", "AWS_IAM"),
         Route("POST", "/incidents/{incident_id}/updates", "Echo", "AWS_IAM"),
         Route("GET", "/status", "Echo"),
+        Route("GET", "/slow", "Sleepy"),
     ]
     served = Gateway(routes, functions, port=free_port()).start_in_thread()
     try:
@@ -110,3 +122,12 @@ def test_template_yaml_incidents_api_refuses_unsigned_requests():
         assert _send(urllib.request.Request(f"http://127.0.0.1:{served.port}/incidents")) == (403, {"message": "Forbidden"})
     finally:
         served.stop()
+
+
+def test_a_function_past_its_timeout_is_abandoned_and_answered_as_api_gateway_does(gateway):
+    import time
+
+    started = time.monotonic()
+    status, body = _send(urllib.request.Request(f"{gateway}/slow"))
+    assert (status, body) == (500, {"message": "Internal Server Error"})
+    assert time.monotonic() - started < 2.5, "answered at the 1 s Timeout, not when the function ended"

@@ -349,3 +349,26 @@ def test_dynamodb_local_and_moto_listen_on_the_loopback_address_only(local):
         addresses = {c.laddr.ip for c in listening if c.laddr.port == port}
         assert addresses, f"{name} is not listening on {port}"
         assert addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, f"{name} listens on {addresses}"
+
+
+def test_a_stalled_store_is_answered_503_inside_the_functions_timeout_and_loses_nothing(local, sms_form):
+    """DynamoDB Local paused: the webhook's calls time out, it answers 503 with Retry-After
+    before Lambda would end it, keeps the request, and Twilio's retry is stored once."""
+    import time
+
+    from local_stack.template import Template
+
+    timeout = Template().functions()["SmsWebhookFunction"].timeout
+    form = sms_form(body="sent while the store stalls")
+    with local.stack.dynamodb_frozen():
+        started = time.monotonic()
+        response = local.post_sms(form)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503 and response.headers["Retry-After"], response.text
+    assert elapsed < timeout, f"answered after {elapsed:.1f} s; Lambda would have ended it at {timeout} s"
+    wait_for_quarantine(local, lambda r: r["status"] == 503 and form["MessageSid"] in r["body"])
+    assert local.post_sms(form).status_code == 200, "Twilio's retry"
+    assert local.post_sms(form).status_code == 200, "and its duplicate"
+    found = local.conversations().find_claim("twilio", form["MessageSid"])
+    messages = local.conversations().get_conversation(found[0].conversation_id).messages
+    assert [m.body for m in messages].count("sent while the store stalls") == 1

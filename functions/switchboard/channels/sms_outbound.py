@@ -42,10 +42,12 @@ class TwilioSms:
     """Twilio Programmable Messaging. twilio.rest is imported here, where it sends:
     it costs ~100 ms of import that no inbound function should pay."""
 
-    def __init__(self, account_sid: str, auth_token: str, sender: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, sender: str, timeout_seconds: float = 10) -> None:
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self._client = Client(account_sid, auth_token)
+        # A timeout, so a stalled Twilio ends in a retryable error before the function's own.
+        self._client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout_seconds))
         # A Messaging Service (MG…) picks the number itself; otherwise send from the number.
         self._sender = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
 

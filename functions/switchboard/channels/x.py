@@ -73,12 +73,27 @@ def parse_account(value: str) -> tuple[str, str | None]:
     return user_id, match.group(1)
 
 
-def make_client(bearer_token: str) -> "tweepy.Client":
+def make_client(bearer_token: str, timeout_seconds: float = 10) -> "tweepy.Client":
     """An app-only client. tweepy must not sleep on 429: fetch_mentions decides
     whether the wait fits in what is left of the Lambda's time."""
     import tweepy
 
-    return tweepy.Client(bearer_token=bearer_token, wait_on_rate_limit=False)
+    client = tweepy.Client(bearer_token=bearer_token, wait_on_rate_limit=False)
+    client.session = timed_session(timeout_seconds)
+    return client
+
+
+def timed_session(timeout_seconds: float):
+    """A requests session whose every request has a timeout: tweepy sets none, so a
+    stalled X would otherwise outlast the function."""
+    import requests
+
+    class TimedSession(requests.Session):
+        def request(self, *args, **kwargs):
+            kwargs.setdefault("timeout", timeout_seconds)
+            return super().request(*args, **kwargs)
+
+    return TimedSession()
 
 
 def fetch_mentions(

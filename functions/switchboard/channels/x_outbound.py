@@ -24,10 +24,13 @@ def user_credentials(secret: str) -> dict[str, str]:
 
 
 class XReplies:
-    def __init__(self, credentials: dict[str, str]) -> None:
+    def __init__(self, credentials: dict[str, str], timeout_seconds: float = 10) -> None:
         import tweepy
 
+        from switchboard.channels.x import timed_session
+
         self._client = tweepy.Client(**credentials, wait_on_rate_limit=False)
+        self._client.session = timed_session(timeout_seconds)
 
     def send(self, in_reply_to_post_id: str, text: str) -> str:
         """Post the reply; returns its id. Rate limits and X's 5xx are raised for a retry."""

@@ -57,6 +57,7 @@ persistence = DynamoDBPersistenceLayer(
     sort_key_attr=keys.SK,
     static_pk_value="IDEMPOTENCY#sender",
     expiry_attr=keys.TTL_ATTRIBUTE,
+    boto_config=clients.client_config(),  # the time limits of every other client
 )
 idempotency = IdempotencyConfig(event_key_jmespath="idempotency_key", expires_after_seconds=24 * 3600)
 
@@ -70,7 +71,7 @@ settings.require_delivery()
 def sms_sender() -> SmsSender:
     if settings.sms_delivery == "twilio":
         token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds)
-        return TwilioSms(settings.twilio_account_sid, token, settings.twilio_sender)
+        return TwilioSms(settings.twilio_account_sid, token, settings.twilio_sender, settings.provider_timeout_seconds)
     return LocalOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
 
 
@@ -93,7 +94,7 @@ def x_sender():
     if settings.x_delivery == "off":
         raise PermanentSendFailure(None, "X delivery is off (XDelivery=off)")
     if settings.x_delivery == "api":
-        return XReplies(user_credentials(get_secret(settings.x_user_credentials_parameter, settings.secret_max_age_seconds)))
+        return XReplies(user_credentials(get_secret(settings.x_user_credentials_parameter, settings.secret_max_age_seconds)), settings.provider_timeout_seconds)
     return LocalXOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
 
 

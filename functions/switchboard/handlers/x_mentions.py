@@ -45,7 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = utc_now()
     deadline = started + timedelta(milliseconds=context.get_remaining_time_in_millis()) - STORE_MARGIN
     since_id = checkpoints.get(CHECKPOINT)
-    client = make_client(get_secret(settings.x_bearer_token_parameter, settings.secret_max_age_seconds))
+    client = make_client(get_secret(settings.x_bearer_token_parameter, settings.secret_max_age_seconds), settings.provider_timeout_seconds)
     poll = fetch_mentions(
         client, ACCOUNT_ID, since_id, deadline=deadline, now=utc_now, sleep=time.sleep, account_username=ACCOUNT_USERNAME
     )

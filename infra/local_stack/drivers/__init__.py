@@ -30,7 +30,7 @@ from local_stack.drivers.runner import FunctionRunner, Invocation, Invoke, utc_n
 from local_stack.drivers.schedule import ScheduleSource
 from local_stack.drivers.sqs import SQS_WAIT_SECONDS, QueueSource
 from local_stack.drivers.stream import STREAM_IDLE_SECONDS, StreamSource
-from local_stack.invoke import invoke as invoke_in_process
+from local_stack.invoke import invoke_within_timeout as invoke_in_process  # abandoned at Timeout, as Lambda does
 from local_stack.template import FunctionSpec, Resolver, Template
 
 __all__ = ["Drivers"]
