@@ -12,6 +12,7 @@ from local_stack.gateway import Gateway
 from local_stack.paths import LOCAL_DIR
 from local_stack.send import LOCAL_SUPPORT_NUMBER
 from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_USERNAME, LocalStack, default_public_url, running_state
+from switchboard.channels.twilio_webhook import retried
 
 
 def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
@@ -87,6 +88,8 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers:
     lines += [
         "",
         f"Twilio signatures are checked against: {public_url}  (set SWITCHBOARD_PUBLIC_URL to change)",
+        f"Twilio webhook for the number's messages: {retried(public_url + '/webhooks/twilio/sms')}",
+        f"  (the #fragment makes Twilio retry timeouts and 5xx; calls: {retried(public_url + '/webhooks/twilio/voice')})",
         f"Local Twilio auth token: {stack.state_dir / 'twilio-auth-token'} (or TWILIO_AUTH_TOKEN)",
         f"DynamoDB Local: http://127.0.0.1:{stack.endpoints.dynamodb_port}  data: {stack.state_dir / 'dynamodb'}",
         f"moto (S3, SQS, SES, SSM): http://127.0.0.1:{stack.endpoints.moto_port}",

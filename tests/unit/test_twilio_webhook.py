@@ -64,3 +64,27 @@ def test_size_is_checked_before_anything_is_parsed():
     with pytest.raises(RejectedRequest) as refused:
         check(content_type="text/plain", signature=None, limit=5)
     assert refused.value.status == 413
+
+
+def test_a_signature_over_the_url_with_our_connection_overrides_holds_too():
+    """Twilio is given our URLs with the retry overrides as a fragment; the fragment never
+    reaches us, so a signature with or without it is accepted, and no other."""
+    from switchboard.channels.twilio_webhook import CONNECTION_OVERRIDES, retried
+
+    assert check(signed_url=retried(URL)) == FORM
+    assert check(signed_url=URL) == FORM
+    with pytest.raises(RejectedRequest):
+        check(signed_url=URL + "#rc=5")
+    assert retried(URL) == f"{URL}#{CONNECTION_OVERRIDES}" and "rp=" in CONNECTION_OVERRIDES and "5xx" in CONNECTION_OVERRIDES
+
+
+def test_every_webhook_url_given_to_twilio_asks_for_retries():
+    from local_stack.template import Template
+    from switchboard.channels.twilio_webhook import CONNECTION_OVERRIDES
+    from switchboard.channels.voice import greeting_twiml
+
+    outputs = Template().document["Outputs"]
+    for name in ("SmsWebhookUrl", "VoiceWebhookUrl", "VoiceStatusCallbackUrl"):
+        assert outputs[name]["Value"]["Fn::Sub"].endswith(f"#{CONNECTION_OVERRIDES}"), name
+    twiml = greeting_twiml("https://support.example.com", {"From": "+14155550100", "To": "+14155550199"}, "Hello", 120)
+    assert twiml.count("#" + CONNECTION_OVERRIDES.replace("&", "&amp;")) == 3, twiml

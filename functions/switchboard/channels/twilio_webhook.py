@@ -9,8 +9,18 @@ from twilio.request_validator import RequestValidator
 from switchboard.errors import RejectedRequest
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Twilio retries a webhook only when its URL asks, in connection overrides (a URL
+# fragment, https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides):
+# up to 3 more times on a connect or read timeout or a 5xx, which is what a function
+# answers when its store stalls (503) or what API Gateway answers when Lambda ends it.
+CONNECTION_OVERRIDES = "rc=3&rp=ct,rt,5xx"
 # Twilio's webhooks carry a few dozen fields; a form with hundreds is not from Twilio.
 MAX_FORM_FIELDS = 200
+
+
+def retried(url: str) -> str:
+    """A URL of ours as Twilio is given it (console, TwiML callbacks): with the overrides."""
+    return f"{url}#{CONNECTION_OVERRIDES}"
 
 
 def verified_form(
@@ -25,8 +35,9 @@ def verified_form(
     """The webhook's form fields, once the request is shown to come from Twilio.
 
     `url` is the public URL Twilio was configured to call (with the query string, if
-    any), never one rebuilt from the Host header. Raises RejectedRequest with the HTTP
-    status and reason for anything else.
+    any), never one rebuilt from the Host header. The signature may cover it with or
+    without our connection overrides (the fragment never reaches us): either holds.
+    Raises RejectedRequest with the HTTP status and reason for anything else.
     """
     if len(body) > max_body_bytes:
         raise RejectedRequest(413, f"body is {len(body)} bytes; the limit is {max_body_bytes}")
@@ -43,6 +54,7 @@ def verified_form(
     form = dict(pairs)
     if len(form) != len(pairs):
         raise RejectedRequest(400, "form repeats a field; Twilio never does")
-    if not RequestValidator(auth_token).validate(url, form, signature):
+    validator = RequestValidator(auth_token)
+    if not (validator.validate(url, form, signature) or validator.validate(retried(url), form, signature)):
         raise RejectedRequest(403, "X-Twilio-Signature does not match the request")
     return form

@@ -54,19 +54,21 @@ def greeting_twiml(public_url: str, form: dict[str, str], greeting: str, max_sec
     """
     from twilio.twiml.voice_response import VoiceResponse
 
+    from switchboard.channels.twilio_webhook import retried
+
     call = urlencode({"caller": form.get("From", ""), "called": form.get("To", "")})
     response = VoiceResponse()
     response.say(greeting)
     response.record(
-        action=f"{public_url}{RECORDED_PATH}?{call}",
+        action=retried(f"{public_url}{RECORDED_PATH}?{call}"),
         method="POST",
         max_length=max_seconds,
         timeout=5,
         finish_on_key="#",
         play_beep=True,
         transcribe=max_seconds <= MAX_TRANSCRIBED_SECONDS,
-        transcribe_callback=f"{public_url}{TRANSCRIPTION_PATH}?{call}",
-        recording_status_callback=f"{public_url}{RECORDING_STATUS_PATH}?{call}",
+        transcribe_callback=retried(f"{public_url}{TRANSCRIPTION_PATH}?{call}"),
+        recording_status_callback=retried(f"{public_url}{RECORDING_STATUS_PATH}?{call}"),
         recording_status_callback_method="POST",
         recording_status_callback_event="completed absent",
     )

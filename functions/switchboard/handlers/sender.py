@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.channels.sms_outbound import LocalOutbox, Sent, SmsSender, TwilioSms
+from switchboard.channels.twilio_webhook import retried
 from switchboard.errors import PermanentSendFailure
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.observability import logger, mask_email, mask_phone, metrics
@@ -110,7 +111,7 @@ def _send(message: OutboundMessage) -> Sent:
 
 def _send_now(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
-        sent = sms_sender().send(message.to, message.body, f"{settings.public_url}{STATUS_CALLBACK_PATH}")
+        sent = sms_sender().send(message.to, message.body, retried(f"{settings.public_url}{STATUS_CALLBACK_PATH}"))
         DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
         return sent
     if message.channel is Channel.EMAIL:
