@@ -113,7 +113,7 @@ def test_an_ack_from_the_agents_phone_stops_the_escalation(local, team, sms_form
     drain_outbox()
     assert local.post_sms(twilio_sms_form(ana.phone, f"{code} ACK")).status_code == 200
     opened = pages.get_page(conversation_id).opened_at
-    assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "digests": 0}
+    assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 0}
     assert drain_outbox() == []
 
 
@@ -235,3 +235,34 @@ def test_a_page_opened_but_never_sent_is_sent_when_the_router_retries(local, tea
     (sent,) = drain_outbox()
     assert sent["to"] == ana.phone and sent["body"].startswith(f"[{code}]")
     assert on_customer_message(message, now, board()) == () and drain_outbox() == []
+
+
+def test_an_outbox_failure_mid_escalation_or_mid_digest_loses_nothing(local, team, sms_form):
+    """SQS refuses during a tick: the page stays at its level and the digest stays pending;
+    the next tick pages the level and sends the digest, once each."""
+    from dataclasses import replace as with_
+
+    from switchboard.store.queue import OutboxQueue
+
+    ana, ben, pages = team
+    first = sms_form(body="first, pages Ana at once")
+    local.post_sms(first)
+    conversation_id = route(local, first)
+    second = sms_form(body="second, waits for Ana's digest")
+    local.post_sms(second)
+    route(local, second)
+    assert [m["to"] for m in drain_outbox()] == [ana.phone]
+    opened = pages.get_page(conversation_id).opened_at
+    broken = with_(board(), outbox=OutboxQueue(boto3.client("sqs"), os.environ["OUTBOX_QUEUE_URL"] + "-gone"))
+
+    later = opened + timedelta(minutes=6)  # Ana's level has waited 5 minutes; her window has ended
+    assert tick(later, broken) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 3}
+    assert drain_outbox() == []
+    assert pages.get_page(conversation_id).level == 0, "the level was not spent on a page nobody got"
+
+    counts = tick(later + timedelta(seconds=30), board())
+    sent = drain_outbox()
+    assert counts == {"escalated": 2, "failed": 0, "digests": 1, "errors": 0}
+    assert [(m["purpose"], m["to"]) for m in sent if m["purpose"] == "page"] == [("page", ben.phone)], "Ben's first page now, the second in his digest"
+    assert [m["to"] for m in sent if m["purpose"] == "digest"] == [ana.phone]
+    assert tick(later + timedelta(seconds=40), board())["digests"] == 0 and [m for m in drain_outbox() if m["purpose"] == "digest"] == []

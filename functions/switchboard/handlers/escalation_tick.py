@@ -24,4 +24,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=counts["escalated"])
     metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=counts["failed"])
     metrics.add_metric(name="Digests", unit=MetricUnit.Count, value=counts["digests"])
+    if counts["errors"]:
+        # After every other page and digest had its turn: the failure is the function's,
+        # so its alarm (EscalationTickFailingAlarm) hears it; the next tick retries.
+        raise RuntimeError(f"{counts['errors']} pages or digests failed this tick; they stay due")
     return counts

@@ -4,8 +4,10 @@
 conversation that needs an answer and has no live page gets one, frozen with the
 escalation policy in force, and its first level is paged (or held until opening time,
 after hours, as the schedule says). `tick` runs every minute: pages past their wait
-move up one level (a conditional write, so two ticks never page a level twice), and
-bundling windows that ended send their digest.
+move up one level (a conditional write, so two ticks never move a page twice), and
+bundling windows that ended send their digest. Each SMS is queued before the state that
+records it moves, keyed so that a retry queues the same message: a failure in between is
+mended by the next tick, never lost.
 """
 
 from __future__ import annotations
@@ -129,18 +131,28 @@ def on_customer_message(message: CustomerMessage, now: datetime, board: Switchbo
 
 
 def tick(now: datetime, board: Switchboard) -> dict[str, int]:
-    """Escalate the pages that are due, and send the digests whose window ended."""
-    escalated = failed = 0
+    """Escalate the pages that are due, and send the digests whose window ended.
+
+    One broken page or pager never stops the others: it stays due (or pending) for the
+    next tick, and `errors` counts it (the handler's metric and alarm).
+    """
+    escalated = failed = errors = digests = 0
     for page in list(board.pages.due(now)):
         try:
             moved = _escalate(page, now, board)
-        except Exception:  # one broken page must not stop the others; it stays due
+        except Exception:
             logger.exception("escalation failed", extra={"conversation_id": page.conversation_id})
+            errors += 1
             continue
         escalated += moved == "escalated"
         failed += moved == "failed"
-    digests = sum(_flush(agent_id, now, board) for agent_id, _, _ in board.pagers.all())
-    return {"escalated": escalated, "failed": failed, "digests": digests}
+    for agent_id, _, _ in board.pagers.all():
+        try:
+            digests += _flush(agent_id, now, board)
+        except Exception:
+            logger.exception("digest failed", extra={"agent_id": agent_id})
+            errors += 1
+    return {"escalated": escalated, "failed": failed, "digests": digests, "errors": errors}
 
 
 def page_key(page: Page, agent_id: str) -> str:
@@ -170,15 +182,18 @@ def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
             return "waiting"
         return "failed" if board.pages.escalate(page, current.round, current.level, page.recipients, None) else "raced"
     step, recipients = reach
+    conversation = board.conversations.get_summary(page.conversation_id)
+    if conversation is not None:
+        # Queued before the page moves, keyed on the step: a failure here leaves the page
+        # due, and the next tick pages this step again (the sender drops what it sent).
+        item = _summary_item(page.code, conversation, escalated=bool(page.recipients))
+        moved = Page(page.conversation_id, page.code, page.status, page.opened_at, step.round, step.level, recipients, None, page.policy)
+        for agent_id in recipients:
+            _deliver(config.agents[agent_id], item, page.conversation_id, page_key(moved, agent_id), now, board)
     if not board.pages.escalate(page, step.round, step.level, recipients, deadline(policy, step, now)):
         return "raced"  # another tick moved it, or an agent acknowledged it meanwhile
-    conversation = board.conversations.get_summary(page.conversation_id)
     if conversation is None:
         return "raced"
-    item = _summary_item(page.code, conversation, escalated=bool(page.recipients))
-    moved = Page(page.conversation_id, page.code, page.status, page.opened_at, step.round, step.level, recipients, None, page.policy)
-    for agent_id in recipients:
-        _deliver(config.agents[agent_id], item, page.conversation_id, page_key(moved, agent_id), now, board)
     return "escalated" if page.recipients else "released"
 
 
@@ -186,18 +201,26 @@ def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
 
 
 def _deliver(agent: Agent, item: PageItem, conversation_id: str, key: str, now: datetime, board: Switchboard) -> None:
+    """Page the agent now, or bundle the conversation into their next digest.
+
+    The page is queued before the pager records it: if queuing fails, the pager is as it
+    was and a retry pages again under the same key; if the pager changed meanwhile, the
+    decision is taken again (at worst a conversation both paged and listed in a digest).
+    """
     for _ in range(PAGER_ATTEMPTS):
         document, version = board.pagers.get(agent.agent_id)
         decision = on_page(PagerState.from_document(document), conversation_id, now, board.bundling)
+        if decision.action is Action.SEND_PAGE:
+            board.outbox.send(_sms(agent, page_text(item), OutboundPurpose.PAGE, key, conversation_id, item.code))
         if board.pagers.put(agent.agent_id, decision.state.to_document(), version):
-            break
-    else:
-        raise RuntimeError(f"pager of {agent.agent_id} kept changing under us")
-    if decision.action is Action.SEND_PAGE:
-        board.outbox.send(_sms(agent, page_text(item), OutboundPurpose.PAGE, key, conversation_id, item.code))
+            return
+    raise RuntimeError(f"pager of {agent.agent_id} kept changing under us")
 
 
 def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
+    """Send the digest of a window that ended, then let the pager forget what it listed:
+    a failure in between leaves the digest pending for the next tick, which sends it under
+    the same key (the window's end), so the agent gets it once."""
     agent = board.config.agents.get(agent_id)
     for _ in range(PAGER_ATTEMPTS):
         document, version = board.pagers.get(agent_id)
@@ -205,19 +228,17 @@ def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
         if state.window_ends_at is None or state.window_ends_at > now:
             return 0
         result = flush(state, now, board.bundling)
+        sends = bool(result.send_digest) and agent is not None  # a removed agent's digest is dropped
+        if sends:
+            items = [
+                _summary_item(c.short_code or "?", c, escalated=False)
+                for c in board.conversations.get_conversations(result.send_digest)
+            ]
+            key = f"digest#{agent_id}#{iso_utc(state.window_ends_at)}"
+            board.outbox.send(_sms(agent, digest_text(items), OutboundPurpose.DIGEST, key, None, None))
         if board.pagers.put(agent_id, result.state.to_document(), version):
-            break
-    else:
-        return 0
-    if not result.send_digest or agent is None:
-        return 0
-    items = [
-        _summary_item(c.short_code or "?", c, escalated=False)
-        for c in board.conversations.get_conversations(result.send_digest)
-    ]
-    key = f"digest#{agent_id}#{iso_utc(now)}"
-    board.outbox.send(_sms(agent, digest_text(items), OutboundPurpose.DIGEST, key, None, None))
-    return 1
+            return int(sends)
+    return 0
 
 
 def _summary_item(code: str, conversation: Conversation, escalated: bool) -> PageItem:
