@@ -85,3 +85,18 @@ def test_a_permanent_refusal_fails_the_notice_and_21610_opts_the_number_out(stor
     assert send(notice(phone, update_id), notices, subscribers, sent, provider=refused) == "failed"
     assert notices.counts(update_id)["failed"] == 1
     assert subscribers.is_opted_out("sms", phone)
+
+
+def test_an_address_that_only_holds_an_unsubscribe_link_is_not_opted_out(stores):
+    """A customer notified once about their conversation's component gets a link token on an
+    opt-out item without `opted_out`; later notices to them must still be sent."""
+    notices, subscribers = stores
+    address = f"customer-{uuid.uuid4().hex[:8]}@customer.example"
+    subscribers.link_token("email", address)
+    first, second, sent = f"u-{uuid.uuid4()}", f"u-{uuid.uuid4()}", []
+    email = lambda update_id: OutboundMessage(Channel.EMAIL, address, "Acme: ...", OutboundPurpose.NOTICE, f"notice#{update_id}#email#{address}", notice={"incident_id": "i", "update_id": update_id})  # noqa: E731
+    assert send(email(first), notices, subscribers, sent) == "sent"
+    assert send(email(second), notices, subscribers, sent) == "sent"
+    subscribers.opt_out("email", address, "unsubscribe-link", now())
+    assert send(email(f"u-{uuid.uuid4()}"), notices, subscribers, sent) == "opted_out"
+    assert sent == [address, address]

@@ -239,7 +239,8 @@ class SubscriberStore:
             "ConditionCheck": {
                 "TableName": self._table,
                 "Key": to_item(keys.opt_out_key(channel, address)),
-                "ConditionExpression": "attribute_not_exists(pk) OR opted_out = :false",
+                # An opt-out item may exist only to hold a link token (link_token): not opted out.
+                "ConditionExpression": "attribute_not_exists(pk) OR attribute_not_exists(opted_out) OR opted_out = :false",
                 "ExpressionAttributeValues": to_values({":false": False}),
             }
         }
