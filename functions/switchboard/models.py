@@ -120,6 +120,7 @@ class Message(InboundMessage):
     customer_id: str
     direction: Direction = Direction.INBOUND
     delivery_status: str | None = None  # an answer's latest status from the provider
+    delivery_error: str | None = None  # why an answer failed for good, when it did
 
 
 @dataclass(frozen=True)

@@ -301,3 +301,44 @@ def test_an_answer_to_a_mention_is_a_reply_to_the_customers_post(local, paged):
     assert kept["channel"] == "x" and kept["body"] == "Not down: a partial outage, fixed by 14:00."
     too_long = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} " + "x" * 300)))
     assert "at most 280 characters" in too_long
+
+
+def test_an_answer_twilio_could_not_deliver_is_marked_in_the_stream_and_the_agent_hears_it(local, paged):
+    """The agent was told "Sent to ..."; Twilio's status callback says undelivered (a landline)."""
+    import secrets
+
+    from switchboard.models import OutboundMessage
+    from switchboard.store.deliveries import DeliveryStore
+    from test_delivery_status import callback
+
+    agent, customer, conversation_id, code, pages = paged
+    assert reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Refund sent."))).startswith("Sent to")
+    (answer,) = drain_outbox()
+    sid = "SM" + secrets.token_hex(16)  # what Twilio answered when the sender sent it
+    DeliveryStore(*table()).sent(OutboundMessage.from_json(json.dumps(answer)), sid, "queued", datetime.now(timezone.utc))
+
+    assert callback(local, sid, "undelivered", ErrorCode="30006").status_code == 200
+    assert callback(local, sid, "undelivered", ErrorCode="30006").status_code == 200, "Twilio's retry of the callback"
+    warnings = drain_outbox()
+    assert len({w["idempotency_key"] for w in warnings}) == 1, "queued again on a retry, but under one key: sent once"
+    warning = warnings[0]
+    assert (warning["to"], warning["purpose"]) == (agent.phone, "agent_reply")
+    assert warning["body"].startswith(f"Not delivered to {code} (") and "landline or unreachable carrier" in warning["body"]
+    stored = [m for m in local.conversations().get_conversation(conversation_id).messages if m.direction.value == "outbound"]
+    assert [(m.delivery_status, m.delivery_error) for m in stored] == [("failed", "landline or unreachable carrier")]
+    shown = run_cli(["conversations", "show", conversation_id], local.cli_env())
+    assert "NOT DELIVERED: landline or unreachable carrier" in shown.stdout
+
+
+def test_an_answer_to_a_withheld_caller_is_refused_not_reported_sent(local, paged):
+    from switchboard.conversations.inbound import record_inbound
+    from switchboard.models import Channel, InboundMessage, MessageKind
+
+    agent, _, _, _, pages = paged
+    call = "CA" + unique_number()[-10:] + "0" * 22
+    voicemail = InboundMessage(Channel.VOICE, "twilio-voice", call, Identity(IdentityKind.PHONE, f"withheld:{call}", display_name="Withheld number"), datetime.now(timezone.utc), kind=MessageKind.VOICEMAIL, body="please call me")
+    conversation_id = record_inbound(voicemail, local.conversations()).conversation_id
+    code = page_to(pages, conversation_id, agent)
+    text = reply_text(local.post_sms(twilio_sms_form(agent.phone, f"{code} Calling you back now")))
+    assert "called from a withheld number: there is no number to answer" in text
+    assert drain_outbox() == []

@@ -60,56 +60,100 @@ def test_the_sample_event_sends_from_local_invoke(local):
     assert outbox(to)[0]["body"].startswith("[12] SMS Jane D")
 
 
-def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, monkeypatch):
-    """With Twilio configured (its HTTP answered by `responses`), a permanent failure is not
-    retried and the page escalates at the next tick; error 21610 also marks the number opted out."""
-    import importlib
-    from datetime import datetime, timedelta, timezone
+TWILIO_ACCOUNT = "AC" + "3" * 32
+TWILIO_MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json"
 
+
+@pytest.fixture
+def twilio_sender(local, monkeypatch):
+    """The sender module with SMS_DELIVERY=twilio (its HTTP answered by `responses`),
+    reloaded as a cold start would read it; the local stack's own delivery after."""
+    import importlib
+
+    from switchboard.settings import get_settings
+    import switchboard.handlers.sender as sender_module
+
+    monkeypatch.setenv("SMS_DELIVERY", "twilio")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", TWILIO_ACCOUNT)
+    monkeypatch.setenv("TWILIO_SENDER", "+15005550006")
+    get_settings.cache_clear()
+    importlib.reload(sender_module)
+    try:
+        yield sender_module
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        importlib.reload(sender_module)
+
+
+def refusing_21610():
     import responses
+
+    twilio = responses.RequestsMock()
+    twilio.add("POST", TWILIO_MESSAGES, status=400, json={"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400})
+    return twilio
+
+
+def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, twilio_sender):
+    """A permanent failure is not retried and the page escalates at the next tick; error
+    21610 also marks the number opted out."""
+    from datetime import datetime, timedelta, timezone
 
     from conftest_helpers import sqs_event, unique_number as number
     from switchboard.conversations.inbound import record_inbound
     from switchboard.models import Identity, IdentityKind, InboundMessage
-    from switchboard.settings import get_settings
     from switchboard.store.pages import Page, PageStatus, PageStore
-    import switchboard.handlers.sender as sender_module
+    from switchboard.store.subscribers import SubscriberStore
 
     customer = number()
     stored = record_inbound(InboundMessage(Channel.SMS, "test", f"optout-{customer}", Identity(IdentityKind.PHONE, customer), datetime.now(timezone.utc), body="hi"), local.conversations())
     pages = PageStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
     pages.open_page(Page(stored.conversation_id, "77", PageStatus.OPEN, datetime.now(timezone.utc), 0, 0, ("ana",), later, {"levels": []}))
-
-    account = "AC" + "3" * 32
-    monkeypatch.setenv("SMS_DELIVERY", "twilio")
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", account)
-    monkeypatch.setenv("TWILIO_SENDER", "+15005550006")
-    get_settings.cache_clear()
-    importlib.reload(sender_module)
     try:
         message = OutboundMessage(Channel.SMS, number(), "[77] SMS x", OutboundPurpose.PAGE, f"page#{uuid.uuid4()}", stored.conversation_id, "ana", "77")
-        with responses.RequestsMock() as twilio:
-            twilio.add("POST", f"https://api.twilio.com/2010-04-01/Accounts/{account}/Messages.json", status=400,
-                       json={"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400})
-            assert sender_module.handler(sqs_event(message.to_json()), _context()) == {"batchItemFailures": []}
+        with refusing_21610():
+            assert send(message.to_json()) == {"batchItemFailures": []}  # the reloaded module, as Lambda invokes it
         page = pages.get_page(stored.conversation_id)
         assert page.next_escalation_at < later, "the page must be due now"
-        from switchboard.store.subscribers import SubscriberStore
-
         assert SubscriberStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).is_opted_out("sms", message.to)
         assert stored.conversation_id in [p.conversation_id for p in pages.due(datetime.now(timezone.utc) + timedelta(seconds=1))]
     finally:
         pages.settle(stored.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))
-        monkeypatch.undo()  # the local stack's own delivery again
-        get_settings.cache_clear()
-        importlib.reload(sender_module)
 
 
-def _context():
-    from local_stack.invoke import LambdaContext
+def test_an_answer_refused_for_good_is_marked_and_its_agent_told_not_sent(local, twilio_sender):
+    """The customer texted STOP to our number: Twilio refuses the agent's answer (21610)."""
+    from datetime import datetime, timezone
 
-    return LambdaContext("SenderFunction", 512, 30)
+    from conftest_helpers import drain_outbox, run_cli
+    from switchboard.conversations.inbound import record_inbound
+    from switchboard.models import Identity, IdentityKind, InboundMessage
+    from switchboard.oncall.config import add_agent, load_config
+    from switchboard.oncall.schedule import Agent
+    from switchboard.store.conversations import Route
+    from switchboard.store.oncall import OncallStore
+
+    store = OncallStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    agent = Agent(f"dee-{unique_number()[-4:]}", "Dee Moss", unique_number())
+    add_agent(store, load_config(store), agent)
+    customer, now = unique_number(), datetime.now(timezone.utc)
+    stored = record_inbound(InboundMessage(Channel.SMS, "test", f"stop-{customer}", Identity(IdentityKind.PHONE, customer), now, body="refund?"), local.conversations())
+    answer_id = "01" + uuid.uuid4().hex[:24].upper()
+    said = InboundMessage(Channel.SMS, "agent-reply", f"req-{customer}", Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name), now, recipient=customer, body="Refunded.")
+    local.conversations().append_outbound(said, Route(stored.customer_id, stored.conversation_id), answer_id)
+    answer = OutboundMessage(Channel.SMS, customer, "Refunded.", OutboundPurpose.CUSTOMER_REPLY, f"reply#req-{customer}", stored.conversation_id, agent.agent_id, stream_message_id=answer_id)
+    drain_outbox()
+
+    with refusing_21610():
+        assert send(answer.to_json()) == {"batchItemFailures": []}
+    (warning,) = drain_outbox()
+    assert (warning["to"], warning["purpose"]) == (agent.phone, "agent_reply")
+    assert "Not delivered to" in warning["body"] and "opted out (replied STOP)" in warning["body"]
+    (kept,) = [m for m in local.conversations().get_conversation(stored.conversation_id).messages if m.message_id == answer_id]
+    assert (kept.delivery_status, kept.delivery_error) == ("failed", "the recipient has opted out (replied STOP)")
+    shown = run_cli(["conversations", "show", stored.conversation_id], local.cli_env())
+    assert "NOT DELIVERED: the recipient has opted out (replied STOP)" in shown.stdout
 
 
 def test_a_failed_message_comes_back_later_each_time(local):

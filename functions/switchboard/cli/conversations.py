@@ -74,6 +74,8 @@ def _message_heading(message) -> str:
         notes.append(f"names conversation {message.provider_fields['referenced_conversation']} of another customer; `customers link` if it is theirs")
     if message.sender.unverified:
         notes.append("UNVERIFIED sender: " + message.provider_fields.get("unverified", "not authenticated"))
+    if message.delivery_status in ("failed", "undelivered"):
+        notes.append("NOT DELIVERED" + (f": {message.delivery_error}" if message.delivery_error else ""))
     note = f"  ({'; '.join(notes)})" if notes else ""
     return f"{when(message.received_at)}  {arrow} {message.channel.value:<5} {sender}{note}  [{message.provider_id}]"
 

@@ -140,10 +140,27 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
         if message.purpose is OutboundPurpose.PAGE and message.conversation_id:
             # The agent cannot be reached: escalate now rather than wait for the level's timeout.
             PageStore(clients.dynamodb(), settings.table_name).expedite(message.conversation_id, utc_now())
+        if message.purpose is OutboundPurpose.CUSTOMER_REPLY:
+            _answer_undelivered(message, failure.reason)
         return {"status": "failed", "code": failure.code, "reason": failure.reason}
     logger.info("sent", extra={"to": to, "channel": message.channel.value, "purpose": message.purpose.value, "provider_id": sent.provider_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return {"status": sent.status, "provider": sent.provider, "provider_id": sent.provider_id}
+
+
+def _answer_undelivered(message: OutboundMessage, reason: str) -> None:
+    """The agent was told "Sent to ..."; now the stream and their phone say it was not."""
+    from switchboard.conversations.undelivered import answer_undelivered
+    from switchboard.store.conversations import ConversationStore
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.queue import OutboxQueue
+
+    settings.require("outbox_queue_url")
+    answer_undelivered(
+        message.conversation_id, message.stream_message_id, message.agent_id, reason, message.idempotency_key,
+        ConversationStore(clients.dynamodb(), settings.table_name), OncallStore(clients.dynamodb(), settings.table_name),
+        OutboxQueue(clients.sqs(), settings.outbox_queue_url), utc_now(),
+    )
 
 
 def _opted_out_at_provider(message: OutboundMessage, failure: PermanentSendFailure) -> None:

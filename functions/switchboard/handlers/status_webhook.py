@@ -54,6 +54,8 @@ def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, no
         ConversationStore(clients.dynamodb(), settings.table_name).update_message(
             route, delivery["stream_message_id"], {"delivery_status": status}
         )
+    if status in FAILED and delivery.get("purpose") == "customer_reply":
+        _answer_undelivered(delivery, error_code, now)
     if status in FAILED and delivery.get("purpose") in ("page", "digest"):
         metrics.add_metric(name="PagesUndelivered", unit=MetricUnit.Count, value=1)  # PagesUndeliveredAlarm
     if status in FAILED and delivery.get("purpose") == "page" and conversation_id:
@@ -69,3 +71,20 @@ def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, no
         from switchboard.store.subscribers import SubscriberStore
 
         opt_out_refused_address("sms", delivery["to"], error_code, SubscriberStore(clients.dynamodb(), settings.table_name), now)
+
+
+def _answer_undelivered(delivery: dict[str, Any], error_code: str | None, now: datetime) -> None:
+    """Twilio could not deliver an agent's answer: the stream and the agent hear it."""
+    from switchboard.channels.sms_outbound import PERMANENT_ERRORS
+    from switchboard.conversations.undelivered import answer_undelivered
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.queue import OutboxQueue
+
+    settings.require("outbox_queue_url")
+    code = int(error_code) if error_code and error_code.isdigit() else None
+    reason = PERMANENT_ERRORS.get(code or 0, f"Twilio could not deliver it (error {error_code})" if error_code else "Twilio could not deliver it")
+    answer_undelivered(
+        delivery.get("conversation_id"), delivery.get("stream_message_id"), delivery.get("agent_id"), reason,
+        delivery["pk"], ConversationStore(clients.dynamodb(), settings.table_name), OncallStore(clients.dynamodb(), settings.table_name),
+        OutboxQueue(clients.sqs(), settings.outbox_queue_url), now,
+    )

@@ -222,6 +222,8 @@ def _outbound(
         "agent_id": agent.agent_id,
     }
     if reply["channel"] in SMS_REPLY_CHANNELS:
+        if reply["address"].startswith("withheld:"):  # the caller hid their number: nobody to text
+            raise ActionError(f"{_label(conversation)} called from a withheld number: there is no number to answer.")
         return OutboundMessage(channel=Channel.SMS, to=reply["address"], **common), ()
     if reply["channel"] == Channel.EMAIL.value and desk.support_email_address:
         # Our Message-ID is claimed with the stored answer: the customer's reply to it

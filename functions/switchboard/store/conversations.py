@@ -802,4 +802,5 @@ def _message(item: dict[str, Any]) -> Message:
         keyword=item.get("keyword"),
         provider_fields=item.get("provider_fields", {}),
         delivery_status=item.get("delivery_status"),
+        delivery_error=item.get("delivery_error"),
     )
