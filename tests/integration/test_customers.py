@@ -182,3 +182,32 @@ def test_unknown_references_are_clear_errors(local):
     assert handle.returncode == 2 and "x:<numeric user id>" in handle.stderr
     nonsense = run_cli(["customers", "show", "not a thing"], env)
     assert nonsense.returncode == 2 and "is not a customer id" in nonsense.stderr
+
+
+def test_a_merge_never_pages_about_the_messages_it_moves(local):
+    """Each moved message is a new item on the table's stream; the router's own
+    FilterCriteria (template.yaml) must let none of them through, and a new one through."""
+    import boto3
+
+    from local_stack.event_filter import compile_filter_criteria
+    from local_stack.template import Template
+    from switchboard.store import keys
+
+    customers, conversations = stores(local)
+    phone, x_user = Identity(IdentityKind.PHONE, unique_number()), unique_x()
+    a = record_inbound(message(phone, "sms one", 0), conversations)
+    b = record_inbound(message(x_user, "mention two", 5), conversations)
+    assert run_cli(["customers", "link", phone.value, f"x:{x_user.value}"], local.cli_env()).returncode == 0
+
+    (router_source,) = Template().functions()["RouterFunction"].events_of_type("DynamoDB").values()
+    router_filter = compile_filter_criteria(router_source["FilterCriteria"])
+    items = boto3.client("dynamodb").query(
+        TableName=os.environ["TABLE_NAME"], KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+        ExpressionAttributeValues={":pk": {"S": keys.conversation_pk(a.conversation_id)}, ":m": {"S": keys.MESSAGE_PREFIX}},
+    )["Items"]
+    record = lambda item: {"eventName": "INSERT", "dynamodb": {"NewImage": item}}  # noqa: E731
+    moved = [item for item in items if item["body"]["S"] == "mention two"]
+    assert moved and moved[0]["moved_from"]["S"] == b.conversation_id
+    assert not router_filter.matches(record(moved[0])), "a moved message must not page"
+    original = next(item for item in items if item["body"]["S"] == "sms one")
+    assert router_filter.matches(record(original)), "the filter still lets a customer's own message through"

@@ -721,12 +721,17 @@ def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
 
 
 def message_item_moved(item: dict[str, Any], survivor: Route) -> dict[str, Any]:
-    """A stored message item, re-homed into another conversation (a customer merge)."""
+    """A stored message item, re-homed into another conversation (a customer merge).
+
+    Marked `moved_from`: the copy is a new item to the table's stream, and the router's
+    FilterCriteria skip marked items, so a merge never pages about old messages.
+    """
     return {
         **item,
         **keys.message_key(survivor.conversation_id, item["message_id"]),
         "conversation_id": survivor.conversation_id,
         "customer_id": survivor.customer_id,
+        "moved_from": item.get("moved_from") or item["conversation_id"],
     }
 
 
