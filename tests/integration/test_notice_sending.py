@@ -100,3 +100,22 @@ def test_an_address_that_only_holds_an_unsubscribe_link_is_not_opted_out(stores)
     subscribers.opt_out("email", address, "unsubscribe-link", now())
     assert send(email(f"u-{uuid.uuid4()}"), notices, subscribers, sent) == "opted_out"
     assert sent == [address, address]
+
+
+def test_a_notice_the_provider_took_is_never_sent_again_when_recording_it_fails(stores):
+    """The record of the send fails (DynamoDB throttles, say): the claim stays, so the
+    queue's redelivery finds a duplicate instead of sending it twice."""
+    import botocore.exceptions
+
+    notices, subscribers = stores
+    phone, update_id, sent = unique_number(), f"u-{uuid.uuid4()}", []
+    client = boto3.client("dynamodb")  # a client of its own, whose PutItem calls fail (the record; the claim is a transaction)
+
+    def throttled(**_):
+        raise botocore.exceptions.ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem")
+
+    client.meta.events.register("before-call.dynamodb.PutItem", throttled)
+    failing = NoticeStore(client, os.environ["TABLE_NAME"])
+    assert send(notice(phone, update_id), failing, subscribers, sent) == "sent_unrecorded"
+    assert send(notice(phone, update_id), notices, subscribers, sent) == "duplicate"
+    assert sent == [phone]

@@ -181,3 +181,26 @@ def test_a_failed_message_comes_back_later_each_time(local):
 
 def send_event(event: dict) -> dict:
     return invoke(Template().functions()["SenderFunction"], event)
+
+
+def test_an_sms_twilio_took_is_not_sent_again_when_its_delivery_record_fails(local, twilio_sender):
+    import botocore.exceptions
+    import responses
+
+    from switchboard.store import clients
+
+    def throttled(params, **_):
+        if params.get("Item", {}).get("type", {}).get("S") == "delivery":
+            raise botocore.exceptions.ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem")
+
+    message = page(unique_number())
+    twilio = responses.RequestsMock()
+    twilio.add("POST", TWILIO_MESSAGES, status=201, json={"sid": "SM" + "7" * 32, "status": "queued"})
+    clients.dynamodb().meta.events.register("before-call.dynamodb.PutItem", throttled)
+    try:
+        with twilio:
+            assert send(message.to_json()) == {"batchItemFailures": []}
+            assert send(message.to_json()) == {"batchItemFailures": []}, "SQS delivers it again"
+            assert len(twilio.calls) == 1, "Twilio was asked once"
+    finally:
+        clients.dynamodb().meta.events.unregister("before-call.dynamodb.PutItem", throttled)

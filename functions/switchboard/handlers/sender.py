@@ -112,7 +112,11 @@ def _send(message: OutboundMessage) -> Sent:
 def _send_now(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
         sent = sms_sender().send(message.to, message.body, retried(f"{settings.public_url}{STATUS_CALLBACK_PATH}"))
-        DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
+        try:
+            DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
+        except Exception:  # Twilio has it: a retry would send it twice, so only say so
+            logger.exception("sent, but its delivery record could not be kept", extra={"provider_id": sent.provider_id})
+            metrics.add_metric(name="BookkeepingFailures", unit=MetricUnit.Count, value=1)
         return sent
     if message.channel is Channel.EMAIL:
         return Sent(settings.email_delivery, email_sender().send(message), "sent" if settings.email_delivery == "ses" else "outbox")
@@ -186,7 +190,10 @@ def deliver_notice(message: OutboundMessage) -> str:
     )
     to = mask_email(message.to) if message.channel is Channel.EMAIL else mask_phone(message.to)
     logger.info("notice", extra={"to": to, "channel": message.channel.value, "update_id": message.notice.get("update_id"), "status": status})
-    metrics.add_metric(name="NoticesSent" if status == "sent" else "NoticeFailures" if status == "failed" else "NoticesNotSent", unit=MetricUnit.Count, value=1)
+    name = {"sent": "NoticesSent", "sent_unrecorded": "NoticesSent", "failed": "NoticeFailures"}.get(status, "NoticesNotSent")
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if status == "sent_unrecorded":
+        metrics.add_metric(name="BookkeepingFailures", unit=MetricUnit.Count, value=1)
     return status
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from switchboard.errors import PermanentSendFailure
+from switchboard.observability import logger
 from switchboard.incidents.subscriptions import opt_out_refused_address
 from switchboard.models import OutboundMessage
 from switchboard.pacing import Slot, still_on_time
@@ -28,7 +29,9 @@ def deliver_notice(
     clock: Callable[[], float],
     now: Callable[[], datetime],
 ) -> str:
-    """Send the notice; returns sent, duplicate, opted_out or failed (a temporary failure is raised)."""
+    """Send the notice; returns sent, duplicate, opted_out or failed (a temporary failure is
+    raised), or sent_unrecorded: sent, but the record of it could not be written (logged;
+    never retried, which would send it twice)."""
     update_id, channel, address = message.notice["update_id"], message.channel.value, message.to
     outcome = notices.claim(update_id, channel, address, subscribers.opt_out_condition(channel, address), now())
     if outcome is not ClaimOutcome.CLAIMED:
@@ -50,5 +53,9 @@ def deliver_notice(
     except Exception:
         notices.release(update_id, channel, address)  # the queue retries it
         raise
-    notices.sent(update_id, channel, address, sent.provider_id, started, now())
+    try:
+        notices.sent(update_id, channel, address, sent.provider_id, started, now())
+    except Exception:  # the provider has it: the claim stays, so no retry sends it twice
+        logger.exception("notice sent, but not recorded as sent", extra={"update_id": update_id, "channel": channel})
+        return "sent_unrecorded"
     return "sent"
