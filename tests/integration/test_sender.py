@@ -196,11 +196,11 @@ def test_an_sms_twilio_took_is_not_sent_again_when_its_delivery_record_fails(loc
     message = page(unique_number())
     twilio = responses.RequestsMock()
     twilio.add("POST", TWILIO_MESSAGES, status=201, json={"sid": "SM" + "7" * 32, "status": "queued"})
-    clients.dynamodb().meta.events.register("before-call.dynamodb.PutItem", throttled)
+    clients.dynamodb().meta.events.register("provide-client-params.dynamodb.PutItem", throttled)
     try:
         with twilio:
             assert send(message.to_json()) == {"batchItemFailures": []}
             assert send(message.to_json()) == {"batchItemFailures": []}, "SQS delivers it again"
             assert len(twilio.calls) == 1, "Twilio was asked once"
     finally:
-        clients.dynamodb().meta.events.unregister("before-call.dynamodb.PutItem", throttled)
+        clients.dynamodb().meta.events.unregister("provide-client-params.dynamodb.PutItem", throttled)
