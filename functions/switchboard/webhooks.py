@@ -108,6 +108,7 @@ def keep_rejected(request: WebhookRequest, status: int, reason: str, now: dateti
             source_ip=request.source_ip,
             request_id=request.request_id,
             query=request.query,
+            path=request.path,
             extra={"sampled": f"1 in {get_settings().quarantine_sample_one_in}"} if sampled else {},
             **({"body_limit": REQUEST_BODY_KEPT_BYTES} if refused else {}),
         )

@@ -372,3 +372,29 @@ def test_a_stalled_store_is_answered_503_inside_the_functions_timeout_and_loses_
     found = local.conversations().find_claim("twilio", form["MessageSid"])
     messages = local.conversations().get_conversation(found[0].conversation_id).messages
     assert [m.body for m in messages].count("sent while the store stalls") == 1
+
+
+def test_a_request_kept_during_an_outage_is_replayed_once_from_the_quarantine(local, sms_form):
+    form = sms_form(body="kept while DynamoDB was down")
+    local.stack.stop_dynamodb()
+    try:
+        assert local.post_sms(form).status_code == 503
+    finally:
+        local.stack.start_dynamodb()
+    kept = wait_for_quarantine(local, lambda r: r["status"] == 503 and form["MessageSid"] in r["body"])
+    env = local.cli_env()
+
+    replayed = run_cli(["quarantine", "replay", kept["key"], "--json"], env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["status"] == 200 and json.loads(replayed.stdout)["function"] == "SmsWebhookFunction"
+    assert run_cli(["quarantine", "replay", kept["key"]], env).returncode == 0, "a second replay is a no-op, not an error"
+    found = local.conversations().find_claim("twilio", form["MessageSid"])
+    bodies = [m.body for m in local.conversations().get_conversation(found[0].conversation_id).messages]
+    assert bodies.count("kept while DynamoDB was down") == 1
+
+    forged = sms_form(body="forged")
+    assert local.post_sms(forged, signature="forged").status_code == 403
+    refused = wait_for_quarantine(local, lambda r: r["status"] == 403 and forged["MessageSid"] in r["body"])
+    again = run_cli(["quarantine", "replay", refused["key"]], env)
+    assert again.returncode == 2 and "would be again" in again.stderr
+    assert run_cli(["quarantine", "replay", "rejected/nope.json"], env).returncode == 3

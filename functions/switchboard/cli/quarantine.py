@@ -29,11 +29,41 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     if not records:
         print("no rejected requests")
         return 0
-    rows = [[r["received_at"][:19], str(r["status"]), r["route"], r["reason"][:70] + (" (sampled)" if r.get("sampled") else "")] for r in records]
-    print(format_table(rows, ["RECEIVED (UTC)", "STATUS", "ROUTE", "REASON"]))
+    rows = [[r["received_at"][:19], str(r["status"]), r["route"], r["reason"][:60] + (" (sampled)" if r.get("sampled") else ""), r["key"]] for r in records]
+    print(format_table(rows, ["RECEIVED (UTC)", "STATUS", "ROUTE", "REASON", "KEY (for replay)"]))
     if older:
         print(more)
     return 0
+
+
+def cmd_quarantine_replay(args: argparse.Namespace) -> int:
+    """Hand a request we failed to store (a 503) to its function again; exactly once."""
+    import boto3
+
+    from local_stack.template import Template
+    from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+    from switchboard.cli.functions import invoke_function
+    from switchboard.replay import NotReplayable, replay_event
+    from switchboard.store.quarantine import QuarantineStore
+
+    with data_environment(args.stack):
+        record = QuarantineStore(boto3.client("s3"), required_env("QUARANTINE_BUCKET")).get(args.key)
+    if record is None:
+        raise CliError(f"no kept request {args.key!r} (see `switchboard quarantine list`)", EXIT_NOT_FOUND)
+    try:
+        event = replay_event(record)
+    except NotReplayable as why:
+        raise CliError(f"{args.key} cannot be replayed: {why}", EXIT_USAGE) from None
+    routes = {route.route_key: route.function_id for route in Template().http_routes()}
+    if record["route"] not in routes:
+        raise CliError(f"{args.key}: no function serves {record['route']} in template.yaml", EXIT_USAGE)
+    result = invoke_function(args.stack, routes[record["route"]], event)
+    status = result.get("statusCode", 200) if isinstance(result, dict) else 200
+    if args.json:
+        print_json({"key": args.key, "function": routes[record["route"]], "status": status, "body": (result or {}).get("body")})
+    else:
+        print(f"{args.key}: {routes[record['route']]} answered {status}")
+    return 0 if status < 400 else 1
 
 
 # ---- parser ----------------------------------------------------------------------------
@@ -47,3 +77,10 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     rejected.add_argument("--before", metavar="KEY", help="only those older than this key (the last one of the previous page, printed after it)")
     data_options(rejected)
     rejected.set_defaults(run=cmd_quarantine_list)
+    replay = quarantine.add_parser(
+        "replay",
+        help="hand a request we failed to store (kept with 503) to its function again; a replay of one stored since changes nothing",
+    )
+    replay.add_argument("key", metavar="KEY", help="the kept request's key (from `quarantine list`)")
+    data_options(replay)
+    replay.set_defaults(run=cmd_quarantine_replay)

@@ -38,6 +38,7 @@ class RejectedRequestRecord:
     query: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     body_limit: int = MAX_KEPT_BODY_BYTES
+    path: str = ""  # the request's own path (a route's {parameters} filled in), for a replay
 
     def to_document(self) -> dict[str, Any]:
         kept = self.body[: self.body_limit]
@@ -49,6 +50,7 @@ class RejectedRequestRecord:
             "status": self.status,
             "reason": self.reason,
             "route": self.route,
+            "path": self.path,
             "received_at": self.received_at.isoformat(),
             "source_ip": self.source_ip,
             "request_id": self.request_id,
@@ -79,6 +81,16 @@ class QuarantineStore:
             ContentType="application/json",
         )
         return key
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """One kept request by its key, or None."""
+        if not key.startswith(self._prefix):
+            return None
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return {"key": key, **json.loads(body)}
 
     def list(self, day: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The rejected requests of one day (all days when None), newest first."""
