@@ -59,6 +59,24 @@ def _stack_outputs(stack_name: str) -> dict[str, str]:
     return environment
 
 
+def physical_id(stack_name: str | None, logical_id: str) -> str:
+    """A template resource's physical id (a queue's URL, a function's name): from the
+    deployed stack, or as the local stack names it."""
+    if not stack_name:
+        from local_stack.stack import LOCAL_PARAMETERS
+        from local_stack.template import Resolver, Template
+
+        return str(Resolver(Template(), {"PublicUrl": "http://127.0.0.1", **LOCAL_PARAMETERS}).resolve({"Ref": logical_id}))
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        detail = boto3.client("cloudformation").describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
+    except (ClientError, BotoCoreError) as error:
+        raise CliError(f"stack {stack_name!r} has no {logical_id}: {error}") from None
+    return detail["StackResourceDetail"]["PhysicalResourceId"]
+
+
 def open_conversation_store():
     import boto3
 

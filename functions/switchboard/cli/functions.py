@@ -47,9 +47,10 @@ def _invoke_deployed(stack_name: str, logical_id: str, event: Any, asynchronous:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from switchboard.cli.environment import physical_id
+
+    name = physical_id(stack_name, logical_id)
     try:
-        resource = boto3.client("cloudformation").describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
-        name = resource["StackResourceDetail"]["PhysicalResourceId"]
         response = boto3.client("lambda").invoke(
             FunctionName=name, InvocationType="Event" if asynchronous else "RequestResponse", Payload=json.dumps(event).encode()
         )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from switchboard.cli import conversations, customers, incidents, local, oncall, quarantine, report
+from switchboard.cli import conversations, customers, dlq, incidents, local, oncall, quarantine, report
 
 # In the order `switchboard --help` lists them.
-GROUPS = (conversations, customers, oncall, incidents, report, quarantine, local)
+GROUPS = (conversations, customers, oncall, incidents, report, quarantine, dlq, local)
 
 
 def build_parser() -> argparse.ArgumentParser:

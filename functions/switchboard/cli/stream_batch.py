@@ -1,0 +1,63 @@
+"""A stream batch that failed every retry, read back from the table's stream as the Lambda
+event it was, for `switchboard dlq redrive router|fanout`.
+
+Lambda's OnFailure record names the batch (shard, first and last sequence numbers), not
+its records; the stream keeps them 24 hours. Only the records the function's own
+FilterCriteria (template.yaml) take are handed to it, as Lambda would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.cli.environment import required_env
+
+STREAM_RETENTION = "24 hours"
+
+
+def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from local_stack.drivers.lambda_json import epoch_seconds, jsonable
+    from local_stack.event_filter import compile_filter_criteria
+    from local_stack.template import Template
+
+    table = required_env("TABLE_NAME")
+    stream_arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams")
+    last = int(batch["endSequenceNumber"])
+    try:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=batch["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=batch["startSequenceNumber"]
+        )["ShardIterator"]
+        raw_records: list[dict[str, Any]] = []
+        while iterator:
+            response = streams.get_records(ShardIterator=iterator, Limit=1000)
+            inside = [r for r in response["Records"] if int(r["dynamodb"]["SequenceNumber"]) <= last]
+            raw_records += inside
+            done = not response["Records"] or len(inside) < len(response["Records"])
+            iterator = None if done else response.get("NextShardIterator")
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in ("TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"):
+            raise RuntimeError(
+                f"the stream no longer holds this batch (it keeps {STREAM_RETENTION}): its items are in the table, "
+                "so check `switchboard conversations list` for what still waits"
+            ) from None
+        raise
+    (source,) = Template().functions()[function_id].events_of_type("DynamoDB").values()
+    accepts = compile_filter_criteria(source.get("FilterCriteria"))
+    records = []
+    for raw in raw_records:
+        dynamodb = dict(raw["dynamodb"])
+        if "ApproximateCreationDateTime" in dynamodb and hasattr(dynamodb["ApproximateCreationDateTime"], "timestamp"):
+            dynamodb["ApproximateCreationDateTime"] = epoch_seconds(dynamodb["ApproximateCreationDateTime"])
+        record = {
+            "eventID": raw["eventID"], "eventName": raw["eventName"], "eventVersion": raw.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb", "awsRegion": raw.get("awsRegion", ""), "dynamodb": jsonable(dynamodb),
+            "eventSourceARN": batch.get("streamArn", stream_arn),
+        }
+        if accepts.matches(record):
+            records.append(record)
+    return {"Records": records}
