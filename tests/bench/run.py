@@ -12,6 +12,7 @@
 (e) email parse time (email_parse.py); (f) stored → page latency; (g) SMS per burst (paging.py)
 (h) incident notice fan-out: time and memory for 10,000 subscribers (notices.py)
 (i) notice pacing: the schedule the default rates imply, and the busiest second of a real run (notices.py)
+(j) inbound SMS with 10% (then 60%) of DynamoDB requests failing: stored once, duplicated, lost, replay (faults.py)
 
 This script is the runner: the options, the temporary directory and clean environment,
 the order of the figures, the cleanup and the summary; each figure lives in the script
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from common import REPO_ROOT, Tracked, clean_environment, stop_own_children
 from email_parse import figure_e
+from faults import figure_j
 from imports import figure_a
 from notices import figure_h, figure_i
 from paging import figure_f_g
@@ -52,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i", "j"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i"])
+    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i", "j"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -114,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             figure_h(report, 200 if args.quick else 2000, 1000 if args.quick else 10_000, 200 if args.quick else 1000)
         if "i" in only:
             figure_i(report, 60 if args.quick else 300)
+        if "j" in only:
+            with contextlib.ExitStack() as j_cleanups:
+                figure_j(report, tmp, j_cleanups, 100 if args.quick else 1000)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)
