@@ -19,3 +19,7 @@ class PermanentSendFailure(Exception):
         super().__init__(f"{reason} (Twilio error {code})" if code else reason)
         self.code = code
         self.reason = reason
+
+
+class CredentialsRefused(Exception):
+    """A provider refused our credentials (Twilio's 401): the token may have been rotated."""

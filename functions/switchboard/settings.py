@@ -261,12 +261,26 @@ def get_settings() -> Settings:
     return load_settings()
 
 
-def get_secret(parameter_name: str, max_age_seconds: int) -> str:
+# A secret is fetched afresh (a rotated token) at most this often, whatever asks: a flood
+# of forged signatures must not turn into a flood of SSM reads.
+FRESH_SECRET_INTERVAL_SECONDS = 60
+_fresh_fetched_at: dict[str, float] = {}
+
+
+def get_secret(parameter_name: str, max_age_seconds: int, fresh: bool = False) -> str:
     """A SecureString from SSM Parameter Store, cached for max_age_seconds (powertools).
 
-    Imported here, not at module top, so functions that need no secret never load it.
+    fresh=True skips the cache (the token may have been rotated), at most once a minute
+    per parameter; more often, the cached value is returned. Imported here, not at
+    module top, so functions that need no secret never load it.
     """
-    value = _ssm().get(parameter_name, decrypt=True, max_age=max_age_seconds)
+    import time
+
+    force = False
+    if fresh and time.monotonic() - _fresh_fetched_at.get(parameter_name, float("-inf")) >= FRESH_SECRET_INTERVAL_SECONDS:
+        _fresh_fetched_at[parameter_name] = time.monotonic()
+        force = True
+    value = _ssm().get(parameter_name, decrypt=True, max_age=max_age_seconds, force_fetch=force)
     if not value:
         raise SettingsError(f"SSM parameter {parameter_name} is empty")
     return str(value)

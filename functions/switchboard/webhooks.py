@@ -80,14 +80,25 @@ def twilio_form(request: WebhookRequest) -> dict[str, str]:
     from switchboard.settings import get_secret
 
     settings = get_settings()
-    return verified_form(
-        url=request.public_url(settings.public_url),
-        content_type=request.headers.get("content-type"),
-        body=request.body,
-        signature=request.headers.get("x-twilio-signature"),
-        auth_token=get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds),
-        max_body_bytes=settings.max_webhook_body_bytes,
-    )
+
+    def verify(fresh: bool) -> dict[str, str]:
+        return verified_form(
+            url=request.public_url(settings.public_url),
+            content_type=request.headers.get("content-type"),
+            body=request.body,
+            signature=request.headers.get("x-twilio-signature"),
+            auth_token=get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds, fresh=fresh),
+            max_body_bytes=settings.max_webhook_body_bytes,
+        )
+
+    try:
+        return verify(fresh=False)
+    except RejectedRequest as rejection:
+        if rejection.status != 403 or not request.headers.get("x-twilio-signature"):
+            raise
+        # The token may have been rotated since we cached it: once more with a fresh one
+        # (get_secret fetches afresh at most once a minute, so forgeries cannot flood SSM).
+        return verify(fresh=True)
 
 
 def keep_rejected(request: WebhookRequest, status: int, reason: str, now: datetime) -> None:

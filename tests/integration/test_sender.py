@@ -204,3 +204,38 @@ def test_an_sms_twilio_took_is_not_sent_again_when_its_delivery_record_fails(loc
             assert len(twilio.calls) == 1, "Twilio was asked once"
     finally:
         clients.dynamodb().meta.events.unregister("provide-client-params.dynamodb.PutItem", throttled)
+
+
+def test_a_rotated_twilio_token_is_fetched_afresh_and_the_sms_sent_once(local, twilio_sender):
+    """Twilio answers 401 to the token cached before the rotation; the sender reads the
+    parameter again and the second try goes through."""
+    import base64
+
+    import responses
+
+    from switchboard import settings as settings_module
+    from switchboard.settings import get_secret, get_settings
+
+    name = get_settings().twilio_auth_token_parameter
+    old = get_secret(name, 300)  # what the warm function has cached
+    new = "rotated-" + uuid.uuid4().hex
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=name, Value=new, Type="SecureString", Overwrite=True)
+    settings_module._fresh_fetched_at.clear()
+
+    def twilio_answer(request):
+        token = base64.b64decode(request.headers["Authorization"].split()[1]).decode().split(":", 1)[1]
+        if token != new:
+            return 401, {}, '{"code": 20003, "message": "Authenticate", "status": 401}'
+        return 201, {}, '{"sid": "SM' + "8" * 32 + '", "status": "queued"}'
+
+    twilio = responses.RequestsMock()
+    twilio.add_callback("POST", TWILIO_MESSAGES, callback=twilio_answer, content_type="application/json")
+    try:
+        with twilio:
+            assert send(page(unique_number()).to_json()) == {"batchItemFailures": []}
+            assert len(twilio.calls) == 2, "the refused try, then the one with the fresh token"
+    finally:
+        ssm.put_parameter(Name=name, Value=old, Type="SecureString", Overwrite=True)
+        settings_module._fresh_fetched_at.clear()
+        get_secret(name, 300, fresh=True)

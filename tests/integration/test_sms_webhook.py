@@ -207,3 +207,32 @@ def test_an_unknown_route_is_404(local):
     import requests
 
     assert requests.post(local.gateway_url + "/webhooks/nothing", timeout=10).status_code == 404
+
+
+def test_a_webhook_signed_with_a_rotated_token_is_checked_again_with_the_token_fetched_afresh(local, sms_form):
+    import uuid
+
+    import boto3
+    from twilio.request_validator import RequestValidator
+
+    from local_stack.send import TWILIO_SMS_PATH
+    from switchboard import settings as settings_module
+    from switchboard.settings import get_secret, get_settings
+
+    name = get_settings().twilio_auth_token_parameter
+    old = get_secret(name, 300)
+    assert local.post_sms(sms_form()).status_code == 200  # the webhook has the old token cached
+    new = "rotated-" + uuid.uuid4().hex
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=name, Value=new, Type="SecureString", Overwrite=True)
+    settings_module._fresh_fetched_at.clear()
+    try:
+        form = sms_form(body="signed with the new token")
+        signature = RequestValidator(new).compute_signature(local.public_url + TWILIO_SMS_PATH, form)
+        assert local.post_sms(form, signature=signature).status_code == 200
+        forged = sms_form(body="forged")
+        assert local.post_sms(forged, signature="forged").status_code == 403, "a wrong signature is still refused"
+    finally:
+        ssm.put_parameter(Name=name, Value=old, Type="SecureString", Overwrite=True)
+        settings_module._fresh_fetched_at.clear()
+        get_secret(name, 300, fresh=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from switchboard.errors import PermanentSendFailure
+from switchboard.errors import CredentialsRefused, PermanentSendFailure
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_ERRORS = {
@@ -58,6 +58,8 @@ class TwilioSms:
         try:
             message = self._client.messages.create(to=to, body=body, **self._sender, **extra)
         except TwilioRestException as error:
+            if error.status == 401:
+                raise CredentialsRefused(f"Twilio refused the account's credentials (error {error.code})") from None
             if error.status == 429 or error.status >= 500:
                 raise  # temporary: the queue retries
             reason = PERMANENT_ERRORS.get(error.code or 0, error.msg or f"HTTP {error.status}")

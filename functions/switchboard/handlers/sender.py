@@ -35,7 +35,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.channels.sms_outbound import LocalOutbox, Sent, SmsSender, TwilioSms
 from switchboard.channels.twilio_webhook import retried
-from switchboard.errors import PermanentSendFailure
+from switchboard.errors import CredentialsRefused, PermanentSendFailure
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.observability import logger, mask_email, mask_phone, metrics
 from switchboard.settings import get_secret, get_settings
@@ -69,11 +69,25 @@ settings.require_delivery()
 
 
 @cache
-def sms_sender() -> SmsSender:
+def sms_sender(fresh_token: bool = False) -> SmsSender:
     if settings.sms_delivery == "twilio":
-        token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds)
+        token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds, fresh=fresh_token)
         return TwilioSms(settings.twilio_account_sid, token, settings.twilio_sender, settings.provider_timeout_seconds)
     return LocalOutbox(OutboxStore(clients.dynamodb(), settings.table_name))
+
+
+def _send_sms(message: OutboundMessage) -> Sent:
+    callback = retried(f"{settings.public_url}{STATUS_CALLBACK_PATH}")
+    try:
+        return sms_sender().send(message.to, message.body, callback)
+    except CredentialsRefused:
+        # The auth token may have been rotated: once more with it fetched afresh. Refused
+        # again, it is a temporary failure (retried, then dead-lettered: the alarm says so).
+        logger.warning("Twilio refused our credentials; fetching the auth token afresh")
+        sms_sender.cache_clear()
+        sender = sms_sender(fresh_token=True)
+        sms_sender.cache_clear()
+        return sender.send(message.to, message.body, callback)
 
 
 @cache
@@ -111,7 +125,7 @@ def _send(message: OutboundMessage) -> Sent:
 
 def _send_now(message: OutboundMessage) -> Sent:
     if message.channel is Channel.SMS:
-        sent = sms_sender().send(message.to, message.body, retried(f"{settings.public_url}{STATUS_CALLBACK_PATH}"))
+        sent = _send_sms(message)
         try:
             DeliveryStore(clients.dynamodb(), settings.table_name).sent(message, sent.provider_id, sent.status, utc_now())
         except Exception:  # Twilio has it: a retry would send it twice, so only say so
