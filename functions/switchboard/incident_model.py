@@ -195,10 +195,20 @@ def open_incident(
     return add_update(incident, _with_default_effects(incident, first_update))
 
 
+# An incident is one table item (at most 400 KB): its timeline is bounded. Statuspage's
+# own limit for an update's body is far below this, and no real incident needs more updates.
+MAX_UPDATE_BODY_CHARS = 5000
+MAX_UPDATES = 200
+
+
 def add_update(incident: Incident, update: IncidentUpdate) -> Incident:
     """The incident after one more update; the same update twice changes nothing."""
     if incident.has_update(update.update_id):
         return incident
+    if len(update.body) > MAX_UPDATE_BODY_CHARS:
+        raise IncidentError(f"an update's message is at most {MAX_UPDATE_BODY_CHARS} characters; this one has {len(update.body)}")
+    if len(incident.updates) >= MAX_UPDATES:
+        raise IncidentError(f"an incident holds at most {MAX_UPDATES} updates: resolve it and open a new one")
     validate_status(incident.kind, update.status)
     if not update.body.strip() and not incident.updates:
         raise IncidentError("the first update needs a message for customers")

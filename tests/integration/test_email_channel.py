@@ -307,3 +307,26 @@ def test_cli_sends_an_eml_and_exits_non_zero_with_the_reason_when_rejected(local
     assert refused.returncode == 1 and "rejected: SES virus verdict FAIL" in refused.stderr
     missing = run_cli(["local", "send", "email", "/nonexistent.eml"], env, timeout=60)
     assert missing.returncode == 2 and "cannot read /nonexistent.eml" in missing.stderr
+
+
+def test_a_huge_email_is_stored_cut_with_the_whole_message_kept_and_nothing_is_lost(local):
+    """A 400 KB plain-text body used to fail the stream transaction (item too large),
+    retry, and dead-letter; now the stream keeps its first 64 KB and says where the rest is."""
+    from email.message import EmailMessage
+
+    from switchboard.channels.ses_email import MAX_STORED_ATTACHMENTS, MAX_STORED_TEXT_BYTES
+
+    sender = unique_address("bulk")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"], mail["Message-ID"] = sender, LOCAL_SUPPORT_EMAIL, "Logs", f"<logs-{sender}>"
+    mail.set_content("Here are the logs.\n" + "2026-12-01 12:00:00 GET /api/orders 500 (é)\n" * 9000)  # ~400 KB
+    for n in range(MAX_STORED_ATTACHMENTS + 3):
+        mail.add_attachment(f"part {n}".encode(), maintype="text", subtype="plain", filename=f"part-{n}.txt")
+    ses_id = new_ses_message_id()
+    outcome = send_email(bytes(mail), ses_id=ses_id)
+    assert outcome["status"] == "stored", outcome
+    _, stored = stored_message(local, outcome)
+    assert stored.body.startswith("Here are the logs.") and len(stored.body.encode()) <= MAX_STORED_TEXT_BYTES
+    assert ses_id in stored.provider_fields["cut"] and "the whole message" in stored.provider_fields["cut"]
+    assert len(stored.media) == MAX_STORED_ATTACHMENTS and stored.provider_fields["attachments_not_stored"].startswith("3 more")
+    assert len(mail_store().read_raw(ses_id)) == len(bytes(mail)), "the whole message stays in the mail bucket"

@@ -190,3 +190,17 @@ def test_an_incident_survives_its_document_as_the_store_keeps_it():
     done = add_update(add_update(maintenance, update("u2", UpdateStatus.IN_PROGRESS, minutes=5)), update("u3", UpdateStatus.COMPLETED, minutes=90))
     for incident in (api_incident(), done):
         assert from_document(to_document(incident)) == incident
+
+
+def test_an_incident_timeline_is_bounded_so_it_always_fits_its_item():
+    from switchboard.incident_model import MAX_UPDATE_BODY_CHARS, MAX_UPDATES
+
+    with pytest.raises(IncidentError, match=f"at most {MAX_UPDATE_BODY_CHARS} characters"):
+        add_update(api_incident(), update("u2", UpdateStatus.IDENTIFIED, "x" * (MAX_UPDATE_BODY_CHARS + 1), 1))
+    incident = api_incident()
+    for n in range(2, MAX_UPDATES + 1):
+        incident = add_update(incident, update(f"u{n}", UpdateStatus.IDENTIFIED, f"step {n}", n))
+    assert len(incident.updates) == MAX_UPDATES
+    with pytest.raises(IncidentError, match="resolve it and open a new one"):
+        add_update(incident, update("one-more", UpdateStatus.MONITORING, "more", MAX_UPDATES + 1))
+    assert add_update(incident, update("u5", UpdateStatus.IDENTIFIED, "step 5", 5)) is incident, "a repeat is still a no-op"

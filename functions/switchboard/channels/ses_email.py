@@ -109,7 +109,23 @@ def attachment_name(index: int, filename: str | None) -> str:
     return f"{index:02d}-{safe or 'attachment'}"
 
 
-def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...], support_address: str) -> InboundMessage:
+# What of an email the stream item holds (a DynamoDB item is at most 400 KB, the message
+# shares its transaction with the conversation): past these, the text is cut with a note,
+# and the whole message stays in the mail bucket (`raw_url`).
+MAX_STORED_TEXT_BYTES = 64 * 1024  # the new text, and the whole text with quotes, each
+MAX_STORED_ATTACHMENTS = 25
+
+
+def fit_text(text: str | None, limit: int = MAX_STORED_TEXT_BYTES) -> tuple[str | None, bool]:
+    """The text cut to `limit` UTF-8 bytes (on a character boundary), and whether it was cut."""
+    if text is None or len(text.encode("utf-8")) <= limit:
+        return text, False
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore"), True
+
+
+def to_inbound(
+    parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...], support_address: str, raw_url: str = "", attachments_not_stored: int = 0
+) -> InboundMessage:
     """A parsed email and its receipt → the message stored in the stream.
 
     A sender SES could not authenticate is an unverified identity: its mail never threads
@@ -118,7 +134,8 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
     customer.
     """
     addresses = receipt.recipients + parsed.to + parsed.cc
-    full_text = parsed.text if parsed.new_text.strip() != parsed.text.strip() else None
+    body, body_cut = fit_text(parsed.new_text)
+    full_text, full_cut = fit_text(parsed.text if parsed.new_text.strip() != parsed.text.strip() else None)
     verified = authenticated(receipt)
     fields = {
         "message_id": parsed.message_id,
@@ -130,6 +147,8 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         "automated": parsed.automated,
         "reply_to": parsed.reply_to if parsed.reply_to != parsed.sender_address else None,
         "defects": "; ".join(parsed.defects)[:1000] or None,
+        "cut": f"the text is longer than we store; the whole message: {raw_url or 'the mail bucket'}" if body_cut or full_cut else None,
+        "attachments_not_stored": f"{attachments_not_stored} more attachments (in the whole message)" if attachments_not_stored else None,
     }
     return InboundMessage(
         channel=Channel.EMAIL,
@@ -139,8 +158,8 @@ def to_inbound(parsed: ParsedEmail, receipt: SesReceipt, media: tuple[Media, ...
         sender=Identity(IdentityKind.EMAIL, parsed.sender_address, display_name=one_line(parsed.sender_name) or None, unverified=not verified),
         recipient=_our_address(addresses, support_address),
         received_at=receipt.timestamp,
-        subject=parsed.subject,
-        body=parsed.new_text,
+        subject=parsed.subject[:998] if parsed.subject else parsed.subject,  # RFC 5322's line limit
+        body=body or "",
         full_body=full_text,
         media=media,
         automated=parsed.automated is not None,

@@ -74,6 +74,9 @@ def _message_heading(message) -> str:
         notes.append(f"names conversation {message.provider_fields['referenced_conversation']} of another customer; `customers link` if it is theirs")
     if message.sender.unverified:
         notes.append("UNVERIFIED sender: " + message.provider_fields.get("unverified", "not authenticated"))
+    for field in ("cut", "attachments_not_stored"):
+        if message.provider_fields.get(field):
+            notes.append(message.provider_fields[field])
     if message.delivery_status in ("failed", "undelivered"):
         notes.append("NOT DELIVERED" + (f": {message.delivery_error}" if message.delivery_error else ""))
     note = f"  ({'; '.join(notes)})" if notes else ""

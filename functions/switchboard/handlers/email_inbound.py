@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.channels.mime import UnreadableEmail, parse_email
 from switchboard.channels.ses_email import (
+    MAX_STORED_ATTACHMENTS,
     MalformedReceipt,
     SesReceipt,
     attachment_name,
@@ -76,9 +77,12 @@ def _receive(record: dict[str, Any]) -> dict[str, Any]:
             filename=part.filename,
             size=part.size,
         )
-        for index, part in enumerate(parsed.attachments)
+        for index, part in enumerate(parsed.attachments[:MAX_STORED_ATTACHMENTS])
     )
-    message = to_inbound(parsed, receipt, media, settings.support_email_address)
+    message = to_inbound(
+        parsed, receipt, media, settings.support_email_address,
+        raw_url=mail.raw_url(receipt.message_id), attachments_not_stored=max(0, len(parsed.attachments) - MAX_STORED_ATTACHMENTS),
+    )
     logger.append_keys(sender=mask_email(message.sender.value), attachments=len(media))
     result = record_inbound(message, conversations, settings.conversation_idle)
     logger.info(
