@@ -84,7 +84,7 @@ def test_pages_a_rate_limit_and_duplicates_lose_nothing_and_store_once(local, fr
     assert stored_bodies(local, author[0]) == [f"@{LOCAL_X_USERNAME} mention {n}" for n in range(1, 10)]
 
 
-def test_a_rate_limit_past_the_deadline_keeps_the_checkpoint_and_the_next_poll_catches_up(local, fresh_checkpoint):
+def test_a_rate_limit_past_the_deadline_keeps_the_checkpoint_and_the_next_poll_goes_on_where_it_stopped(local, fresh_checkpoint):
     author = ("900000000000000002", "bob_builds", "Bob")
     seed = [tweet(20, "seed", author)]
     checkpoint = poll([fake_x.mentions_page(seed)])[0]["checkpoint"]
@@ -96,9 +96,12 @@ def test_a_rate_limit_past_the_deadline_keeps_the_checkpoint_and_the_next_poll_c
     assert summary["checkpoint"] == checkpoint, "the checkpoint must not move past mentions not yet fetched"
     assert summary["rate_limited_until"].startswith(far_reset.strftime("%Y-%m-%dT%H:%M"))
 
-    summary, sent = poll([fake_x.mentions_page(newer[2:], next_token="p2"), fake_x.mentions_page(newer[:2])])
-    assert sent[0]["since_id"] == [checkpoint]
-    assert (summary["stored"], summary["duplicates"], summary["complete"]) == (2, 2, True)
+    # The next poll asks for the page after the one it has (not the newest again), then
+    # moves the checkpoint to the newest mention of the whole walk.
+    summary, sent = poll([fake_x.mentions_page(newer[:2])])
+    assert sent[0]["since_id"] == [checkpoint] and sent[0]["pagination_token"] == ["p2"]
+    assert (summary["stored"], summary["duplicates"], summary["complete"]) == (2, 0, True)
+    assert summary["checkpoint"] == newer[-1]["tweet"]["id"]
     assert stored_bodies(local, author[0]) == [f"@{LOCAL_X_USERNAME} seed", *[f"@{LOCAL_X_USERNAME} later {n}" for n in range(21, 25)]]
 
 

@@ -309,3 +309,33 @@ def test_importing_the_channel_does_not_import_tweepy():
     code = "import sys, switchboard.channels.x; print('tweepy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@responses.activate
+def test_a_rate_limited_backlog_goes_on_where_it_stopped_and_then_moves_the_checkpoint():
+    """Poll 1 gets the newest page and stops on a 429 past its deadline; poll 2 asks for
+    the next page (not the newest again), finishes, and the checkpoint becomes the newest
+    mention of the whole walk."""
+    from switchboard.channels.x import Backlog
+
+    reset_at = NOW + timedelta(minutes=10)
+    fake_x.register(responses, ACCOUNT, [fake_x.mentions_page([tweet(9), tweet(8)], next_token="page2"), fake_x.rate_limited(reset_at)])
+    first = poll(deadline=timedelta(minutes=5))
+    assert not first.complete and first.checkpoint is None
+    assert first.backlog == Backlog(SINCE, "page2", "1860000000000000009")
+
+    responses.reset()
+    fake_x.register(responses, ACCOUNT, [fake_x.mentions_page([tweet(7), tweet(6)])])
+    second = poll(backlog=first.backlog)
+    assert query(responses.calls[0])["pagination_token"] == "page2" and query(responses.calls[0])["since_id"] == SINCE
+    assert second.complete and ids(second) == ["1860000000000000006", "1860000000000000007"]
+    assert second.checkpoint == "1860000000000000009", "the walk's newest, seen two polls ago"
+
+
+@responses.activate
+def test_a_backlog_of_another_checkpoint_is_ignored():
+    from switchboard.channels.x import Backlog
+
+    fake_x.register(responses, ACCOUNT, [fake_x.mentions_page([tweet(3)])])
+    result = poll(backlog=Backlog("1", "stale-token", "1860000000000000099"))
+    assert "pagination_token" not in query(responses.calls[0]) and result.checkpoint == "1860000000000000003"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
@@ -39,6 +39,16 @@ _USERNAME = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """Where a walk of the mentions newer than since_id stopped (rate limited): the next
+    poll continues at next_token instead of starting again at the newest page."""
+
+    since_id: str
+    next_token: str
+    newest_id: str  # the walk's newest mention: the checkpoint once the walk is done
+
+
+@dataclass(frozen=True)
 class MentionPoll:
     """What one poll of the mentions timeline found."""
 
@@ -47,10 +57,11 @@ class MentionPoll:
     # message is stored; None when nothing new.
     newest_id: str | None
     # False when we stopped early (the rate limit resets after the deadline): keep the
-    # old checkpoint, so the next poll fetches the missed pages again.
+    # old checkpoint, and `backlog` says where the next poll goes on.
     complete: bool
     rate_limited_until: datetime | None
     pages: int
+    backlog: Backlog | None = None
 
     @property
     def checkpoint(self) -> str | None:
@@ -106,8 +117,13 @@ def fetch_mentions(
     sleep: Callable[[float], None],
     max_results: int = 100,
     account_username: str | None = None,
+    backlog: Backlog | None = None,
 ) -> MentionPoll:
     """Every mention of account_id newer than since_id, oldest first.
+
+    With a backlog (the last poll's walk stopped on a rate limit), the walk goes on at
+    its next page: a long backlog is fetched across polls instead of starting over at
+    the newest page each time (and never getting past the rate limit).
 
     The very first poll (since_id None) fetches one page only, the latest max_results
     mentions, instead of walking the account's whole history.
@@ -125,8 +141,18 @@ def fetch_mentions(
 
     pages: list[tweepy.Response] = []
     page_limit = 1 if since_id is None else math.inf
+    if backlog is not None and backlog.since_id != since_id:
+        backlog = None  # it belonged to an older checkpoint
+    start_token = backlog.next_token if backlog else None
+
+    def stopped(rate_limited_until: datetime) -> MentionPoll:
+        resume_at = pages[-1].meta.get("next_token") if pages else start_token
+        newest = backlog.newest_id if backlog else (pages[0].meta.get("newest_id") if pages else None)
+        here = Backlog(since_id, resume_at, newest) if since_id and resume_at and newest else None
+        return _poll(pages, account_id, account_username, now, complete=False, rate_limited_until=rate_limited_until, backlog=here)
+
     while True:
-        resume_token = pages[-1].meta.get("next_token") if pages else None
+        resume_token = pages[-1].meta.get("next_token") if pages else start_token
         paginator = tweepy.Paginator(
             client.get_users_mentions,
             account_id,
@@ -145,7 +171,7 @@ def fetch_mentions(
         except tweepy.TooManyRequests as error:
             reset_at, resume_at = _rate_limit_reset(error, now())
             if resume_at >= deadline:
-                return _poll(pages, account_id, account_username, now, complete=False, rate_limited_until=reset_at)
+                return stopped(reset_at)
             sleep(max(resume_at - now(), MIN_WAIT).total_seconds())
         except tweepy.Unauthorized as error:
             error.add_note("X rejected the bearer token: check the X bearer token secret.")
@@ -156,7 +182,10 @@ def fetch_mentions(
                 "include GET /2/users/:id/mentions, or the account is suspended or protected."
             )
             raise
-    return _poll(pages, account_id, account_username, now, complete=True, rate_limited_until=None)
+    poll = _poll(pages, account_id, account_username, now, complete=True, rate_limited_until=None)
+    if backlog is not None:  # the walk began polls ago: its newest mention is on its first page
+        poll = replace(poll, newest_id=backlog.newest_id)
+    return poll
 
 
 def _rate_limit_reset(error: "tweepy.TooManyRequests", moment: datetime) -> tuple[datetime, datetime]:
@@ -181,6 +210,7 @@ def _poll(
     *,
     complete: bool,
     rate_limited_until: datetime | None,
+    backlog: Backlog | None = None,
 ) -> MentionPoll:
     recipient = f"@{account_username}" if account_username else account_id
     messages = []
@@ -198,6 +228,7 @@ def _poll(
         complete=complete,
         rate_limited_until=rate_limited_until,
         pages=len(pages),
+        backlog=backlog,
     )
 
 

@@ -8,13 +8,14 @@ same mentions again, and their tweet-id claims make the repeats no-ops.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.channels.x import fetch_mentions, make_client, parse_account
+from switchboard.channels.x import Backlog, fetch_mentions, make_client, parse_account
 from switchboard.conversations.inbound import record_inbound
 from switchboard.models import iso_utc, utc_now
 from switchboard.observability import logger, metrics
@@ -45,9 +46,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = utc_now()
     deadline = started + timedelta(milliseconds=context.get_remaining_time_in_millis()) - STORE_MARGIN
     since_id = checkpoints.get(CHECKPOINT)
+    saved = checkpoints.backlog(CHECKPOINT)
+    backlog = Backlog(**saved) if saved else None
     client = make_client(get_secret(settings.x_bearer_token_parameter, settings.secret_max_age_seconds), settings.provider_timeout_seconds)
     poll = fetch_mentions(
-        client, ACCOUNT_ID, since_id, deadline=deadline, now=utc_now, sleep=time.sleep, account_username=ACCOUNT_USERNAME
+        client, ACCOUNT_ID, since_id, deadline=deadline, now=utc_now, sleep=time.sleep, account_username=ACCOUNT_USERNAME, backlog=backlog
     )
     stored = duplicates = 0
     for message in poll.messages:
@@ -56,6 +59,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         stored += not result.duplicate
     if poll.checkpoint:
         checkpoints.advance(CHECKPOINT, int(poll.checkpoint), iso_utc(utc_now()))
+    elif poll.backlog:  # stored what it fetched; the next poll goes on from here
+        checkpoints.save_backlog(CHECKPOINT, asdict(poll.backlog), iso_utc(utc_now()))
     summary = {
         "since_id": since_id,
         "pages": poll.pages,
@@ -65,6 +70,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "checkpoint": poll.checkpoint or since_id,
         "complete": poll.complete,
         "rate_limited_until": iso_utc(poll.rate_limited_until) if poll.rate_limited_until else None,
+        "backlog_from": backlog.next_token if backlog else None,
     }
     logger.info("mentions polled", extra=summary)
     metrics.add_dimension(name="channel", value="x")

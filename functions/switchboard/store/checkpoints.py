@@ -1,4 +1,5 @@
-"""Where a poller stopped: e.g. the newest X mention already stored."""
+"""Where a poller stopped: e.g. the newest X mention already stored, and, while a long
+backlog is walked across polls, where that walk goes on."""
 
 from __future__ import annotations
 
@@ -19,13 +20,28 @@ class CheckpointStore:
         ).get("Item")
         return str(from_item(item)["position"]) if item else None
 
+    def backlog(self, name: str) -> dict[str, str] | None:
+        """{"since_id", "next_token", "newest_id"} of an unfinished walk, or None."""
+        item = self._client.get_item(TableName=self._table, Key=to_item(keys.checkpoint_key(name)), ConsistentRead=True).get("Item")
+        values = from_item(item) if item else {}
+        return values.get("backlog")
+
+    def save_backlog(self, name: str, backlog: dict[str, str], moment: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item(keys.checkpoint_key(name)),
+            UpdateExpression="SET backlog = :backlog, updated_at = :moment",
+            ExpressionAttributeValues=to_values({":backlog": backlog, ":moment": moment}),
+        )
+
     def advance(self, name: str, position: int, moment: str) -> bool:
-        """Move forward only: a slow poll finishing late never moves the checkpoint back."""
+        """Move forward only: a slow poll finishing late never moves the checkpoint back.
+        A backlog walk is done when the checkpoint moves: it is forgotten with it."""
         return update_if(
             self._client,
             TableName=self._table,
             Key=to_item(keys.checkpoint_key(name)),
-            UpdateExpression="SET #position = :position, updated_at = :moment",
+            UpdateExpression="SET #position = :position, updated_at = :moment REMOVE backlog",
             ConditionExpression="attribute_not_exists(#position) OR #position < :position",
             ExpressionAttributeNames={"#position": "position"},
             ExpressionAttributeValues=to_values({":position": position, ":moment": moment}),
