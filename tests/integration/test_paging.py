@@ -266,3 +266,57 @@ def test_an_outbox_failure_mid_escalation_or_mid_digest_loses_nothing(local, tea
     assert [(m["purpose"], m["to"]) for m in sent if m["purpose"] == "page"] == [("page", ben.phone)], "Ben's first page now, the second in his digest"
     assert [m["to"] for m in sent if m["purpose"] == "digest"] == [ana.phone]
     assert tick(later + timedelta(seconds=40), board())["digests"] == 0 and [m for m in drain_outbox() if m["purpose"] == "digest"] == []
+
+
+def test_the_store_down_during_the_router_the_sender_and_the_tick_loses_nothing(local, team, sms_form):
+    """DynamoDB Local stopped (connections refused) while each runs: each fails in a way
+    its event source retries, and once the store is back each retry does its work once."""
+    import json as json_module
+
+    from conftest_helpers import sqs_event
+    from switchboard.store.outbox import OutboxStore
+
+    ana, ben, pages = team
+    form = sms_form(body="the store is about to go down")
+    local.post_sms(form)
+    conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+    client = boto3.client("dynamodb")
+    items = client.query(TableName=os.environ["TABLE_NAME"], KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+                         ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation.conversation_id), ":m": keys.MESSAGE_PREFIX}))["Items"]
+    image = items[0]
+    event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                          "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                          "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}]}
+    router = Template().functions()["RouterFunction"]
+
+    local.stack.stop_dynamodb()
+    try:
+        with pytest.raises(Exception, match="All records failed"):  # a function error: the stream retries the batch
+            invoke(router, event)
+    finally:
+        local.stack.start_dynamodb()
+    assert invoke(router, event) == {"batchItemFailures": []}
+    assert invoke(router, event) == {"batchItemFailures": []}, "a second retry pages nobody twice"
+    (page_sms,) = drain_outbox()
+    assert page_sms["to"] == ana.phone
+
+    sender = Template().functions()["SenderFunction"]
+    local.stack.stop_dynamodb()
+    try:
+        failed = invoke(sender, sqs_event(json_module.dumps(page_sms)))
+    finally:
+        local.stack.start_dynamodb()
+    assert len(failed["batchItemFailures"]) == 1, "the queue redelivers it"
+    assert invoke(sender, sqs_event(json_module.dumps(page_sms))) == {"batchItemFailures": []}
+    assert invoke(sender, sqs_event(json_module.dumps(page_sms))) == {"batchItemFailures": []}
+    assert [m["body"] for m in OutboxStore(client, os.environ["TABLE_NAME"]).list_sms(ana.phone)].count(page_sms["body"]) == 1
+
+    opened = pages.get_page(conversation.conversation_id).opened_at
+    local.stack.stop_dynamodb()
+    try:
+        with pytest.raises(Exception):
+            tick(opened + timedelta(minutes=6), board())
+    finally:
+        local.stack.start_dynamodb()
+    assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1, "the next tick escalates"
+    assert [m["to"] for m in drain_outbox()] == [ben.phone]
