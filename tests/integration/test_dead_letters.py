@@ -141,3 +141,44 @@ def test_an_email_the_function_failed_on_is_handed_to_it_again_with_its_ses_even
     assert "1 redriven" in run_cli(["dlq", "redrive", "inbound"], env).stdout
     stored = local.conversations().find_identity(Identity(IdentityKind.EMAIL, sender), consistent=True)
     assert stored is not None and [m.body for m in local.conversations().get_conversation(stored.conversation_id).messages] == ["Where is my invoice?"]
+
+
+def test_past_the_streams_retention_the_router_redrive_pages_what_still_waits(local, sms_form):
+    """The batch is gone from the stream (here: a shard that no longer exists): the redrive
+    pages the conversations active since the batch that still wait on us without a page."""
+    from datetime import date, datetime, time, timedelta, timezone
+
+    from switchboard.models import Identity, IdentityKind
+    from switchboard.oncall.config import add_agent, load_config, set_rotation
+    from switchboard.oncall.schedule import Agent
+    from switchboard.store import keys
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.pages import PageStore
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    schedule_key = {"pk": {"S": keys.ONCALL_PK}, "sk": {"S": "SCHEDULE"}}
+    schedule_before = client.get_item(TableName=table, Key=schedule_key).get("Item")
+    store = OncallStore(client, table)
+    agent = Agent(f"sam-{unique_number()[-4:]}", "Sam Wu", unique_number())
+    add_agent(store, load_config(store), agent)
+    set_rotation(store, load_config(store), agent_ids=(agent.agent_id,), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
+    try:
+        empty("RouterDeadLetterQueue")
+        form = sms_form(body="still waiting after two days")
+        assert local.post_sms(form).status_code == 200
+        conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+        arrived = (datetime.now(timezone.utc) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        failure = {"requestContext": {"condition": "RetryAttemptsExhausted"},
+                   "DDBStreamBatchInfo": {"shardId": "shardId-00000001700000000000-deadbeef", "startSequenceNumber": "000000000000000000001", "endSequenceNumber": "000000000000000000002",
+                                          "approximateArrivalOfFirstRecord": arrived, "batchSize": 1, "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}}
+        boto3.client("sqs").send_message(QueueUrl=queue_url("RouterDeadLetterQueue"), MessageBody=json.dumps(failure))
+        drain_outbox()
+        redriven = run_cli(["dlq", "redrive", "router"], local.cli_env())
+        assert redriven.returncode == 0 and "no longer holds this batch" in redriven.stdout, redriven.stdout + redriven.stderr
+        assert PageStore(client, table).get_page(conversation.conversation_id).recipients == (agent.agent_id,)
+        assert agent.phone in [m["to"] for m in drain_outbox()]
+    finally:
+        if schedule_before:
+            client.put_item(TableName=table, Item=schedule_before)
+        else:
+            client.delete_item(TableName=table, Key=schedule_key)

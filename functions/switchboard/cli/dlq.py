@@ -7,7 +7,7 @@ Each dead-letter queue holds one kind of failure, and is redriven its own way:
 | outbox  | OutboxDeadLetterQueue  | pages, answers, confirmations unsent    | back onto OutboxQueue (sent once: keyed) |
 | notices | NoticeDeadLetterQueue  | incident notices unsent                 | back onto NoticeQueue (claimed once)     |
 | inbound | InboundDeadLetterQueue | emails EmailFunction failed on          | EmailFunction again, with the SES event  |
-| router  | RouterDeadLetterQueue  | stream batches the router failed on     | the batch's records, read from the stream, to RouterFunction |
+| router  | RouterDeadLetterQueue  | stream batches the router failed on     | the batch's records, read from the stream, to RouterFunction; past the stream's 24 h, the latest message of each conversation that still waits |
 | fanout  | FanoutDeadLetterQueue  | stream batches the fan-out failed on    | the same, to NoticeFanoutFunction        |
 
 A redriven message leaves its dead-letter queue only once its redrive succeeded; every
@@ -168,9 +168,17 @@ def _redriver(spec: DeadLetters, stack_name: str | None, sqs: Any) -> Callable[[
         return again
 
     def replay_batch(body: str) -> None:
-        from switchboard.cli.stream_batch import stream_event
+        from switchboard.cli.stream_batch import StreamTrimmed, stream_event, waiting_unpaged_event
 
-        event = stream_event(json.loads(body)["DDBStreamBatchInfo"], spec.target)
+        batch = json.loads(body)["DDBStreamBatchInfo"]
+        try:
+            event = stream_event(batch, spec.target)
+        except StreamTrimmed:
+            if spec.target != "RouterFunction":
+                raise
+            # Past the stream's 24 hours: the messages are in the table; page what still waits.
+            print(f"the stream no longer holds this batch: paging the conversations that still wait since {batch.get('approximateArrivalOfFirstRecord')}")
+            event = waiting_unpaged_event(batch)
         if not event["Records"]:
             return  # none of the batch's records is one the function takes
         result = invoke_function(stack_name, spec.target, event)

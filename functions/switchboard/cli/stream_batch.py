@@ -15,6 +15,10 @@ from switchboard.cli.environment import required_env
 STREAM_RETENTION = "24 hours"
 
 
+class StreamTrimmed(RuntimeError):
+    """The stream no longer holds the batch (it keeps 24 hours)."""
+
+
 def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
     import boto3
     from botocore.exceptions import ClientError
@@ -41,7 +45,7 @@ def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in ("TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"):
-            raise RuntimeError(
+            raise StreamTrimmed(
                 f"the stream no longer holds this batch (it keeps {STREAM_RETENTION}): its items are in the table, "
                 "so check `switchboard conversations list` for what still waits"
             ) from None
@@ -57,6 +61,50 @@ def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
             "eventID": raw["eventID"], "eventName": raw["eventName"], "eventVersion": raw.get("eventVersion", "1.1"),
             "eventSource": "aws:dynamodb", "awsRegion": raw.get("awsRegion", ""), "dynamodb": jsonable(dynamodb),
             "eventSourceARN": batch.get("streamArn", stream_arn),
+        }
+        if accepts.matches(record):
+            records.append(record)
+    return {"Records": records}
+
+
+def waiting_unpaged_event(batch: dict[str, Any], limit: int = 10_000) -> dict[str, Any]:
+    """When the stream no longer holds a router batch: the latest customer message of each
+    conversation active since the batch that still waits on us, as the stream records the
+    router takes. The router pages those without a live page and leaves the rest alone."""
+    from datetime import datetime, timedelta
+
+    import boto3
+
+    from switchboard.store import keys
+    from switchboard.store.conversations import ConversationStore
+    from switchboard.store.dynamo import to_values
+
+    from local_stack.event_filter import compile_filter_criteria
+    from local_stack.template import Template
+
+    (source,) = Template().functions()["RouterFunction"].events_of_type("DynamoDB").values()
+    accepts = compile_filter_criteria(source.get("FilterCriteria"))  # as Lambda filters: no unverified mail, no keyword
+    client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
+    first = batch.get("approximateArrivalOfFirstRecord")
+    since = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(minutes=1) if first else None
+    records = []
+    for conversation in ConversationStore(client, table).list_conversations(limit=limit, active_since=since):
+        if conversation.status.value != "waiting_on_us":
+            continue
+        newest = client.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+            ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation.conversation_id), ":m": keys.MESSAGE_PREFIX}),
+            ScanIndexForward=False,
+            Limit=20,
+        )["Items"]
+        inbound = next((item for item in newest if item.get("direction", {}).get("S") == "inbound"), None)
+        if inbound is None:
+            continue
+        record = {
+            "eventID": f"reconcile-{conversation.conversation_id}", "eventName": "INSERT", "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "", "eventSourceARN": batch.get("streamArn", ""),
+            "dynamodb": {"Keys": {"pk": inbound["pk"], "sk": inbound["sk"]}, "NewImage": inbound, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         }
         if accepts.matches(record):
             records.append(record)
