@@ -37,7 +37,7 @@ def subscribe(form: dict[str, str], source_ip: str) -> dict:
     return invoke(Template().functions()["SubscriptionLinksFunction"], event)
 
 
-def clear_of_window_edge(window_seconds: int, margin: float = 20.0) -> None:
+def clear_of_window_edge(window_seconds: int, margin: float = 8.0) -> None:
     """Wait out the end of the current rate-limit window when it is near, so a test's
     requests all fall in one window (the limits count per fixed window)."""
     left = window_seconds - time.time() % window_seconds
