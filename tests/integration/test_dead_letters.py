@@ -182,3 +182,38 @@ def test_past_the_streams_retention_the_router_redrive_pages_what_still_waits(lo
             client.put_item(TableName=table, Item=schedule_before)
         else:
             client.delete_item(TableName=table, Key=schedule_key)
+
+
+def test_past_the_streams_retention_the_fanout_redrive_resumes_the_jobs_not_done(local):
+    """A fan-out whose stream record is gone: its job item is still in the table, not done;
+    the redrive hands it to the fan-out, which queues the update's notices."""
+    from datetime import datetime, timedelta, timezone
+
+    from conftest_helpers import drain_notices
+    from switchboard.incident_model import Component, Impact
+    from switchboard.incidents.service import IncidentDesk
+    from switchboard.store.incidents import IncidentStore
+    from switchboard.store.notices import NoticeStore
+    from switchboard.store.subscribers import SubscriberStore
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    incidents, notices = IncidentStore(client, table), NoticeStore(client, table)
+    component = f"api-{uuid.uuid4().hex[:6]}"
+    incidents.put_component(Component(component, "API"))
+    reader = unique_number()
+    SubscriberStore(client, table).subscribe("sms", reader, (component,), "cli", datetime.now(timezone.utc))
+    empty("FanoutDeadLetterQueue")
+    drain_notices()
+    change = IncidentDesk(incidents, notices).open("API errors", Impact.MAJOR, (component,), "Looking into it.", datetime.now(timezone.utc))
+    update_id = change.incident.updates[0].update_id
+    assert not notices.job(update_id).done, "no driver ran: as if the fan-out failed every retry"
+    arrived = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    failure = {"requestContext": {"condition": "RetryAttemptsExhausted"},
+               "DDBStreamBatchInfo": {"shardId": "shardId-00000001700000000000-deadbeef", "startSequenceNumber": "000000000000000000001",
+                                      "endSequenceNumber": "000000000000000000002", "approximateArrivalOfFirstRecord": arrived, "batchSize": 1}}
+    boto3.client("sqs").send_message(QueueUrl=queue_url("FanoutDeadLetterQueue"), MessageBody=json.dumps(failure))
+
+    redriven = run_cli(["dlq", "redrive", "fanout"], local.cli_env())
+    assert redriven.returncode == 0 and "resuming the fan-outs not done" in redriven.stdout, redriven.stdout + redriven.stderr
+    assert notices.job(update_id).done
+    assert reader in [m["to"] for m in drain_notices()]

@@ -8,7 +8,7 @@ Each dead-letter queue holds one kind of failure, and is redriven its own way:
 | notices | NoticeDeadLetterQueue  | incident notices unsent                 | back onto NoticeQueue (claimed once)     |
 | inbound | InboundDeadLetterQueue | emails EmailFunction failed on          | EmailFunction again, with the SES event  |
 | router  | RouterDeadLetterQueue  | stream batches the router failed on     | the batch's records, read from the stream, to RouterFunction; past the stream's 24 h, the latest message of each conversation that still waits |
-| fanout  | FanoutDeadLetterQueue  | stream batches the fan-out failed on    | the same, to NoticeFanoutFunction        |
+| fanout  | FanoutDeadLetterQueue  | stream batches the fan-out failed on    | the same, to NoticeFanoutFunction; past 24 h, every fan-out job since the batch not done |
 
 A redriven message leaves its dead-letter queue only once its redrive succeeded; every
 target is idempotent, so a redrive that stops halfway can simply be run again.
@@ -168,17 +168,20 @@ def _redriver(spec: DeadLetters, stack_name: str | None, sqs: Any) -> Callable[[
         return again
 
     def replay_batch(body: str) -> None:
-        from switchboard.cli.stream_batch import StreamTrimmed, stream_event, waiting_unpaged_event
+        from switchboard.cli.stream_batch import StreamTrimmed, stream_event, unfinished_fanouts_event, waiting_unpaged_event
 
         batch = json.loads(body)["DDBStreamBatchInfo"]
         try:
             event = stream_event(batch, spec.target)
         except StreamTrimmed:
-            if spec.target != "RouterFunction":
-                raise
-            # Past the stream's 24 hours: the messages are in the table; page what still waits.
-            print(f"the stream no longer holds this batch: paging the conversations that still wait since {batch.get('approximateArrivalOfFirstRecord')}")
-            event = waiting_unpaged_event(batch)
+            # Past the stream's 24 hours; what it held is in the table: redo what is undone.
+            since = batch.get("approximateArrivalOfFirstRecord")
+            if spec.target == "RouterFunction":
+                print(f"the stream no longer holds this batch: paging the conversations that still wait since {since}")
+                event = waiting_unpaged_event(batch)
+            else:
+                print(f"the stream no longer holds this batch: resuming the fan-outs not done since {since}")
+                event = unfinished_fanouts_event(batch)
         if not event["Records"]:
             return  # none of the batch's records is one the function takes
         result = invoke_function(stack_name, spec.target, event)

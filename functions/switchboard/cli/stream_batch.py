@@ -109,3 +109,35 @@ def waiting_unpaged_event(batch: dict[str, Any], limit: int = 10_000) -> dict[st
         if accepts.matches(record):
             records.append(record)
     return {"Records": records}
+
+
+def unfinished_fanouts_event(batch: dict[str, Any]) -> dict[str, Any]:
+    """When the stream no longer holds a fan-out batch: the fan-out job of every update made
+    since the batch that is not done, as the stream records the fan-out takes (each job
+    resumes at its cursor; a done one is left alone)."""
+    from datetime import datetime, timedelta
+
+    import boto3
+
+    from switchboard.store import keys
+    from switchboard.store.dynamo import to_item
+    from switchboard.store.incidents import IncidentStore
+
+    client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
+    first = batch.get("approximateArrivalOfFirstRecord")
+    since = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(minutes=1) if first else None
+    records = []
+    # Incidents opened up to 30 days before it (an old incident's late update counts), open ones whenever.
+    for incident in IncidentStore(client, table).list(since=since - timedelta(days=30) if since else None):
+        for update in incident.updates:
+            if since is not None and update.created_at < since:
+                continue
+            job = client.get_item(TableName=table, Key=to_item(keys.fanout_job_key(update.update_id)), ConsistentRead=True).get("Item")
+            if job is None or job.get("done", {}).get("BOOL"):
+                continue
+            records.append({
+                "eventID": f"reconcile-{update.update_id}", "eventName": "INSERT", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "", "eventSourceARN": batch.get("streamArn", ""),
+                "dynamodb": {"Keys": {"pk": job["pk"], "sk": job["sk"]}, "NewImage": job, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            })
+    return {"Records": records}
