@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from switchboard.store import keys
-from switchboard.store.dynamo import to_item, to_values
+from switchboard.store.dynamo import to_item, to_values, update_if
 
 
 @dataclass(frozen=True)
@@ -50,19 +48,15 @@ class RateLimits:
         start = int(now.timestamp()) // seconds * seconds
         ends = start + seconds
         digest = hashlib.sha256(f"{limit.name}#{caller}".encode()).hexdigest()[:32]
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.rate_limit_key(limit.name, digest, start)),
-                UpdateExpression="ADD #count :one SET #type = :type, #expires = :expires",
-                ConditionExpression="attribute_not_exists(#count) OR #count < :allowed",
-                ExpressionAttributeNames={"#count": "count", "#type": "type", "#expires": keys.TTL_ATTRIBUTE},
-                ExpressionAttributeValues=to_values({":one": 1, ":type": "rate_limit", ":expires": ends, ":allowed": limit.allowed}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return max(1, math.ceil(ends - now.timestamp()))
-        return None
+        counted = update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.rate_limit_key(limit.name, digest, start)),
+            UpdateExpression="ADD #count :one SET #type = :type, #expires = :expires",
+            ConditionExpression="attribute_not_exists(#count) OR #count < :allowed",
+            ExpressionAttributeNames={"#count": "count", "#type": "type", "#expires": keys.TTL_ATTRIBUTE},
+            ExpressionAttributeValues=to_values({":one": 1, ":type": "rate_limit", ":expires": ends, ":allowed": limit.allowed}),
+        )
+        return None if counted else max(1, math.ceil(ends - now.timestamp()))
 
 

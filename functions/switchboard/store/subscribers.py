@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from switchboard.models import iso_utc
 from switchboard.store import keys
-from switchboard.store.dynamo import from_item, to_item, to_values
+from switchboard.store.dynamo import from_item, to_item, to_values, update_if
 
 # How long an emailed "confirm your subscription" link stays valid.
 CONFIRMATION_LIFETIME = timedelta(days=2)
@@ -150,19 +150,14 @@ class SubscriberStore:
 
     def mark_used(self, token: str, now: datetime) -> bool:
         """Spend a single-use (confirmation) token; False when it was spent already."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.token_key(token)),
-                UpdateExpression="SET used_at = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
-                ExpressionAttributeValues=to_values({":now": iso_utc(now)}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.token_key(token)),
+            UpdateExpression="SET used_at = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
+            ExpressionAttributeValues=to_values({":now": iso_utc(now)}),
+        )
 
     def link_token(self, channel: str, address: str) -> str:
         """A lasting unsubscribe token for an address that is not a subscriber (a customer
