@@ -297,70 +297,61 @@ class ConversationStore:
         Its request id is claimed like an inbound provider id: DuplicateMessage on a retry.
         """
         now = iso_utc(message.received_at)
-        claims = self._claims(message, route, message_id)
-        transaction = [
-            *claims,
+        first_response = (
+            ", first_response_seconds = if_not_exists(first_response_seconds, :waited),"
+            " first_response_at = if_not_exists(first_response_at, :now)"
+            if waited is not None
+            else ""
+        )
+        self._append_by_agent(
+            message,
+            route,
+            message_id,
+            Direction.OUTBOUND,
+            "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity, last_message_preview = :preview"
+            + first_response
+            + " REMOVE waiting_since ADD message_count :one",
             {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": to_item(message_item(message, route, message_id, Direction.OUTBOUND)),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
+                ":waiting": ConversationStatus.WAITING_ON_CUSTOMER.value,
+                ":now": now,
+                ":activity": f"{now}#{route.conversation_id}",
+                ":preview": ("→ " + " ".join(message.body.split()))[:PREVIEW_LENGTH],
+                **({":waited": Decimal(str(round(waited.total_seconds(), 3)))} if waited is not None else {}),
             },
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": to_item(keys.conversation_key(route.conversation_id)),
-                    "UpdateExpression": (
-                        "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity,"
-                        " last_message_preview = :preview"
-                        + (
-                            ", first_response_seconds = if_not_exists(first_response_seconds, :waited),"
-                            " first_response_at = if_not_exists(first_response_at, :now)"
-                            if waited is not None
-                            else ""
-                        )
-                        + " REMOVE waiting_since ADD message_count :one"
-                    ),
-                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": to_values(
-                        {
-                            ":waiting": ConversationStatus.WAITING_ON_CUSTOMER.value,
-                            ":now": now,
-                            ":activity": f"{now}#{route.conversation_id}",
-                            ":preview": ("→ " + " ".join(message.body.split()))[:PREVIEW_LENGTH],
-                            ":one": 1,
-                            **({":waited": Decimal(str(round(waited.total_seconds(), 3)))} if waited is not None else {}),
-                        }
-                    ),
-                }
-            },
-        ]
-        self._write_claimed(transaction, first_claim=0, claims=len(claims))
+            {"#status": "status"},
+        )
 
     def append_internal(self, message: InboundMessage, route: Route, message_id: str) -> None:
         """A note between agents (a takeover): in the stream, but the customer's wait and
         the conversation's status are untouched. DuplicateMessage on a retried request."""
+        self._append_by_agent(message, route, message_id, Direction.INTERNAL, "ADD message_count :one", {})
+
+    def _append_by_agent(
+        self, message: InboundMessage, route: Route, message_id: str, direction: Direction,
+        conversation_update: str, values: dict[str, Any], names: dict[str, str] | None = None,
+    ) -> None:
+        """One transaction: the request id claimed, the message put, the conversation updated
+        (counted with `:one`), unless it was merged away meanwhile."""
         claims = self._claims(message, route, message_id)
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item(keys.conversation_key(route.conversation_id)),
+            "UpdateExpression": conversation_update,
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+            "ExpressionAttributeValues": to_values({**values, ":one": 1}),
+        }
+        if names:
+            update["ExpressionAttributeNames"] = names
         transaction = [
             *claims,
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item(message_item(message, route, message_id, Direction.INTERNAL)),
+                    "Item": to_item(message_item(message, route, message_id, direction)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": to_item(keys.conversation_key(route.conversation_id)),
-                    "UpdateExpression": "ADD message_count :one",
-                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
-                    "ExpressionAttributeValues": to_values({":one": 1}),
-                }
-            },
+            {"Update": update},
         ]
         self._write_claimed(transaction, first_claim=0, claims=len(claims))
 
