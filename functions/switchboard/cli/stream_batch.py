@@ -19,13 +19,37 @@ class StreamTrimmed(RuntimeError):
     """The stream no longer holds the batch (it keeps 24 hours)."""
 
 
+def _accepts(function_id: str) -> Any:
+    """The function's own FilterCriteria (template.yaml), as Lambda applies them."""
+    from local_stack.event_filter import compile_filter_criteria
+    from local_stack.template import Template
+
+    (source,) = Template().functions()[function_id].events_of_type("DynamoDB").values()
+    return compile_filter_criteria(source.get("FilterCriteria"))
+
+
+def _insert(event_id: str, item: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A stream record inserting `item` (a low-level DynamoDB item), as Lambda delivers one."""
+    return {
+        "eventID": event_id, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "",
+        "eventSourceARN": stream_arn,
+        "dynamodb": {"Keys": {"pk": item["pk"], "sk": item["sk"]}, "NewImage": item, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+
+
+def _since_batch(batch: dict[str, Any]) -> Any:
+    """A minute before the batch's first record arrived (None if it does not say)."""
+    from datetime import datetime, timedelta
+
+    first = batch.get("approximateArrivalOfFirstRecord")
+    return datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(minutes=1) if first else None
+
+
 def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
     import boto3
     from botocore.exceptions import ClientError
 
     from local_stack.drivers.lambda_json import epoch_seconds, jsonable
-    from local_stack.event_filter import compile_filter_criteria
-    from local_stack.template import Template
 
     table = required_env("TABLE_NAME")
     stream_arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
@@ -50,8 +74,7 @@ def stream_event(batch: dict[str, Any], function_id: str) -> dict[str, Any]:
                 "so check `switchboard conversations list` for what still waits"
             ) from None
         raise
-    (source,) = Template().functions()[function_id].events_of_type("DynamoDB").values()
-    accepts = compile_filter_criteria(source.get("FilterCriteria"))
+    accepts = _accepts(function_id)
     records = []
     for raw in raw_records:
         dynamodb = dict(raw["dynamodb"])
@@ -71,24 +94,16 @@ def waiting_unpaged_event(batch: dict[str, Any], limit: int = 10_000) -> dict[st
     """When the stream no longer holds a router batch: the latest customer message of each
     conversation active since the batch that still waits on us, as the stream records the
     router takes. The router pages those without a live page and leaves the rest alone."""
-    from datetime import datetime, timedelta
-
     import boto3
 
     from switchboard.store import keys
     from switchboard.store.conversations import ConversationStore
     from switchboard.store.dynamo import to_values
 
-    from local_stack.event_filter import compile_filter_criteria
-    from local_stack.template import Template
-
-    (source,) = Template().functions()["RouterFunction"].events_of_type("DynamoDB").values()
-    accepts = compile_filter_criteria(source.get("FilterCriteria"))  # as Lambda filters: no unverified mail, no keyword
+    accepts = _accepts("RouterFunction")  # as Lambda filters: no unverified mail, no keyword
     client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
-    first = batch.get("approximateArrivalOfFirstRecord")
-    since = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(minutes=1) if first else None
     records = []
-    for conversation in ConversationStore(client, table).list_conversations(limit=limit, active_since=since):
+    for conversation in ConversationStore(client, table).list_conversations(limit=limit, active_since=_since_batch(batch)):
         if conversation.status.value != "waiting_on_us":
             continue
         newest = client.query(
@@ -101,11 +116,7 @@ def waiting_unpaged_event(batch: dict[str, Any], limit: int = 10_000) -> dict[st
         inbound = next((item for item in newest if item.get("direction", {}).get("S") == "inbound"), None)
         if inbound is None:
             continue
-        record = {
-            "eventID": f"reconcile-{conversation.conversation_id}", "eventName": "INSERT", "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb", "awsRegion": "", "eventSourceARN": batch.get("streamArn", ""),
-            "dynamodb": {"Keys": {"pk": inbound["pk"], "sk": inbound["sk"]}, "NewImage": inbound, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        }
+        record = _insert(f"reconcile-{conversation.conversation_id}", inbound, batch.get("streamArn", ""))
         if accepts.matches(record):
             records.append(record)
     return {"Records": records}
@@ -115,7 +126,7 @@ def unfinished_fanouts_event(batch: dict[str, Any]) -> dict[str, Any]:
     """When the stream no longer holds a fan-out batch: the fan-out job of every update made
     since the batch that is not done, as the stream records the fan-out takes (each job
     resumes at its cursor; a done one is left alone)."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     import boto3
 
@@ -124,8 +135,7 @@ def unfinished_fanouts_event(batch: dict[str, Any]) -> dict[str, Any]:
     from switchboard.store.incidents import IncidentStore
 
     client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
-    first = batch.get("approximateArrivalOfFirstRecord")
-    since = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(minutes=1) if first else None
+    since = _since_batch(batch)
     records = []
     # Incidents opened up to 30 days before it (an old incident's late update counts), open ones whenever.
     for incident in IncidentStore(client, table).list(since=since - timedelta(days=30) if since else None):
@@ -133,11 +143,6 @@ def unfinished_fanouts_event(batch: dict[str, Any]) -> dict[str, Any]:
             if since is not None and update.created_at < since:
                 continue
             job = client.get_item(TableName=table, Key=to_item(keys.fanout_job_key(update.update_id)), ConsistentRead=True).get("Item")
-            if job is None or job.get("done", {}).get("BOOL"):
-                continue
-            records.append({
-                "eventID": f"reconcile-{update.update_id}", "eventName": "INSERT", "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb", "awsRegion": "", "eventSourceARN": batch.get("streamArn", ""),
-                "dynamodb": {"Keys": {"pk": job["pk"], "sk": job["sk"]}, "NewImage": job, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            })
+            if job is not None and not job.get("done", {}).get("BOOL"):
+                records.append(_insert(f"reconcile-{update.update_id}", job, batch.get("streamArn", "")))
     return {"Records": records}
