@@ -47,16 +47,15 @@ def test_an_unsent_page_in_the_outbox_dead_letters_is_listed_then_sent_again_onc
     assert json.loads(run_cli(["dlq", "list", "--json"], env).stdout)["outbox"] == 0
 
 
-def test_a_stream_batch_the_router_gave_up_on_is_read_back_and_paged(local, sms_form):
-    """The router failed every retry on a customer's message: the OnFailure record names the
-    batch; the redrive reads it from the table's stream and the router pages it."""
-    from switchboard.oncall.config import add_agent, load_config, set_rotation
-    from switchboard.oncall.schedule import Agent
-    from switchboard.store.oncall import OncallStore
-    from switchboard.store.pages import PageStore
+@pytest.fixture
+def on_call(local):
+    """A new agent alone in the rotation, on call at every hour; the schedule as it was after."""
     from datetime import date, time
 
+    from switchboard.oncall.config import add_agent, load_config, set_rotation
+    from switchboard.oncall.schedule import Agent
     from switchboard.store import keys
+    from switchboard.store.oncall import OncallStore
 
     client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
     schedule_key = {"pk": {"S": keys.ONCALL_PK}, "sk": {"S": "SCHEDULE"}}
@@ -65,18 +64,20 @@ def test_a_stream_batch_the_router_gave_up_on_is_read_back_and_paged(local, sms_
     agent = Agent(f"rita-{unique_number()[-4:]}", "Rita Moreno", unique_number())
     add_agent(store, load_config(store), agent)
     set_rotation(store, load_config(store), agent_ids=(agent.agent_id,), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
-    try:
-        redrive_a_router_batch(local, sms_form, client, table, agent)
-    finally:  # later tests find the schedule as it was
-        if schedule_before:
-            client.put_item(TableName=table, Item=schedule_before)
-        else:
-            client.delete_item(TableName=table, Key=schedule_key)
+    yield agent
+    if schedule_before:  # later tests find the schedule as it was
+        client.put_item(TableName=table, Item=schedule_before)
+    else:
+        client.delete_item(TableName=table, Key=schedule_key)
 
 
-def redrive_a_router_batch(local, sms_form, client, table, agent):
+def test_a_stream_batch_the_router_gave_up_on_is_read_back_and_paged(local, sms_form, on_call):
+    """The router failed every retry on a customer's message: the OnFailure record names the
+    batch; the redrive reads it from the table's stream and the router pages it."""
     from switchboard.store.pages import PageStore
 
+    agent = on_call
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
     empty("RouterDeadLetterQueue")
     streams = boto3.client("dynamodbstreams")
     stream_arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
@@ -143,45 +144,30 @@ def test_an_email_the_function_failed_on_is_handed_to_it_again_with_its_ses_even
     assert stored is not None and [m.body for m in local.conversations().get_conversation(stored.conversation_id).messages] == ["Where is my invoice?"]
 
 
-def test_past_the_streams_retention_the_router_redrive_pages_what_still_waits(local, sms_form):
+def test_past_the_streams_retention_the_router_redrive_pages_what_still_waits(local, sms_form, on_call):
     """The batch is gone from the stream (here: a shard that no longer exists): the redrive
     pages the conversations active since the batch that still wait on us without a page."""
-    from datetime import date, datetime, time, timedelta, timezone
+    from datetime import datetime, timedelta, timezone
 
     from switchboard.models import Identity, IdentityKind
-    from switchboard.oncall.config import add_agent, load_config, set_rotation
-    from switchboard.oncall.schedule import Agent
-    from switchboard.store import keys
-    from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
 
+    agent = on_call
     client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
-    schedule_key = {"pk": {"S": keys.ONCALL_PK}, "sk": {"S": "SCHEDULE"}}
-    schedule_before = client.get_item(TableName=table, Key=schedule_key).get("Item")
-    store = OncallStore(client, table)
-    agent = Agent(f"sam-{unique_number()[-4:]}", "Sam Wu", unique_number())
-    add_agent(store, load_config(store), agent)
-    set_rotation(store, load_config(store), agent_ids=(agent.agent_id,), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
-    try:
-        empty("RouterDeadLetterQueue")
-        form = sms_form(body="still waiting after two days")
-        assert local.post_sms(form).status_code == 200
-        conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
-        arrived = (datetime.now(timezone.utc) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        failure = {"requestContext": {"condition": "RetryAttemptsExhausted"},
-                   "DDBStreamBatchInfo": {"shardId": "shardId-00000001700000000000-deadbeef", "startSequenceNumber": "000000000000000000001", "endSequenceNumber": "000000000000000000002",
-                                          "approximateArrivalOfFirstRecord": arrived, "batchSize": 1, "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}}
-        boto3.client("sqs").send_message(QueueUrl=queue_url("RouterDeadLetterQueue"), MessageBody=json.dumps(failure))
-        drain_outbox()
-        redriven = run_cli(["dlq", "redrive", "router"], local.cli_env())
-        assert redriven.returncode == 0 and "no longer holds this batch" in redriven.stdout, redriven.stdout + redriven.stderr
-        assert PageStore(client, table).get_page(conversation.conversation_id).recipients == (agent.agent_id,)
-        assert agent.phone in [m["to"] for m in drain_outbox()]
-    finally:
-        if schedule_before:
-            client.put_item(TableName=table, Item=schedule_before)
-        else:
-            client.delete_item(TableName=table, Key=schedule_key)
+    empty("RouterDeadLetterQueue")
+    form = sms_form(body="still waiting after two days")
+    assert local.post_sms(form).status_code == 200
+    conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+    arrived = (datetime.now(timezone.utc) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    failure = {"requestContext": {"condition": "RetryAttemptsExhausted"},
+               "DDBStreamBatchInfo": {"shardId": "shardId-00000001700000000000-deadbeef", "startSequenceNumber": "000000000000000000001", "endSequenceNumber": "000000000000000000002",
+                                      "approximateArrivalOfFirstRecord": arrived, "batchSize": 1, "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}}
+    boto3.client("sqs").send_message(QueueUrl=queue_url("RouterDeadLetterQueue"), MessageBody=json.dumps(failure))
+    drain_outbox()
+    redriven = run_cli(["dlq", "redrive", "router"], local.cli_env())
+    assert redriven.returncode == 0 and "no longer holds this batch" in redriven.stdout, redriven.stdout + redriven.stderr
+    assert PageStore(client, table).get_page(conversation.conversation_id).recipients == (agent.agent_id,)
+    assert agent.phone in [m["to"] for m in drain_outbox()]
 
 
 def test_past_the_streams_retention_the_fanout_redrive_resumes_the_jobs_not_done(local):
