@@ -168,7 +168,7 @@ def deliver(document: dict[str, Any]) -> dict[str, Any]:
 
 def _answer_undelivered(message: OutboundMessage, reason: str) -> None:
     """The agent was told "Sent to ..."; now the stream and their phone say it was not."""
-    from switchboard.conversations.undelivered import answer_undelivered
+    from switchboard.oncall.undelivered import answer_undelivered
     from switchboard.store.conversations import ConversationStore
     from switchboard.store.oncall import OncallStore
     from switchboard.store.queue import OutboxQueue

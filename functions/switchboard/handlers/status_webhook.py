@@ -76,7 +76,7 @@ def _follow_up(delivery: dict[str, Any], status: str, error_code: str | None, no
 def _answer_undelivered(delivery: dict[str, Any], error_code: str | None, now: datetime) -> None:
     """Twilio could not deliver an agent's answer: the stream and the agent hear it."""
     from switchboard.channels.sms_outbound import PERMANENT_ERRORS
-    from switchboard.conversations.undelivered import answer_undelivered
+    from switchboard.oncall.undelivered import answer_undelivered
     from switchboard.store.oncall import OncallStore
     from switchboard.store.queue import OutboxQueue
 

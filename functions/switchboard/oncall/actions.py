@@ -107,7 +107,7 @@ def _refusal(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> s
     conversation = _conversation(conversation_id, desk)
     holders = sorted(page.agents | set(page.recipients)) if page else []
     whose = f"was paged to {', '.join(holders)}" if holders else "was paged to nobody yet"
-    return f"{_label(conversation)} {whose} and you are not on call: nothing done. Reply {conversation.short_code} TAKE to take it over."
+    return f"{conversation_label(conversation)} {whose} and you are not on call: nothing done. Reply {conversation.short_code} TAKE to take it over."
 
 
 def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
@@ -116,7 +116,7 @@ def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_
     Recorded in the stream as an internal note, so everyone sees who took it from whom.
     """
     conversation = _conversation(conversation_id, desk)
-    label, code = _label(conversation), conversation.short_code
+    label, code = conversation_label(conversation), conversation.short_code
     before = desk.pages.take(conversation_id, agent.agent_id, now)
     if before is None:
         return Outcome(f"{label} was never paged: nothing to take over.", conversation_id)
@@ -150,7 +150,7 @@ def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_
 def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
     """Claim the conversation's live page; the answer says what really happened."""
     conversation = _conversation(conversation_id, desk)
-    label, code = _label(conversation), conversation.short_code
+    label, code = conversation_label(conversation), conversation.short_code
     page = desk.pages.get_page(conversation_id)
     if page and page.status == PageStatus.ACKED and page.acked_by == agent.agent_id:
         return Outcome(f"{label} is already yours. Reply {code} <answer> to answer.", conversation_id)
@@ -171,7 +171,7 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     desk.conversations.resolve_conversation(conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
     desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
-    return Outcome(f"{_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
+    return Outcome(f"{conversation_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
 
 
 def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
@@ -205,9 +205,9 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     try:
         desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id, waited)
     except DuplicateMessage:
-        return Outcome(f"Already sent to {_label(conversation)}.", conversation_id)
+        return Outcome(f"Already sent to {conversation_label(conversation)}.", conversation_id)
     desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
-    return Outcome(f"Sent to {_label(conversation)}.", conversation_id, waited, reply["channel"])
+    return Outcome(f"Sent to {conversation_label(conversation)}.", conversation_id, waited, reply["channel"])
 
 
 def _outbound(
@@ -223,7 +223,7 @@ def _outbound(
     }
     if reply["channel"] in SMS_REPLY_CHANNELS:
         if reply["address"].startswith("withheld:"):  # the caller hid their number: nobody to text
-            raise ActionError(f"{_label(conversation)} called from a withheld number: there is no number to answer.")
+            raise ActionError(f"{conversation_label(conversation)} called from a withheld number: there is no number to answer.")
         return OutboundMessage(channel=Channel.SMS, to=reply["address"], **common), ()
     if reply["channel"] == Channel.EMAIL.value and desk.support_email_address:
         # Our Message-ID is claimed with the stored answer: the customer's reply to it
@@ -243,7 +243,7 @@ def _outbound(
         if len(text) > X_POST_MAX_LENGTH:
             raise ActionError(f"An answer on X is at most {X_POST_MAX_LENGTH} characters; this one has {len(text)}.")
         return OutboundMessage(channel=Channel.X, to=reply["post_id"], **common), ()
-    raise ActionError(f"{_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
+    raise ActionError(f"{conversation_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
 
 
 def _conversation(conversation_id: str, desk: Desk) -> Conversation:
@@ -254,6 +254,7 @@ def _conversation(conversation_id: str, desk: Desk) -> Conversation:
     return conversation
 
 
-def _label(conversation: Conversation) -> str:
+def conversation_label(conversation: Conversation) -> str:
+    """How an agent's SMS names a conversation: '4821 (Jane Doe)'."""
     code = f"{conversation.short_code} " if conversation.short_code else ""
     return f"{code}({conversation.customer_name or conversation.customer_identity.value})"

@@ -10,9 +10,9 @@ callback or record marks and tells once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
+from switchboard.oncall.actions import conversation_label
 from switchboard.oncall.config import get_agent
 from switchboard.store.conversations import ConversationStore, Route
 from switchboard.store.oncall import OncallStore
@@ -40,7 +40,7 @@ def answer_undelivered(
     if agent is None:  # a desk answer (the CLI shows the mark), or an agent since removed
         return marked
     summary = conversations.get_summary(conversation_id)
-    label = _label(summary) if summary else "your answer's conversation"
+    label = conversation_label(summary) if summary else "your answer's conversation"
     code = summary.short_code if summary and summary.short_code else "<n>"
     text = f"Not delivered to {label}: {reason}. Reach them another way, then {code} RESOLVE."
     outbox.send(
@@ -56,7 +56,3 @@ def answer_undelivered(
     )
     return marked
 
-
-def _label(summary: Any) -> str:
-    code = f"{summary.short_code} " if summary.short_code else ""
-    return f"{code}({summary.customer_name or summary.customer_identity.value})"
