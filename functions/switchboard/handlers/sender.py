@@ -84,10 +84,8 @@ def _send_sms(message: OutboundMessage) -> Sent:
         # The auth token may have been rotated: once more with it fetched afresh. Refused
         # again, it is a temporary failure (retried, then dead-lettered: the alarm says so).
         logger.warning("Twilio refused our credentials; fetching the auth token afresh")
-        sms_sender.cache_clear()
-        sender = sms_sender(fresh_token=True)
-        sms_sender.cache_clear()
-        return sender.send(message.to, message.body, callback)
+        sms_sender.cache_clear()  # the next send makes its client from the token fetched now
+        return sms_sender(fresh_token=True).send(message.to, message.body, callback)
 
 
 @cache
