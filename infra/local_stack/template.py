@@ -126,17 +126,19 @@ class Template:
     def http_api_auth(self, api_id: Any = None) -> dict[str, Any]:
         """The Auth of the HttpApi an event names (ApiId: !Ref X; none: SAM's implicit API),
         with Globals.HttpApi.Auth under it, as SAM merges Globals into every HttpApi."""
-        auth = dict(self.document.get("Globals", {}).get("HttpApi", {}).get("Auth") or {})
+        return self._http_api_setting(api_id, "Auth")
+
+    def _http_api_setting(self, api_id: Any, name: str) -> dict[str, Any]:
+        """One map-valued property of the HttpApi an event names, over Globals.HttpApi's."""
+        merged = dict(self.document.get("Globals", {}).get("HttpApi", {}).get(name) or {})
         if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str):
-            auth.update(self.resources.get(api_id["Ref"], {}).get("Properties", {}).get("Auth") or {})
-        return auth
+            merged.update(self.resources.get(api_id["Ref"], {}).get("Properties", {}).get(name) or {})
+        return merged
 
     def _route_throttle(self, props: dict[str, Any]) -> Throttle | None:
-        """The event's RouteSettings over its HttpApi's DefaultRouteSettings, as SAM
+        """The event's RouteSettings over its HttpApi's (and Globals.HttpApi's) DefaultRouteSettings, as SAM
         writes them into the stage; None when neither sets both limits."""
-        api_id = props.get("ApiId")
-        api = self.resources.get(api_id["Ref"], {}) if isinstance(api_id, dict) and isinstance(api_id.get("Ref"), str) else {}
-        settings = {**(api.get("Properties", {}).get("DefaultRouteSettings") or {}), **(props.get("RouteSettings") or {})}
+        settings = {**self._http_api_setting(props.get("ApiId"), "DefaultRouteSettings"), **(props.get("RouteSettings") or {})}
         rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
         if rate is None or burst is None:
             return None
