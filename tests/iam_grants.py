@@ -132,8 +132,12 @@ def _expanded(template_path: str) -> dict[str, Any]:
 
     with open(template_path) as source:
         document = yaml_parse(source.read())
-    # The transform wants a deployable CodeUri; where the code lives does not change a role.
+    # The transform wants deployable code (as `sam package` writes it); where the code lives
+    # does not change a role.
     document.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = "s3://example-bucket/code.zip"
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://example-bucket/layer.zip"
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = REGION
     try:

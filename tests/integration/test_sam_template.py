@@ -1,64 +1,169 @@
-"""template.yaml passes `sam validate --lint` and `sam build` (infra/sam-check.sh).
+"""template.yaml passes `sam validate --lint` and `sam build` (infra/sam-check.sh), and the
+artifacts it builds are what Lambda should run: our package and the locked dependencies,
+with bytecode Python uses from a read-only directory, and nothing no function imports.
 
 No Docker and no AWS account: the script installs the SAM CLI from PyPI into a cached
 virtual environment (once), and `sam build` fetches the functions' requirements from PyPI.
-Both tests share one run of the script, which builds into a pytest temp dir.
+Two builds: the template's own (arm64 wheels, as deployed) and one with this machine's
+wheels, which it can import.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-from dataclasses import dataclass
+import importlib.util
+import re
+import shutil
+import stat
+import sys
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
+
+from lambda_artifact import BUILD_TIMEOUT, Build, handler_environment, host_wheel_arch, run_probe, sam_build
+from local_stack.template import Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT_TIMEOUT = 600  # seconds; the first run also installs the SAM CLI (~1 min here)
+MAX_BUILD_BYTES = 300 * 1000 * 1000  # issue 14's target for the whole build, unzipped
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(SCRIPT_TIMEOUT + 60)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2 * BUILD_TIMEOUT + 60)]
 
 
-@dataclass
-class SamCheck:
-    returncode: int
-    output: str
-    build_dir: Path
-    left_in_repo: list[str]
+def load_build_artifacts():
+    spec = importlib.util.spec_from_file_location("build_artifacts", REPO_ROOT / "functions" / "build_artifacts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_artifacts = load_build_artifacts()
 
 
 @pytest.fixture(scope="module")
-def sam_check(tmp_path_factory: pytest.TempPathFactory) -> SamCheck:
+def deployed_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Build, list[str]]:
     # sam writes build.toml next to the build dir, so give it a dir of its own.
     build_dir = tmp_path_factory.mktemp("sam") / "build"
     watched = [".aws-sam", "samconfig.toml", "samconfig.yaml", "build"]
     before = {name for name in watched if (REPO_ROOT / name).exists()}
-    proc = subprocess.run(
-        ["bash", "infra/sam-check.sh"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SAM_BUILD_DIR": str(build_dir)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=SCRIPT_TIMEOUT,
-    )
+    build = sam_build(build_dir)
     after = {name for name in watched if (REPO_ROOT / name).exists()}
-    return SamCheck(proc.returncode, proc.stdout, build_dir, sorted(after - before))
+    assert build.returncode == 0, f"infra/sam-check.sh failed:\n{build.output}"
+    return build, sorted(after - before)
 
 
-def test_sam_validate_lint_and_build_pass(sam_check: SamCheck) -> None:
-    assert sam_check.returncode == 0, f"infra/sam-check.sh failed:\n{sam_check.output}"
-    assert sam_check.left_in_repo == [], f"sam left {sam_check.left_in_repo} in the repo"
+@pytest.fixture(scope="module")
+def build(deployed_build: tuple[Build, list[str]]) -> Build:
+    return deployed_build[0]
 
 
-def test_built_function_holds_the_switchboard_package(sam_check: SamCheck) -> None:
-    assert sam_check.returncode == 0, f"infra/sam-check.sh failed:\n{sam_check.output}"
-    assert (sam_check.build_dir / "template.yaml").is_file(), sam_check.output
-    function_dir = sam_check.build_dir / "SmsWebhookFunction"
-    assert function_dir.is_dir(), f"no {function_dir}:\n{sam_check.output}"
-    listing = sorted(p.name for p in function_dir.iterdir())
-    assert (function_dir / "switchboard" / "__init__.py").is_file(), listing
-    assert (function_dir / "switchboard" / "handlers" / "sms_webhook.py").is_file(), listing
-    # functions/requirements.txt was installed alongside it
-    assert (function_dir / "twilio").is_dir(), listing
+@pytest.fixture(scope="module")
+def host_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The same build with this machine's wheels, copied read-only as Lambda mounts it."""
+    assert sys.version_info[:2] == build_artifacts.RUNTIME, f"the tests' Python must be the runtime's {build_artifacts.RUNTIME} to import the artifact"
+    built = sam_build(tmp_path_factory.mktemp("sam-host") / "build", host_wheel_arch())
+    assert built.returncode == 0, f"infra/sam-check.sh failed:\n{built.output}"
+    read_only = tmp_path_factory.mktemp("read-only") / "build"
+    shutil.copytree(built.directory, read_only)
+    for path in read_only.rglob("*"):
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return Build(read_only, 0, built.output)
+
+
+def python_files(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*.py") if "__pycache__" not in path.parts]
+
+
+def test_sam_validate_lint_and_build_pass_and_leave_nothing_in_the_repo(deployed_build: tuple[Build, list[str]]) -> None:
+    build, left_in_repo = deployed_build
+    assert left_in_repo == [], f"sam left {left_in_repo} in the repo"
+    assert (build.directory / "template.yaml").is_file(), build.output
+
+
+def test_each_function_holds_our_package_without_the_cli_and_nothing_else(build: Build) -> None:
+    functions = Template().functions()
+    for logical_id, spec in functions.items():
+        artifact = build.function_dir(logical_id)
+        assert sorted(p.name for p in artifact.iterdir()) == ["switchboard"], logical_id
+        handler_file = artifact / (spec.handler.rpartition(".")[0].replace(".", "/") + ".py")
+        assert handler_file.is_file(), f"{logical_id}: no {handler_file}"
+        for unshipped in build_artifacts.NOT_SHIPPED_CODE:
+            assert not (artifact / unshipped).exists(), f"{logical_id} ships {unshipped}"
+        assert (REPO_ROOT / "functions" / "switchboard" / "cli").is_dir()  # the CLI exists; it just does not ship
+    built = Template(build.directory / "template.yaml")
+    assert built.document["Globals"]["Function"]["Layers"] == [{"Ref": "DependenciesLayer"}]
+    assert {props.get("Layers") for props in built.of_type("AWS::Serverless::Function").values()} == {None}
+
+
+def test_every_shipped_source_file_has_bytecode_the_runtime_uses_unchecked(build: Build) -> None:
+    sources = python_files(build.directory)
+    assert len(sources) > 1000, "the layer and the functions hold the sources"
+    missing, checked = [], []
+    magic = importlib.util.MAGIC_NUMBER
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-{build_artifacts.RUNTIME[0]}{build_artifacts.RUNTIME[1]}.pyc"
+        if not pyc.is_file():
+            missing.append(source)
+            continue
+        header = pyc.read_bytes()[:8]
+        # PEP 552: flags 0b01 = hash-based, not checked against the source.
+        if header[:4] != magic or int.from_bytes(header[4:8], "little") != 0b01:
+            checked.append(pyc)
+    assert missing == [], f"{len(missing)} sources without bytecode, e.g. {missing[:3]}"
+    assert checked == [], f"{len(checked)} .pyc files Python would check or reject, e.g. {checked[:3]}"
+
+
+def test_the_layer_holds_the_locked_dependencies_for_arm64_except_the_unshipped(build: Build) -> None:
+    lock = (REPO_ROOT / "functions" / "requirements.txt").read_text()
+    runtime = {"python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux",
+               "platform_system": "Linux", "platform_machine": "aarch64", "implementation_name": "cpython"}
+    locked = {}
+    for name, version, marker in re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;]+)(?: ; ([^\\]*))? \\$", lock, re.MULTILINE):
+        if not marker or Marker(marker).evaluate(runtime):
+            locked[build_artifacts.canonical(name)] = version
+    installed = {}
+    for dist_info in build.layer_dir.glob("*.dist-info"):
+        name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
+        installed[build_artifacts.canonical(name)] = version
+    expected = {name: version for name, version in locked.items() if name not in build_artifacts.NOT_SHIPPED}
+    assert installed == expected
+    extensions = list(build.layer_dir.rglob("*.so"))
+    assert extensions and all("aarch64" in path.name for path in extensions), [p.name for p in extensions if "aarch64" not in p.name]
+    assert not (build.layer_dir / "bin").exists()
+
+
+def test_no_shipped_module_imports_what_is_not_shipped(build: Build) -> None:
+    names = "|".join(re.escape(name.replace("-", "_")) for name in build_artifacts.NOT_SHIPPED)
+    code_names = "|".join(re.escape(path.replace("/", ".")) for path in build_artifacts.NOT_SHIPPED_CODE)
+    pattern = re.compile(rf"^\s*(?:import|from)\s+(?:{names}|{code_names})\b", re.MULTILINE)
+    # twilio's and tweepy's asyncio clients: the modules that need them, imported by nothing we ship.
+    asyncio_clients = [build.layer_dir / "twilio" / "http" / "async_http_client.py", build.layer_dir / "tweepy" / "asynchronous"]
+    assert all(path.exists() for path in asyncio_clients), "an asyncio client moved: check what imports aiohttp now"
+    offenders = [
+        path for path in python_files(build.directory)
+        if not any(path == client or client in path.parents for client in asyncio_clients)
+        and pattern.search(path.read_text(errors="replace"))
+    ]
+    assert offenders == []
+
+
+def test_the_whole_build_fits_in_300_mb(build: Build) -> None:
+    assert build.size_bytes() <= MAX_BUILD_BYTES, f"{build.size_bytes() / 1e6:.0f} MB"
+
+
+def test_each_handler_imports_from_a_read_only_artifact_compiling_nothing(host_build: Build, tmp_path: Path) -> None:
+    modules = {}
+    for logical_id, spec in Template().functions().items():
+        modules.setdefault(spec.handler.rpartition(".")[0], logical_id)
+    for module, logical_id in modules.items():
+        probe = run_probe(host_build, logical_id, module, handler_environment(logical_id))
+        assert probe.compiled == [], f"{module}: compiled {probe.compiled[:5]}"
+        shipped_anyway = set(probe.modules) & {name.replace("-", "_") for name in build_artifacts.NOT_SHIPPED}
+        assert not shipped_anyway and "local_stack" not in probe.modules, module
+
+    # The check can fail: the same import without the bytecode compiles every module.
+    logical_id = modules["switchboard.handlers.sms_webhook"]
+    stripped = Build(tmp_path / "stripped", 0, "")
+    shutil.copytree(host_build.function_dir(logical_id), stripped.function_dir(logical_id), ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(host_build.layer_dir, stripped.layer_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = run_probe(stripped, logical_id, "switchboard.handlers.sms_webhook", handler_environment(logical_id))
+    assert len(probe.compiled) > 100 and any("/botocore/" in path for path in probe.compiled)

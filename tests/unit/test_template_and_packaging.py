@@ -142,3 +142,48 @@ def test_every_dead_letter_queue_and_every_function_that_can_lose_work_has_an_al
     # Nobody hears nothing: the email subscription, and a Rule that asks who.
     assert resources["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     assert "AlarmsNeedSomeoneToHearThem" in Template().document["Rules"]
+
+
+def _build_artifacts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_artifacts", REPO_ROOT / "functions" / "build_artifacts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sam_builds_every_function_and_the_dependencies_layer_with_functions_makefile():
+    """functions/Makefile compiles the bytecode with the runtime's Python, for the
+    template's architecture; tests/integration/test_sam_template.py checks what it builds."""
+    build_artifacts = _build_artifacts()
+    template = Template()
+    globals_ = template.document["Globals"]["Function"]
+    assert globals_["Runtime"] == "python{}.{}".format(*build_artifacts.RUNTIME)
+    assert globals_["Architectures"] == ["arm64"] and build_artifacts.DEFAULT_WHEEL_ARCH == "aarch64"
+    assert globals_["Layers"] == [{"Ref": "DependenciesLayer"}]
+    layer = template.resources["DependenciesLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == [globals_["Runtime"]]
+    assert layer["Properties"]["CompatibleArchitectures"] == globals_["Architectures"]
+    makefile = (REPO_ROOT / "functions" / "Makefile").read_text()
+    assert "build-DependenciesLayer:" in makefile
+    for logical_id, resource in template.resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource.get("Metadata", {}).get("BuildMethod") == "makefile", logical_id
+            assert logical_id.endswith("Function"), f"{logical_id}: functions/Makefile builds build-%Function"
+
+
+def test_the_layer_leaves_out_exactly_the_unshipped_packages_and_refuses_a_stale_list():
+    import pytest
+
+    build_artifacts = _build_artifacts()
+    lock = (REPO_ROOT / "functions" / "requirements.txt").read_text()
+    shipped = build_artifacts.shipped_requirements(lock)
+    names = lambda text: {build_artifacts.canonical(n) for n in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.MULTILINE)}
+    assert names(shipped) == names(lock) - build_artifacts.NOT_SHIPPED
+    assert build_artifacts.NOT_SHIPPED <= names(lock)
+    assert "twilio==" in shipped and "--hash=sha256:" in shipped
+    without_yarl = re.sub(r"^yarl==.*?(?=^[a-z]|\Z)", "", lock, flags=re.MULTILINE | re.DOTALL)
+    with pytest.raises(build_artifacts.BuildError, match="yarl"):
+        build_artifacts.shipped_requirements(without_yarl)

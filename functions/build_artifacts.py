@@ -1,0 +1,122 @@
+"""What `sam build` puts in each artifact (template.yaml: `BuildMethod: makefile`, functions/Makefile).
+
+    python3.12 build_artifacts.py layer    ARTIFACTS_DIR   # DependenciesLayer: the locked dependencies
+    python3.12 build_artifacts.py function ARTIFACTS_DIR   # each function: the switchboard package
+
+Lambda imports from a read-only /var/task and /opt, where Python can neither find nor write
+bytecode, so a module without a .pyc is compiled on every cold start (4x the import time of
+a compiled boto3). Both artifacts therefore carry .pyc files compiled here, by the runtime's
+own Python, with `--invalidation-mode unchecked-hash`: Python uses them without comparing
+mtimes (which a zip does not keep) and without writing anything.
+
+The dependencies live in one layer, built once for all 14 functions, instead of a copy in
+each (1.3 GB per build); each function holds only our package, without the CLI.
+"""
+
+from __future__ import annotations
+
+import compileall
+import py_compile
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parent
+# template.yaml's Runtime: the bytecode's format is this Python's (tests/unit/test_artifacts.py).
+RUNTIME = (3, 12)
+# template.yaml's Architectures; WHEEL_ARCH=x86_64 builds an artifact this machine can import
+# (tests/bench/imports.py measures one).
+DEFAULT_WHEEL_ARCH = "aarch64"
+# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to that.
+MANYLINUX_TAGS = ("manylinux_2_34", "manylinux_2_28", "manylinux2014")
+# In the lock only because twilio declares them for its asyncio client
+# (twilio.http.async_http_client; tweepy.asynchronous uses them too), which no function
+# imports: 11 MB not shipped. tests/integration/test_sam_template.py proves nothing else
+# imports them.
+NOT_SHIPPED = frozenset({
+    "aiohappyeyeballs", "aiohttp", "aiohttp-retry", "aiosignal", "attrs",
+    "frozenlist", "multidict", "propcache", "yarl",
+})
+# Our code that no function imports: the command-line tool and its helpers.
+NOT_SHIPPED_CODE = ("switchboard/cli",)
+
+
+class BuildError(Exception):
+    pass
+
+
+def shipped_requirements(lock: str) -> str:
+    """The hash-pinned lock without the NOT_SHIPPED entries (each entry: a pin, its hashes, its comments)."""
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock)
+    kept = [entry for entry in entries if canonical(re.split(r"[=<>~!; \\]", entry, maxsplit=1)[0]) not in NOT_SHIPPED]
+    missing = NOT_SHIPPED - {canonical(re.split(r"[=<>~!; \\]", entry, maxsplit=1)[0]) for entry in entries}
+    if missing:
+        # A dependency change dropped them: keep the list true rather than silently stale.
+        raise BuildError(f"NOT_SHIPPED names packages the lock no longer holds: {', '.join(sorted(missing))}")
+    return "\n".join(kept)
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def compile_bytecode(directory: Path) -> None:
+    if not compileall.compile_dir(
+        str(directory), quiet=1, workers=0,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    ):
+        raise BuildError(f"compileall failed in {directory}")
+
+
+def build_layer(artifacts: Path) -> None:
+    arch = os.environ.get("WHEEL_ARCH") or DEFAULT_WHEEL_ARCH
+    target = artifacts / "python"  # where Lambda puts a Python layer on sys.path (/opt/python)
+    with tempfile.TemporaryDirectory() as work:
+        requirements = Path(work) / "requirements.txt"
+        requirements.write_text(shipped_requirements((SOURCE / "requirements.txt").read_text()))
+        platforms = [arg for tag in MANYLINUX_TAGS for arg in ("--platform", f"{tag}_{arch}")]
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--root-user-action=ignore", "--require-hashes", "--no-deps", "--only-binary=:all:", "--no-compile",
+            "--implementation", "cp", "--python-version", f"{RUNTIME[0]}.{RUNTIME[1]}", *platforms,
+            "--target", str(target), "-r", str(requirements),
+        ]
+        if subprocess.run(command).returncode != 0:
+            raise BuildError("pip could not install functions/requirements.txt (its output is above)")
+    shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: nothing runs them
+    compile_bytecode(target)
+
+
+def build_function(artifacts: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(SOURCE / "switchboard", artifacts / "switchboard", ignore=ignore, dirs_exist_ok=True)
+    for path in NOT_SHIPPED_CODE:
+        shutil.rmtree(artifacts / path)
+    compile_bytecode(artifacts)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in {"layer", "function"}:
+        print("usage:\n" + "\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
+        return 2
+    if sys.version_info[:2] != RUNTIME:
+        print(f"build_artifacts: Python {RUNTIME[0]}.{RUNTIME[1]} (the functions' runtime) must compile their bytecode; "
+              f"this is {sys.version.split()[0]} ({sys.executable}). Put python{RUNTIME[0]}.{RUNTIME[1]} on PATH or set PYTHON.",
+              file=sys.stderr)
+        return 2
+    artifacts = Path(argv[1])
+    artifacts.mkdir(parents=True, exist_ok=True)
+    try:
+        (build_layer if argv[0] == "layer" else build_function)(artifacts)
+    except BuildError as error:
+        print(f"build_artifacts: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

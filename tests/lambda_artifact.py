@@ -1,0 +1,161 @@
+"""The artifacts `sam build` makes, built and run as Lambda runs them: by the artifact test
+(tests/integration/test_sam_template.py) and benchmark (a) (tests/bench/imports.py).
+
+Lambda's Python starts with the function's directory (/var/task) and the layer's (/opt/python)
+on sys.path, both read-only. `run_probe` starts a fresh interpreter the same way: `-I -S`
+(no site-packages, no PYTHON* variables), `-B` (no bytecode written), and only those two
+directories added; an audit hook records every source file Python compiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAYER = "DependenciesLayer"
+BUILD_TIMEOUT = 600  # seconds; the first run also installs the SAM CLI (~1 min here)
+
+# Runs inside the fresh interpreter: argv = function dir, layer dir, module[, handler attribute].
+# With a handler, it reads {"event": ..., "function": ...} from stdin and serves it once.
+PROBE = r"""
+import json, sys, time
+started = time.perf_counter()
+task, layer, module = sys.argv[1:4]
+sys.path[:0] = [task, layer]
+compiled = []
+def audit(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        compiled.append(args[1])
+sys.addaudithook(audit)
+request = json.loads(sys.stdin.read()) if len(sys.argv) > 4 else None
+t0 = time.perf_counter()
+handler_module = __import__(module, fromlist=["_"])
+imported = time.perf_counter()
+result = None
+if request is not None:
+    class Context:
+        function_name = request["function"]
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:" + function_name
+        aws_request_id = "bench-request"
+        function_version = "$LATEST"
+        log_group_name = "/aws/lambda/" + function_name
+        log_stream_name = "bench"
+        def get_remaining_time_in_millis(self):
+            return max(0, int((10 - (time.perf_counter() - imported)) * 1000))
+    result = getattr(handler_module, sys.argv[4])(request["event"], Context())
+served = time.perf_counter()
+print("PROBE " + json.dumps({
+    "import_seconds": imported - t0,
+    "serve_seconds": served - imported,
+    "compiled": compiled,
+    "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "result": result,
+}, default=str))
+"""
+
+
+@dataclass
+class Build:
+    directory: Path
+    returncode: int
+    output: str
+
+    @property
+    def layer_dir(self) -> Path:
+        return self.directory / LAYER / "python"
+
+    def function_dir(self, logical_id: str) -> Path:
+        return self.directory / logical_id
+
+    def artifact_dirs(self) -> list[Path]:
+        return sorted(path for path in self.directory.iterdir() if path.is_dir())
+
+    def size_bytes(self, path: Path | None = None) -> int:
+        """Unzipped bytes (file sizes), as Lambda counts against its 250 MB limit."""
+        root = path or self.directory
+        return sum(file.stat().st_size for file in root.rglob("*") if file.is_file() and not file.is_symlink())
+
+    def zipped_bytes(self, artifact: Path, scratch: Path) -> int:
+        """What `sam deploy` uploads for one artifact: its directory, deflated into a zip."""
+        archive = scratch / f"{artifact.name}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for file in sorted(artifact.rglob("*")):
+                if file.is_file():
+                    zipped.write(file, file.relative_to(artifact))
+        size = archive.stat().st_size
+        archive.unlink()
+        return size
+
+
+def host_wheel_arch() -> str:
+    return {"arm64": "aarch64"}.get(platform.machine(), platform.machine())
+
+
+def sam_build(build_dir: Path, wheel_arch: str | None = None) -> Build:
+    """infra/sam-check.sh (sam validate --lint, then sam build) into build_dir; wheel_arch
+    picks the dependencies' wheels (default: the template's arm64)."""
+    env = {**os.environ, "SAM_BUILD_DIR": str(build_dir)}
+    if wheel_arch:
+        env["WHEEL_ARCH"] = wheel_arch
+    done = subprocess.run(["bash", "infra/sam-check.sh"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT)
+    return Build(build_dir, done.returncode, done.stdout)
+
+
+@dataclass
+class ProbeResult:
+    wall_seconds: float  # from starting the interpreter to its answer
+    import_seconds: float
+    serve_seconds: float
+    compiled: list[str]
+    modules: list[str]
+    result: Any
+
+
+def run_probe(build: Build, logical_id: str, module: str, env: dict[str, str], handler: str | None = None,
+              event: Any = None, python: str = sys.executable) -> ProbeResult:
+    """Import `module` from the function's artifact (and the layer) in a fresh interpreter;
+    with `handler`, also serve `event` once, as a cold start's first invocation does."""
+    args = [python, "-I", "-S", "-B", "-c", PROBE, str(build.function_dir(logical_id)), str(build.layer_dir), module]
+    stdin = None
+    if handler:
+        args.append(handler)
+        stdin = json.dumps({"event": event, "function": logical_id})
+    started = time.perf_counter()
+    done = subprocess.run(args, input=stdin, env=env, capture_output=True, text=True, timeout=120)
+    wall = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{module} from {logical_id}'s artifact failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    found = json.loads(lines[-1].removeprefix("PROBE "))
+    return ProbeResult(wall, found["import_seconds"], found["serve_seconds"], found["compiled"], found["modules"], found["result"])
+
+
+def handler_environment(logical_id: str, public_url: str = "http://127.0.0.1:3000") -> dict[str, str]:
+    """The function's environment as the local stack gives it, plus a region and dummy
+    credentials: enough to import the handler (which reads its settings at import)."""
+    from local_stack.stack import LOCAL_PARAMETERS
+    from local_stack.template import Resolver, Template
+
+    template = Template()
+    spec = template.functions()[logical_id]
+    resolver = Resolver(template, {"PublicUrl": public_url, **LOCAL_PARAMETERS})
+    resolved = {name: str(resolver.resolve(value)) for name, value in spec.environment.items()}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **resolved,
+    }
