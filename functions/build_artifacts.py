@@ -10,7 +10,8 @@ own Python, with `--invalidation-mode unchecked-hash`: Python uses them without 
 mtimes (which a zip does not keep) and without writing anything.
 
 The dependencies live in one layer, built once for all 14 functions, instead of a copy in
-each (1.3 GB per build); each function holds only our package, without the CLI.
+each (1.3 GB per build), with botocore's models for the services the functions call
+only; each function holds only our package, without the CLI.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ NOT_SHIPPED = frozenset({
 })
 # Our code that no function imports: the command-line tool and its helpers.
 NOT_SHIPPED_CODE = ("switchboard/cli",)
+# The AWS services the functions have clients for (switchboard/store/clients.py; a test
+# keeps the two in step). botocore ships the models of all 400+ services (26 MB), and a
+# cold start's first client lists every one of their directories to find its own.
+BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "ses", "sqs", "ssm"})
 
 
 class BuildError(Exception):
@@ -88,7 +93,19 @@ def build_layer(artifacts: Path) -> None:
         if subprocess.run(command).returncode != 0:
             raise BuildError("pip could not install functions/requirements.txt (its output is above)")
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: nothing runs them
+    keep_botocore_models(target / "botocore" / "data", BOTOCORE_SERVICES)
     compile_bytecode(target)
+
+
+def keep_botocore_models(data: Path, services: frozenset[str]) -> None:
+    """Remove every service model but those named; the shared files (endpoints, partitions,
+    retry and default configuration) stay."""
+    missing = services - {path.name for path in data.iterdir() if path.is_dir()}
+    if missing:
+        raise BuildError(f"botocore has no model for {', '.join(sorted(missing))}")
+    for path in data.iterdir():
+        if path.is_dir() and path.name not in services:
+            shutil.rmtree(path)
 
 
 def build_function(artifacts: Path) -> None:

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -24,19 +25,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYER = "DependenciesLayer"
 BUILD_TIMEOUT = 600  # seconds; the first run also installs the SAM CLI (~1 min here)
 
-# Runs inside the fresh interpreter: argv = function dir, layer dir, module[, handler attribute].
-# With a handler, it reads {"event": ..., "function": ...} from stdin and serves it once.
+# Runs inside the fresh interpreter: argv = function dir, layer dir, module, handler attribute
+# or "-", "audit" or "time". With a handler, it reads {"event": ..., "function": ...} from
+# stdin and serves it once. "time" leaves the audit hook out: it costs a call per event.
 PROBE = r"""
 import json, sys, time
-started = time.perf_counter()
-task, layer, module = sys.argv[1:4]
+task, layer, module, handler, mode = sys.argv[1:6]
 sys.path[:0] = [task, layer]
 compiled = []
 def audit(event, args):
     if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
         compiled.append(args[1])
-sys.addaudithook(audit)
-request = json.loads(sys.stdin.read()) if len(sys.argv) > 4 else None
+if mode == "audit":
+    sys.addaudithook(audit)
+request = json.loads(sys.stdin.read()) if handler != "-" else None
 t0 = time.perf_counter()
 handler_module = __import__(module, fromlist=["_"])
 imported = time.perf_counter()
@@ -52,7 +54,7 @@ if request is not None:
         log_stream_name = "bench"
         def get_remaining_time_in_millis(self):
             return max(0, int((10 - (time.perf_counter() - imported)) * 1000))
-    result = getattr(handler_module, sys.argv[4])(request["event"], Context())
+    result = getattr(handler_module, handler)(request["event"], Context())
 served = time.perf_counter()
 print("PROBE " + json.dumps({
     "import_seconds": imported - t0,
@@ -60,7 +62,7 @@ print("PROBE " + json.dumps({
     "compiled": compiled,
     "modules": sorted({name.split(".")[0] for name in sys.modules}),
     "result": result,
-}, default=str))
+}, default=str), flush=True)
 """
 
 
@@ -114,7 +116,7 @@ def sam_build(build_dir: Path, wheel_arch: str | None = None) -> Build:
 
 @dataclass
 class ProbeResult:
-    wall_seconds: float  # from starting the interpreter to its answer
+    wall_seconds: float  # from starting the interpreter to its answer (not its exit)
     import_seconds: float
     serve_seconds: float
     compiled: list[str]
@@ -122,22 +124,30 @@ class ProbeResult:
     result: Any
 
 
-def run_probe(build: Build, logical_id: str, module: str, env: dict[str, str], handler: str | None = None,
-              event: Any = None, python: str = sys.executable) -> ProbeResult:
-    """Import `module` from the function's artifact (and the layer) in a fresh interpreter;
-    with `handler`, also serve `event` once, as a cold start's first invocation does."""
-    args = [python, "-I", "-S", "-B", "-c", PROBE, str(build.function_dir(logical_id)), str(build.layer_dir), module]
-    stdin = None
-    if handler:
-        args.append(handler)
-        stdin = json.dumps({"event": event, "function": logical_id})
+def run_probe(task_dir: Path, layer_dir: Path, module: str, env: dict[str, str], handler: str | None = None,
+              event: Any = None, function_name: str = "Function", audit: bool = True,
+              python: str = sys.executable) -> ProbeResult:
+    """Import `module` from a function's artifact (task_dir) and the layer in a fresh
+    interpreter; with `handler`, also serve `event` once, as a cold start's first
+    invocation does. `audit` records what Python compiles (and costs a little time)."""
+    args = [python, "-I", "-S", "-B", "-c", PROBE, str(task_dir), str(layer_dir), module, handler or "-", "audit" if audit else "time"]
+    stdin = json.dumps({"event": event, "function": function_name}) if handler else ""
     started = time.perf_counter()
-    done = subprocess.run(args, input=stdin, env=env, capture_output=True, text=True, timeout=120)
-    wall = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{module} from {logical_id}'s artifact failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    found = json.loads(lines[-1].removeprefix("PROBE "))
+    wall, found = None, None
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env, text=True
+    ) as process:
+        process.stdin.write(stdin)
+        process.stdin.close()
+        for line in process.stdout:  # the answer, timed when it arrives: Lambda keeps the process
+            if line.startswith("PROBE "):
+                wall = time.perf_counter() - started
+                found = json.loads(line.removeprefix("PROBE "))
+        returncode = process.wait(timeout=120)
+        errors.seek(0)
+        stderr = errors.read()
+    if returncode != 0 or found is None:
+        raise RuntimeError(f"{module} from {task_dir} failed ({returncode}):\n{stderr[-3000:]}")
     return ProbeResult(wall, found["import_seconds"], found["serve_seconds"], found["compiled"], found["modules"], found["result"])
 
 

@@ -288,9 +288,10 @@ def get_secret(parameter_name: str, max_age_seconds: int, fresh: bool = False) -
 
 @lru_cache(maxsize=1)
 def _ssm():
-    """powertools' SSM provider on a client with our time limits (store/clients.py)."""
+    """powertools' SSM provider on our SSM client (store/clients.py): our time limits, and
+    the session every client shares, whose loaded models a cold start reads once."""
     from aws_lambda_powertools.utilities import parameters
 
-    from switchboard.store.clients import client_config
+    from switchboard.store import clients
 
-    return parameters.SSMProvider(boto_config=client_config())
+    return parameters.SSMProvider(boto3_client=clients.ssm())

@@ -5,7 +5,7 @@
     .venv/bin/python tests/bench/run.py --quick   # small counts, a smoke test
     .venv/bin/python tests/bench/run.py --messages 2000 --keep
 
-(a) import time of each handler module next to a bare `import boto3` (imports.py)
+(a) cold start as deployed: the `sam build` artifacts' sizes, cold imports next to `import boto3`, cold first responses (imports.py)
 (b) DynamoDB calls per inbound SMS on the hot path (in-process, counted by botocore events) (store_calls.py)
 (c) inbound SMS/s through `switchboard local up` next to DynamoDB Local's raw put_item rate (throughput.py)
 (d) resident memory of the whole local stack during and after (c) (throughput.py)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     say("load average before starting: " + " ".join(f"{load:.2f}" for load in os.getloadavg()) + " (other work on this machine skews every figure)")
     try:
         if "a" in only:
-            figure_a(report, tmp, base_env, reps, tree_runs)
+            figure_a(report, tmp, base_env, reps, tree_runs, 2 if args.quick else 7)
         if "b" in only:
             with contextlib.ExitStack() as b_cleanups:
                 figure_b(report, tmp, b_cleanups)

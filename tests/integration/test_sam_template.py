@@ -14,6 +14,7 @@ import importlib.util
 import re
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -129,6 +130,8 @@ def test_the_layer_holds_the_locked_dependencies_for_arm64_except_the_unshipped(
     extensions = list(build.layer_dir.rglob("*.so"))
     assert extensions and all("aarch64" in path.name for path in extensions), [p.name for p in extensions if "aarch64" not in p.name]
     assert not (build.layer_dir / "bin").exists()
+    models = {path.name for path in (build.layer_dir / "botocore" / "data").iterdir() if path.is_dir()}
+    assert models == build_artifacts.BOTOCORE_SERVICES
 
 
 def test_no_shipped_module_imports_what_is_not_shipped(build: Build) -> None:
@@ -155,15 +158,24 @@ def test_each_handler_imports_from_a_read_only_artifact_compiling_nothing(host_b
     for logical_id, spec in Template().functions().items():
         modules.setdefault(spec.handler.rpartition(".")[0], logical_id)
     for module, logical_id in modules.items():
-        probe = run_probe(host_build, logical_id, module, handler_environment(logical_id))
+        probe = run_probe(host_build.function_dir(logical_id), host_build.layer_dir, module, handler_environment(logical_id))
         assert probe.compiled == [], f"{module}: compiled {probe.compiled[:5]}"
         shipped_anyway = set(probe.modules) & {name.replace("-", "_") for name in build_artifacts.NOT_SHIPPED}
         assert not shipped_anyway and "local_stack" not in probe.modules, module
 
-    # The check can fail: the same import without the bytecode compiles every module.
+    # Every client the functions can make finds its botocore model in the trimmed layer.
     logical_id = modules["switchboard.handlers.sms_webhook"]
-    stripped = Build(tmp_path / "stripped", 0, "")
-    shutil.copytree(host_build.function_dir(logical_id), stripped.function_dir(logical_id), ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(host_build.layer_dir, stripped.layer_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    probe = run_probe(stripped, logical_id, "switchboard.handlers.sms_webhook", handler_environment(logical_id))
+    code = ("import sys; sys.path[:0] = sys.argv[1:3]; from switchboard.store import clients; "
+            "print(sorted(getattr(clients, name)().meta.service_model.service_name for name in sys.argv[3:]))")
+    services = sorted(build_artifacts.BOTOCORE_SERVICES)
+    made = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code, str(host_build.function_dir(logical_id)), str(host_build.layer_dir),
+                           *services], env=handler_environment(logical_id), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert made.stdout.strip() == str(services)
+
+    # The check can fail: the same import without the bytecode compiles every module.
+    task, layer = tmp_path / "task", tmp_path / "layer"
+    shutil.copytree(host_build.function_dir(logical_id), task, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(host_build.layer_dir, layer, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = run_probe(task, layer, "switchboard.handlers.sms_webhook", handler_environment(logical_id))
     assert len(probe.compiled) > 100 and any("/botocore/" in path for path in probe.compiled)

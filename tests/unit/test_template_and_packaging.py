@@ -187,3 +187,17 @@ def test_the_layer_leaves_out_exactly_the_unshipped_packages_and_refuses_a_stale
     without_yarl = re.sub(r"^yarl==.*?(?=^[a-z]|\Z)", "", lock, flags=re.MULTILINE | re.DOTALL)
     with pytest.raises(build_artifacts.BuildError, match="yarl"):
         build_artifacts.shipped_requirements(without_yarl)
+
+
+def test_the_layer_keeps_the_botocore_model_of_every_service_the_functions_have_a_client_for():
+    build_artifacts = _build_artifacts()
+    functions = REPO_ROOT / "functions" / "switchboard"
+    made = set(re.findall(r'_client\("([a-z0-9-]+)"', (functions / "store" / "clients.py").read_text()))
+    assert made == build_artifacts.BOTOCORE_SERVICES
+    # ... and no other code makes an AWS client of its own.
+    others = [
+        path.relative_to(functions) for path in functions.rglob("*.py")
+        if "cli" not in path.relative_to(functions).parts and path.name != "clients.py"
+        and re.search(r"boto3\.(client|resource)\(|\.client\(\"", path.read_text())
+    ]
+    assert others == []

@@ -47,12 +47,18 @@ def test_every_client_carries_the_limits(monkeypatch):
                         "TWILIO_AUTH_TOKEN_PARAMETER": "/p", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
+    from switchboard.settings import _ssm
+
+    makers = (clients.dynamodb, clients.s3, clients.sqs, clients.ses, clients.ssm, _ssm)
     try:
-        for make in (clients.dynamodb, clients.s3, clients.sqs, clients.ses):
+        for make in makers:
             make.cache_clear()
+        # powertools' SSM provider takes our SSM client, not one of its own.
+        assert _ssm().client is clients.ssm()
+        for make in makers[:-1]:
             config = make().meta.config
             assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (1, 1, 2)
     finally:
-        for make in (clients.dynamodb, clients.s3, clients.sqs, clients.ses):
+        for make in makers:
             make.cache_clear()
         get_settings.cache_clear()

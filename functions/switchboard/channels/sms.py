@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-import phonenumbers
-
 from switchboard.errors import RejectedRequest
 from switchboard.models import Channel, Identity, IdentityKind, InboundMessage, Media
 
@@ -35,6 +33,10 @@ def to_e164(raw: str, default_region: str, field: str) -> str:
         raise RejectedRequest(400, f"{field} is empty")
     if ":" in raw:  # whatsapp:+1…, messenger:…: other channels, not handled here
         raise RejectedRequest(400, f"{field} is not a phone number (channel address {raw.split(':', 1)[0]!r})")
+    # Imported on first use (40 ms): a handler's import stays close to boto3's, and only an
+    # invocation with a number to read pays it (tests/bench/imports.py shows both).
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as error:

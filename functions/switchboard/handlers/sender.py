@@ -50,16 +50,6 @@ settings = get_settings()
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 # Report every failure per record, even when all of a batch failed: the same retries, clearer logs.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# Idempotency records share the table: one partition, keyed by a hash of the idempotency
-# key, expired by the table's TTL after a day (the queue's retries end long before).
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.table_name,
-    key_attr=keys.PK,
-    sort_key_attr=keys.SK,
-    static_pk_value="IDEMPOTENCY#sender",
-    expiry_attr=keys.TTL_ATTRIBUTE,
-    boto_config=clients.client_config(),  # the time limits of every other client
-)
 idempotency = IdempotencyConfig(event_key_jmespath="idempotency_key", expires_after_seconds=24 * 3600)
 
 
@@ -140,9 +130,30 @@ def _send_now(message: OutboundMessage) -> Sent:
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
 
 
-@idempotent_function(data_keyword_argument="document", config=idempotency, persistence_store=persistence)
 def deliver(document: dict[str, Any]) -> dict[str, Any]:
     """Send one outbox message; the result is remembered, so a redelivery returns it unsent."""
+    return _remembered_send()(document=document)
+
+
+@cache
+def _remembered_send():
+    """_send_document behind powertools' idempotency, built on the first send rather than at
+    import: its persistence layer takes the one DynamoDB client every store uses.
+
+    Idempotency records share the table: one partition, keyed by a hash of the idempotency
+    key, expired by the table's TTL after a day (the queue's retries end long before)."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr=keys.PK,
+        sort_key_attr=keys.SK,
+        static_pk_value="IDEMPOTENCY#sender",
+        expiry_attr=keys.TTL_ATTRIBUTE,
+        boto3_client=clients.dynamodb(),
+    )
+    return idempotent_function(data_keyword_argument="document", config=idempotency, persistence_store=persistence)(_send_document)
+
+
+def _send_document(document: dict[str, Any]) -> dict[str, Any]:
     message = OutboundMessage.from_json(json.dumps(document))
     to = mask_email(message.to) if message.channel is Channel.EMAIL else mask_phone(message.to)
     try:

@@ -32,7 +32,7 @@ def reset_deadline(token: contextvars.Token) -> None:
 
 
 def client_config(**extra: Any) -> Any:
-    """botocore's Config with our time limits (for clients made by libraries: powertools)."""
+    """botocore's Config with our time limits."""
     from botocore.config import Config
 
     from switchboard.settings import get_settings
@@ -78,6 +78,11 @@ def s3() -> Any:
 @cache
 def sqs() -> Any:
     return _client("sqs")
+
+
+@cache
+def ssm() -> Any:
+    return _client("ssm")
 
 
 @cache
