@@ -46,21 +46,27 @@ def record_inbound(
 
     A resolved conversation reopens; one resolved and quiet for longer than `idle`
     does not: the message starts a new conversation in the same customer's stream.
-    `lookup` is the caller's own `store.look_up(message)`, when it already made it.
+    `lookup` is the caller's own `store.look_up(message)`, when it already made it, or a
+    route it remembered (KnownSenders): RouteChanged, with nothing written, when the
+    sender's identity item no longer routes there; look up again.
     """
     message_id = _new_id(message)
     idle_cutoff = message.received_at - idle if idle else None
-    route, referenced = _destination(lookup or store.look_up(message), store)
+    lookup = lookup or store.look_up(message)
+    route, referenced = _destination(lookup, store)
+    # A remembered route is checked by the write itself (RouteChanged, nothing written).
+    remembered = lookup.remembered and route is lookup.identity
     if referenced:
         message = replace(message, provider_fields={**message.provider_fields, "referenced_conversation": referenced})
     followed_customer = False
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         try:
             if route is None:
                 customer_id, conversation_id = _new_id(message), _new_id(message)
                 store.create_customer_with_message(message, customer_id, conversation_id, message_id)
                 return AppendResult(customer_id, conversation_id, message_id, new_customer=True)
-            store.append_message(message, route, message_id, idle_cutoff)
+            # Only the first attempt's route can be the remembered one; later ones were read.
+            store.append_message(message, route, message_id, idle_cutoff, route_remembered=remembered and attempt == 0)
             if followed_customer:  # the identity still pointed at an older conversation
                 store.point_identity(message.sender, route)
             return AppendResult(route.customer_id, route.conversation_id, message_id)

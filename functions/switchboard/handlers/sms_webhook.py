@@ -17,17 +17,20 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from switchboard.channels.sms import normalize_sms
 from switchboard.conversations.inbound import record_inbound
+from switchboard.conversations.known_senders import KnownSenders
 from switchboard.incidents.keywords import Keyword, parse_keyword
 from switchboard.models import InboundMessage
 from switchboard.observability import logger, mask_phone, metrics
 from switchboard.plain_text import one_line
 from switchboard.settings import get_settings
 from switchboard.store import clients
-from switchboard.store.conversations import ConversationStore
+from switchboard.store.conversations import ConversationStore, Lookup, Route, RouteChanged
 from switchboard.webhooks import WebhookRequest, twilio_form, webhook, xml_response
 
 settings = get_settings()
 EMPTY_TWIML = str(MessagingResponse())
+# This warm instance's memory of its customers' routes (conversations/known_senders.py).
+known_senders = KnownSenders()
 
 
 def conversation_store() -> ConversationStore:
@@ -42,13 +45,23 @@ def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     message = normalize_sms(form, received_at=now, default_region=settings.default_phone_region)
     logger.set_correlation_id(message.provider_id)
     logger.append_keys(sender=mask_phone(message.sender.value), media=len(message.media))
-    lookup = conversation_store().look_up(message)
+    remembered = known_senders.lookup(message.sender)
+    try:
+        return _handle(message, remembered or conversation_store().look_up(message), now)
+    except RouteChanged:  # the remembered route is stale; nothing was written
+        known_senders.forget(message.sender)
+        return _handle(message, conversation_store().look_up(message, consistent=True), now)
+
+
+def _handle(message: InboundMessage, lookup: Lookup, now: datetime) -> dict[str, Any]:
     if lookup.agent_id:
         return _agent_command(message, lookup.agent_id, now)
     keyword = parse_keyword(message.body) if not message.media else None
     if keyword:
         return _keyword(message, keyword, lookup, now)
     result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
+    if not result.duplicate:  # where the identity item now routes this sender
+        known_senders.remember(message.sender, Route(result.customer_id, result.conversation_id))
     logger.info(
         "duplicate delivery ignored" if result.duplicate else "message stored",
         extra={"conversation_id": result.conversation_id, "message_id": result.message_id, "new_customer": result.new_customer},
@@ -58,7 +71,7 @@ def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     return xml_response(EMPTY_TWIML)
 
 
-def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: datetime) -> dict[str, Any]:
+def _keyword(message: InboundMessage, keyword: Keyword, lookup: Lookup, now: datetime) -> dict[str, Any]:
     """Record a customer's keyword in their stream, apply it, and confirm it once.
 
     Recorded first, applied second, then marked applied: a Twilio retry of a keyword whose
@@ -68,7 +81,6 @@ def _keyword(message: InboundMessage, keyword: Keyword, lookup: Any, now: dateti
     from dataclasses import replace
 
     from switchboard.incidents.subscriptions import keyword_answer
-    from switchboard.store.conversations import Route
     from switchboard.store.subscribers import SubscriberStore
 
     store = conversation_store()

@@ -62,6 +62,11 @@ class ConversationMoved(Exception):
     """The conversation was merged into another one (or is gone): resolve the route again."""
 
 
+class RouteChanged(Exception):
+    """A remembered route is no longer what the sender's identity item holds (a new
+    conversation, a merge, a link, an agent's phone): nothing was written; read it again."""
+
+
 @dataclass(frozen=True)
 class Route:
     """Where a customer's next message goes."""
@@ -78,6 +83,9 @@ class Lookup:
     thread: Route | None = None  # the conversation an email answers, if it names one
     thread_moved: bool = False  # the thread's conversation was merged: follow it
     agent_id: str | None = None  # the sender's phone is this agent's: a command, not a message
+    # identity comes from this instance's memory (conversations/known_senders.py), not a
+    # read: the write checks that the identity item still says so (RouteChanged if not).
+    remembered: bool = False
 
 
 def _preview(message: InboundMessage) -> str:
@@ -228,7 +236,8 @@ class ConversationStore:
             raise
 
     def append_message(
-        self, message: InboundMessage, route: Route, message_id: str, idle_cutoff: datetime | None = None
+        self, message: InboundMessage, route: Route, message_id: str, idle_cutoff: datetime | None = None,
+        route_remembered: bool = False,
     ) -> None:
         """Append to a conversation and update its summary, exactly once.
 
@@ -237,6 +246,10 @@ class ConversationStore:
         is older than idle_cutoff: then ConversationIdle, and the message starts a new
         conversation instead. A conversation merged into another raises
         ConversationMoved: nothing is written there any more.
+
+        route_remembered: the route was not read but remembered; the transaction also
+        checks that the sender's identity item still routes there, and belongs to no
+        agent, so the write is exactly as right as one after a read (RouteChanged if not).
         """
         now = iso_utc(message.received_at)
         waiting = message.needs_answer
@@ -276,20 +289,35 @@ class ConversationStore:
             }
         }
         claims = self._claims(message, route, message_id)
+        guard = [self._routes_to(message.sender, route)] if route_remembered else []
         transaction = [
+            *guard,
             *claims,
             {"Put": {"TableName": self._table, "Item": to_item(message_item(message, route, message_id))}},
             update,
         ]
         try:
-            self._write_claimed(transaction, first_claim=0, claims=len(claims))
+            self._write_claimed(transaction, first_claim=len(guard), claims=len(claims))
         except ClientError as error:
+            if guard and is_transaction_cancelled(error) and cancellation_codes(error)[0] == "ConditionalCheckFailed":
+                raise RouteChanged(route.conversation_id) from None
             if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
                 old = cancellation_items(error)[-1]
                 if old and "merged_into" not in old:
                     raise ConversationIdle(route.conversation_id) from None
                 raise ConversationMoved(route.conversation_id) from None
             raise
+
+    def _routes_to(self, identity: Identity, route: Route) -> dict[str, Any]:
+        """A transaction's check that the identity item (what look_up reads) routes to `route`."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": to_item(keys.identity_item_key(identity)),
+                "ConditionExpression": "customer_id = :customer AND conversation_id = :conversation AND attribute_not_exists(agent_id)",
+                "ExpressionAttributeValues": to_values({":customer": route.customer_id, ":conversation": route.conversation_id}),
+            }
+        }
 
     def append_outbound(self, message: InboundMessage, route: Route, message_id: str, waited: timedelta | None = None) -> None:
         """An agent's answer: stored in the stream, and the conversation now waits on the customer.
