@@ -144,6 +144,21 @@ def test_one_live_page_per_conversation_until_it_is_answered(local):
     assert store.get_page(conversation).next_escalation_at == T0 + timedelta(minutes=9)
 
 
+def test_a_conversation_is_covered_while_a_delivered_page_is_live(local):
+    """What lets the router answer most messages with one read (oncall/router.py)."""
+    store = pages()
+    conversation = new_conversation(local)
+    assert not store.covered(conversation), "no page yet"
+    assert store.open_page(page(conversation, "8", T0 + timedelta(minutes=5)))
+    assert not store.covered(conversation), "opened but never handed to its agents: deliver it"
+    store.mark_delivered(conversation, T0)
+    assert store.covered(conversation)
+    assert store.settle(conversation, PageStatus.ACKED, "ana", T0)
+    assert store.covered(conversation), "an acked page is still live"
+    assert store.settle(conversation, PageStatus.ANSWERED, "ana", T0)
+    assert not store.covered(conversation), "after our answer a message pages again"
+
+
 def test_the_due_index_lists_open_pages_whose_time_has_come_oldest_first(local):
     store = pages()
     late, early, future, acked = (new_conversation(local) for _ in range(4))

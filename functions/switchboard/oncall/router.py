@@ -98,6 +98,8 @@ def customer_message(image: dict[str, Any]) -> CustomerMessage:
 
 def on_customer_message(message: CustomerMessage, now: datetime, board: Switchboard) -> tuple[str, ...]:
     """Open a page for the conversation unless one is live; returns the agents paged (or bundled)."""
+    if board.pages.covered(message.conversation_id):
+        return ()  # most messages: their conversation's page is live; no code, no write
     config = board.config
     code = board.pages.code_for(message.conversation_id, now)
     decision, opening = page_decision(config.schedule, now, repeat=False, escalated=False)

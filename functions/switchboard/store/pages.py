@@ -248,6 +248,19 @@ class PageStore:
             raise
         return Opened(True)
 
+    def covered(self, conversation_id: str) -> bool:
+        """A live page (open or acked) already covers the conversation and reached its
+        agents: one read, and the message needs nothing more (open_page would refuse)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.page_key(conversation_id)),
+            ProjectionExpression="#status, delivered_at",
+            ExpressionAttributeNames={"#status": "status"},
+            ConsistentRead=True,
+        ).get("Item")
+        values = from_item(item) if item else {}
+        return values.get("status") in (PageStatus.OPEN, PageStatus.ACKED) and "delivered_at" in values
+
     def mark_delivered(self, conversation_id: str, now: datetime) -> None:
         """The page's first level was handed to its agents (paged or bundled)."""
         self._client.update_item(
