@@ -25,7 +25,10 @@ from local_stack.processes import StartError, start_process
 
 SIMULATOR_PACKAGE = "amplify-dynamodb-simulator"
 SIMULATOR_VERSION = "2.9.30"
-HEAP = "-Xmx256m"
+# The parallel collector: G1, the JVM's default on this kind of machine, costs DynamoDB
+# Local about a fifth more CPU per write (25 vs 31 ms for an inbound message's transaction,
+# measured on 2 cores); the heap stays as small as it was.
+JVM_OPTIONS = ("-XX:+UseParallelGC", "-Xmx256m")
 LAUNCHER = Path(__file__).with_name("java") / "LoopbackDynamoDBLocal.java"
 ALL_INTERFACES_WARNING = "warning: no javac here (a JRE), so DynamoDB Local listens on every interface, not only 127.0.0.1"
 
@@ -71,7 +74,7 @@ def command(jar: Path, db_path: Path, port: int) -> list[str]:
     launcher = loopback_launcher(jar)
     main = ["-cp", f"{jar}{os.pathsep}{launcher}", LAUNCHER.stem] if launcher else ["-jar", str(jar)]
     return [
-        java, HEAP, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        java, *JVM_OPTIONS, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
         *main,
         # One database for every access key and region: the CLI and the functions share it.
         "-sharedDb", "-dbPath", str(db_path), "-port", str(port), "-disableTelemetry",
