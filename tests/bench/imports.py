@@ -151,6 +151,14 @@ def cold_imports(report: Report, build: Build, tmp: Path, base_env: dict[str, st
             traceback.print_exc()
             report.error("(a)", target, error)
 
+    # boto3 from the layer, as the functions import it, next to the compiled site-packages'.
+    env = {**base_env, **handler_environment("SmsWebhookFunction")}
+    layer_times, venv_times = [], []
+    for _ in range(reps):
+        layer_times.append(run_probe(build.function_dir("SmsWebhookFunction"), build.layer_dir, "boto3", env, audit=False).import_seconds)
+        venv_times.append(time_venv_boto3(env))
+    say(f"    `import boto3` from the layer {statistics.median(layer_times) * 1000:.0f} ms vs from the compiled site-packages {statistics.median(venv_times) * 1000:.0f} ms (medians of {reps})")
+
     # Before this build carried bytecode: the same artifact without __pycache__.
     module, functions = "switchboard.handlers.sms_webhook", handler_modules()["switchboard.handlers.sms_webhook"]
     task, layer = tmp / "no-bytecode" / "task", tmp / "no-bytecode" / "layer"
