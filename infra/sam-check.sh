@@ -3,6 +3,10 @@
 # touching the clone: the SAM CLI lives in its own virtual environment under
 # ${XDG_CACHE_HOME:-~/.cache}/switchboard/, and the build goes to a temp dir that is
 # removed on exit (set SAM_BUILD_DIR to build there instead and keep the result).
+#   bash infra/sam-check.sh                      validate, lint, build every resource
+#   bash infra/sam-check.sh SmsWebhookFunction   ... build that one (and its layer) only
+# SAM_CHECK_VALIDATE=0 skips validate --lint (a second build of a template already checked);
+# the environment reaches functions/Makefile (WHEEL_ARCH=x86_64: wheels for this machine).
 # Network: PyPI only (the SAM CLI once, then the functions' requirements per build).
 set -euo pipefail
 
@@ -110,12 +114,14 @@ else
   build_dir="$work/build"   # sam writes build.toml next to the build dir, so keep both in $work
 fi
 
-say "sam validate --lint --template template.yaml"
-"$sam" validate --lint --template template.yaml
+if [ "${SAM_CHECK_VALIDATE:-1}" != 0 ]; then
+  say "sam validate --lint --template template.yaml"
+  "$sam" validate --lint --template template.yaml
+fi
 
-say "sam build --template template.yaml --build-dir $build_dir (python3.12: $py312)"
+say "sam build ${*:-(every resource)} --template template.yaml --build-dir $build_dir (python3.12: $py312)"
 start=$SECONDS
-PATH="$(dirname "$py312"):$PATH" "$sam" build \
+PATH="$(dirname "$py312"):$PATH" "$sam" build "$@" \
   --template template.yaml \
   --build-dir "$build_dir" \
   --cache-dir "$work/cache" \

@@ -103,13 +103,16 @@ def host_wheel_arch() -> str:
     return {"arm64": "aarch64"}.get(platform.machine(), platform.machine())
 
 
-def sam_build(build_dir: Path, wheel_arch: str | None = None) -> Build:
+def sam_build(build_dir: Path, wheel_arch: str | None = None, only: str | None = None) -> Build:
     """infra/sam-check.sh (sam validate --lint, then sam build) into build_dir; wheel_arch
-    picks the dependencies' wheels (default: the template's arm64)."""
+    picks the dependencies' wheels (default: the template's arm64); `only` builds that one
+    function (and its layer) without validating again."""
     env = {**os.environ, "SAM_BUILD_DIR": str(build_dir)}
     if wheel_arch:
         env["WHEEL_ARCH"] = wheel_arch
-    done = subprocess.run(["bash", "infra/sam-check.sh"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+    if only:
+        env["SAM_CHECK_VALIDATE"] = "0"
+    done = subprocess.run(["bash", "infra/sam-check.sh", *([only] if only else [])], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT)
     return Build(build_dir, done.returncode, done.stdout)
 
