@@ -57,8 +57,9 @@ class BuildError(Exception):
 def shipped_requirements(lock: str) -> str:
     """The hash-pinned lock without the NOT_SHIPPED entries (each entry: a pin, its hashes, its comments)."""
     entries = re.split(r"\n(?=[A-Za-z0-9])", lock)
-    kept = [entry for entry in entries if canonical(re.split(r"[=<>~!; \\]", entry, maxsplit=1)[0]) not in NOT_SHIPPED]
-    missing = NOT_SHIPPED - {canonical(re.split(r"[=<>~!; \\]", entry, maxsplit=1)[0]) for entry in entries}
+    names = [canonical(re.split(r"[=<>~!; \\]", entry, maxsplit=1)[0]) for entry in entries]
+    kept = [entry for entry, name in zip(entries, names) if name not in NOT_SHIPPED]
+    missing = NOT_SHIPPED - set(names)
     if missing:
         # A dependency change dropped them: keep the list true rather than silently stale.
         raise BuildError(f"NOT_SHIPPED names packages the lock no longer holds: {', '.join(sorted(missing))}")

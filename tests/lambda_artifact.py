@@ -99,6 +99,17 @@ class Build:
         return size
 
 
+def load_build_artifacts() -> Any:
+    """functions/build_artifacts.py (what the artifacts hold), loaded by path: it is a
+    script beside the package, not part of it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_artifacts", REPO_ROOT / "functions" / "build_artifacts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def host_wheel_arch() -> str:
     return {"arm64": "aarch64"}.get(platform.machine(), platform.machine())
 

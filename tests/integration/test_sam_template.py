@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-from lambda_artifact import BUILD_TIMEOUT, Build, handler_environment, host_wheel_arch, run_probe, sam_build
+from lambda_artifact import BUILD_TIMEOUT, Build, handler_environment, host_wheel_arch, load_build_artifacts, run_probe, sam_build
 from local_stack.template import Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,13 +29,6 @@ MAX_BUILD_BYTES = 300 * 1000 * 1000  # issue 14's target for the whole build, un
 HOST_FUNCTION = "SmsWebhookFunction"
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2 * BUILD_TIMEOUT + 60)]
-
-
-def load_build_artifacts():
-    spec = importlib.util.spec_from_file_location("build_artifacts", REPO_ROOT / "functions" / "build_artifacts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 build_artifacts = load_build_artifacts()

@@ -145,12 +145,9 @@ def test_every_dead_letter_queue_and_every_function_that_can_lose_work_has_an_al
 
 
 def _build_artifacts():
-    import importlib.util
+    from lambda_artifact import load_build_artifacts
 
-    spec = importlib.util.spec_from_file_location("build_artifacts", REPO_ROOT / "functions" / "build_artifacts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_build_artifacts()
 
 
 def test_sam_builds_every_function_and_the_dependencies_layer_with_functions_makefile():
