@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.incidents.fanout import fan_out
 from switchboard.incident_model import NotifyPolicy
 from switchboard.observability import logger, metrics
+from switchboard.partial_batch import Record, process_each, stream_sequence_number
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
@@ -29,16 +27,15 @@ from switchboard.store.subscribers import SubscriberStore
 
 settings = get_settings()
 settings.require("notice_queue_url")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dynamodb = clients.dynamodb()
 
-    def record_handler(record: DynamoDBRecord) -> None:
-        image = from_item(record.raw_event["dynamodb"]["NewImage"])
+    def record_handler(record: Record) -> None:
+        image = from_item(record["dynamodb"]["NewImage"])
         logger.set_correlation_id(image["update_id"])
         result = fan_out(
             image["update_id"],
@@ -56,4 +53,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         logger.info("fanned out", extra={"incident_id": image["incident_id"], "queued": result.queued, "skipped": result.skipped, "done": result.done})
         metrics.add_metric(name="NoticesQueued", unit=MetricUnit.Count, value=result.queued)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_each(event, record_handler, stream_sequence_number)

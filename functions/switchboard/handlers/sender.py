@@ -6,8 +6,8 @@ fan-out of thousands, or a flood of subscribe requests, never delays a page.
 Every send of a channel first takes a slot from the channel's shared pacer
 (switchboard/pacing.py), so all senders together keep the configured rate.
 
-SQS delivers batches; each record succeeds or fails on its own (ReportBatchItemFailures
-through powertools' batch processor), so one failing SMS never resends the others. A
+SQS delivers batches; each record succeeds or fails on its own (ReportBatchItemFailures,
+switchboard/partial_batch.py), so one failing SMS never resends the others. A
 temporary provider failure is raised: the message comes back after the visibility
 timeout and, after the queue's maxReceiveCount, lands in the dead-letter queue. A
 permanent one (invalid or opted-out number) is recorded and not retried. Powertools'
@@ -23,9 +23,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -38,6 +35,7 @@ from switchboard.channels.twilio_webhook import retried
 from switchboard.errors import CredentialsRefused, PermanentSendFailure
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.observability import logger, mask_email, mask_phone, metrics
+from switchboard.partial_batch import Record, process_each, sqs_message_id, sqs_queue_url
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients, keys
 from switchboard.store.deliveries import DeliveryStore
@@ -48,8 +46,6 @@ from switchboard.store.pages import PageStore
 settings = get_settings()
 # Twilio reports each SMS's delivery here (handlers/status_webhook.py).
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
-# Report every failure per record, even when all of a batch failed: the same retries, clearer logs.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 idempotency = IdempotencyConfig(event_key_jmespath="idempotency_key", expires_after_seconds=24 * 3600)
 
 
@@ -220,9 +216,9 @@ def deliver_notice(message: OutboundMessage) -> str:
     return status
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: Record) -> dict[str, Any]:
     try:
-        return deliver(document=json.loads(record.body))
+        return deliver(document=json.loads(record["body"]))
     except Exception:
         _back_off(record)
         raise
@@ -233,13 +229,12 @@ def retry_delay(receive_count: int) -> int:
     return min(900, 30 * 2 ** max(0, receive_count - 1))
 
 
-def _back_off(record: SQSRecord) -> None:
+def _back_off(record: Record) -> None:
     """Give a failed message back later than the queue's fixed visibility timeout."""
     try:
-        queue_url = record.queue_url
-        receive_count = int(record.attributes.approximate_receive_count or 1)
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 1)
         clients.sqs().change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=retry_delay(receive_count)
+            QueueUrl=sqs_queue_url(record), ReceiptHandle=record["receiptHandle"], VisibilityTimeout=retry_delay(receive_count)
         )
     except Exception:  # the queue's own visibility timeout still brings it back
         logger.exception("could not delay the failed message's retry")
@@ -247,13 +242,13 @@ def _back_off(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     metrics.add_metric(name="OutboxRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Every failure reported per record, even when all of a batch failed: the same retries, clearer logs.
+    return process_each(event, record_handler, sqs_message_id, raise_when_all_fail=False)
 
 
-notice_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # A notice is not started with less time left than this: waiting for its slot and sending
 # must end before the function's timeout, or the send's outcome would be lost.
 NOTICE_TIME_NEEDED_SECONDS = 20
@@ -261,24 +256,24 @@ NOTICE_TIME_NEEDED_SECONDS = 20
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def notice_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def notice_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings.require("notice_queue_url")
 
-    def record_handler(record: SQSRecord) -> dict[str, Any]:
+    def record_handler(record: Record) -> dict[str, Any]:
         if context.get_remaining_time_in_millis() < NOTICE_TIME_NEEDED_SECONDS * 1000:
             # Slow channels (a low rate) wait long for slots: hand the rest back to the
             # queue as new messages rather than failing them towards the dead-letter queue.
-            clients.sqs().send_message(QueueUrl=settings.notice_queue_url, MessageBody=record.body)
+            clients.sqs().send_message(QueueUrl=settings.notice_queue_url, MessageBody=record["body"])
             return {"status": "requeued"}
         try:
-            message = OutboundMessage.from_json(record.body)
+            message = OutboundMessage.from_json(record["body"])
             if message.purpose is OutboundPurpose.NOTICE:
                 return {"status": deliver_notice(message)}
             # The status page's confirmation emails: paced and sent once, like the outbox's.
-            return deliver(document=json.loads(record.body))
+            return deliver(document=json.loads(record["body"]))
         except Exception:
             _back_off(record)
             raise
 
     idempotency.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=notice_processor, context=context)
+    return process_each(event, record_handler, sqs_message_id, raise_when_all_fail=False)
