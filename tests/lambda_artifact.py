@@ -66,6 +66,54 @@ print("PROBE " + json.dumps({
 """
 
 
+# Runs inside a fresh interpreter: argv = a directory holding botocore, then service names.
+# Prints what botocore makes of each service's data, documentation aside: every shape and
+# operation, the available regions, and the endpoint a client resolves in each partition.
+BOTOCORE_FINGERPRINT = r"""
+import json, sys
+sys.path[:0] = sys.argv[1:2]
+import botocore.session
+session = botocore.session.get_session()
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1"]
+def name(shape):
+    return shape.name if shape is not None else None
+def shape_of(shape):
+    described = {"type": shape.type_name, "serialization": shape.serialization, "metadata": shape.metadata}
+    if shape.type_name == "structure":
+        described["members"] = {key: [name(member), member.serialization] for key, member in shape.members.items()}
+    if shape.type_name == "list":
+        described["member"] = [name(shape.member), shape.member.serialization]
+    if shape.type_name == "map":
+        described["map"] = [name(shape.key), name(shape.value)]
+    return described
+found = {}
+for service in sys.argv[2:]:
+    model = session.get_service_model(service)
+    found[service] = {
+        "metadata": model.metadata,
+        "shapes": {shape: shape_of(model.shape_for(shape)) for shape in model.shape_names},
+        "operations": {op: [name(o.input_shape), name(o.output_shape), [name(e) for e in o.error_shapes], o.http, o.metadata,
+                            o.auth_type, sorted(o.context_parameters and [p.name for p in o.context_parameters] or [])]
+                       for op in model.operation_names for o in [model.operation_model(op)]},
+        "regions": session.get_available_regions(service),
+        "endpoints": {region: session.create_client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x").meta.endpoint_url
+                      for region in REGIONS},
+        "documented": any(model.operation_model(op).documentation for op in model.operation_names),
+    }
+print(json.dumps(found, default=str, sort_keys=True))
+"""
+
+
+def botocore_fingerprint(site: Path, services: list[str]) -> dict[str, Any]:
+    """What botocore found in `site` reads as, per service (BOTOCORE_FINGERPRINT)."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", BOTOCORE_FINGERPRINT, str(site), *services],
+                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_EC2_METADATA_DISABLED": "true"},
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"botocore from {site} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
 @dataclass
 class Build:
     directory: Path

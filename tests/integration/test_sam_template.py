@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-from lambda_artifact import BUILD_TIMEOUT, Build, handler_environment, host_wheel_arch, load_build_artifacts, run_probe, sam_build
+from lambda_artifact import (
+    BUILD_TIMEOUT, Build, botocore_fingerprint, handler_environment, host_wheel_arch, load_build_artifacts, run_probe, sam_build,
+)
 from local_stack.template import Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +151,23 @@ def test_no_shipped_module_imports_what_is_not_shipped(build: Build) -> None:
         and pattern.search(path.read_text(errors="replace"))
     ]
     assert offenders == []
+
+
+def test_the_layers_trimmed_botocore_reads_as_the_full_one_but_for_documentation(host_build: Build) -> None:
+    """endpoints.json keeps only our services, their models lose their documentation
+    (build_artifacts.keep_botocore_models): every shape, operation, region and endpoint
+    botocore makes of them is the same as from the venv's untrimmed botocore."""
+    import botocore
+
+    services = sorted(build_artifacts.BOTOCORE_SERVICES)
+    full = botocore_fingerprint(Path(botocore.__file__).parents[1], services)
+    trimmed = botocore_fingerprint(host_build.layer_dir, services)
+    data = host_build.layer_dir / "botocore" / "data"
+    assert (data / "endpoints.json").stat().st_size < 100_000 and not list(data.glob("*/*/service-2.json.gz"))
+    for service in services:
+        assert full[service].pop("documented") and not trimmed[service].pop("documented"), service
+        assert full[service]["endpoints"]["cn-north-1"].endswith(".amazonaws.com.cn"), "the check covers every partition"
+        assert trimmed[service] == full[service], service
 
 
 def test_the_whole_build_fits_in_300_mb(build: Build) -> None:

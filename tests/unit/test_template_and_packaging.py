@@ -198,3 +198,29 @@ def test_the_layer_keeps_the_botocore_model_of_every_service_the_functions_have_
         and re.search(r"boto3\.(client|resource)\(|\.client\(\"", path.read_text())
     ]
     assert others == []
+
+
+def test_the_layers_botocore_models_lose_their_documentation_and_nothing_else():
+    build_artifacts = _build_artifacts()
+    model = {
+        "documentation": "The service.",
+        "metadata": {"protocol": "json"},
+        "operations": {"documentation": {"name": "documentation", "documentation": "An operation called documentation."}},
+        "shapes": {
+            "Page": {"type": "structure", "documentation": "A page.", "required": ["documentation"],
+                     "members": {"documentation": {"shape": "String", "documentation": "A member called documentation."},
+                                 "members": {"shape": "String"}}},
+            "shapes": {"type": "list", "member": {"shape": "String", "documentation": "..."}},
+        },
+        "errors": [{"shape": "Oops", "documentation": "..."}],
+    }
+    assert build_artifacts.without_documentation(model) == {
+        "metadata": {"protocol": "json"},
+        "operations": {"documentation": {"name": "documentation"}},
+        "shapes": {
+            "Page": {"type": "structure", "required": ["documentation"],
+                     "members": {"documentation": {"shape": "String"}, "members": {"shape": "String"}}},
+            "shapes": {"type": "list", "member": {"shape": "String"}},
+        },
+        "errors": [{"shape": "Oops"}],
+    }
