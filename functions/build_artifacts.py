@@ -52,6 +52,8 @@ NOT_SHIPPED_CODE = ("switchboard/cli",)
 BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "ses", "sqs", "ssm"})
 # Mappings in a botocore model whose keys are names (a member may be called "documentation").
 MODEL_NAME_MAPS = frozenset({"operations", "shapes", "members"})
+# Kept whole: botocore reads each client context parameter's documentation (model.py).
+MODEL_KEPT_WHOLE = frozenset({"clientContextParams"})
 
 
 class BuildError(Exception):
@@ -137,7 +139,8 @@ def without_documentation(node: object, keys_are_names: bool = False) -> object:
     if not isinstance(node, dict):
         return node
     return {
-        key: without_documentation(value, keys_are_names=not keys_are_names and key in MODEL_NAME_MAPS)
+        key: value if key in MODEL_KEPT_WHOLE and not keys_are_names
+        else without_documentation(value, keys_are_names=not keys_are_names and key in MODEL_NAME_MAPS)
         for key, value in node.items()
         if keys_are_names or key != "documentation"
     }

@@ -86,6 +86,23 @@ def shape_of(shape):
     if shape.type_name == "map":
         described["map"] = [name(shape.key), name(shape.value)]
     return described
+# One request per service, built to the last byte and stopped before it is sent: the
+# endpoint rule set, the client context parameters and the serializer all run.
+REQUESTS = {"dynamodb": ("list_tables", {}), "s3": ("get_object", {"Bucket": "bucket", "Key": "key"}), "ses": ("list_identities", {}),
+            "sqs": ("list_queues", {}), "ssm": ("get_parameter", {"Name": "/switchboard/x", "WithDecryption": True})}
+class Built(Exception):
+    pass
+def stop(request, **_):
+    raise Built(request.method + " " + request.url + " " + str(sorted(request.headers.keys())) + " " + str(request.body))
+def request_of(service, region):
+    client = session.create_client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+    client.meta.events.register("before-send", stop)
+    operation, parameters = REQUESTS[service]
+    try:
+        getattr(client, operation)(**parameters)
+    except Built as built:
+        return str(built).replace(client.meta.config.user_agent or "", "")
+    return None
 found = {}
 for service in sys.argv[2:]:
     model = session.get_service_model(service)
@@ -98,6 +115,8 @@ for service in sys.argv[2:]:
         "regions": session.get_available_regions(service),
         "endpoints": {region: session.create_client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x").meta.endpoint_url
                       for region in REGIONS},
+        "client_context": [[p.name, p.type] for p in model.client_context_parameters],
+        "requests": {region: request_of(service, region) for region in REGIONS},
         "documented": any(model.operation_model(op).documentation for op in model.operation_names),
     }
 print(json.dumps(found, default=str, sort_keys=True))

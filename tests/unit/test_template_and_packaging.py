@@ -213,6 +213,7 @@ def test_the_layers_botocore_models_lose_their_documentation_and_nothing_else():
             "shapes": {"type": "list", "member": {"shape": "String", "documentation": "..."}},
         },
         "errors": [{"shape": "Oops", "documentation": "..."}],
+        "clientContextParams": {"ForcePathStyle": {"type": "boolean", "documentation": "botocore reads this one"}},
     }
     assert build_artifacts.without_documentation(model) == {
         "metadata": {"protocol": "json"},
@@ -223,4 +224,5 @@ def test_the_layers_botocore_models_lose_their_documentation_and_nothing_else():
             "shapes": {"type": "list", "member": {"shape": "String"}},
         },
         "errors": [{"shape": "Oops"}],
+        "clientContextParams": {"ForcePathStyle": {"type": "boolean", "documentation": "botocore reads this one"}},
     }
