@@ -99,7 +99,7 @@ def test_through_twilio_an_opted_out_agent_makes_the_page_due_now(local, twilio_
     21610 also marks the number opted out."""
     from datetime import datetime, timedelta, timezone
 
-    from conftest_helpers import sqs_event, unique_number as number
+    from conftest_helpers import unique_number as number
     from switchboard.conversations.inbound import record_inbound
     from switchboard.models import Identity, IdentityKind, InboundMessage
     from switchboard.store.pages import Page, PageStatus, PageStore

@@ -20,27 +20,13 @@ from typing import Callable
 
 from ulid import ULID
 
-from switchboard.models import (
-    Channel,
-    Conversation,
-    Identity,
-    IdentityKind,
-    InboundMessage,
-    MessageKind,
-    OutboundMessage,
-    OutboundPurpose,
-)
-from switchboard.channel_limits import X_POST_MAX_LENGTH
+from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, to_customer
+from switchboard.models import Conversation, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.schedule import Agent
-from switchboard.reply_address import reply_address
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
-from switchboard.store.keys import EMAIL_MESSAGE_ID
 from switchboard.store.pages import Page, PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
-
-# Channels whose customers an answer reaches by SMS: a voicemail is answered by text.
-SMS_REPLY_CHANNELS = {Channel.SMS.value, Channel.VOICE.value}
 
 
 class ActionError(Exception):
@@ -107,7 +93,7 @@ def _refusal(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> s
     conversation = _conversation(conversation_id, desk)
     holders = sorted(page.agents | set(page.recipients)) if page else []
     whose = f"was paged to {', '.join(holders)}" if holders else "was paged to nobody yet"
-    return f"{conversation_label(conversation)} {whose} and you are not on call: nothing done. Reply {conversation.short_code} TAKE to take it over."
+    return f"{customer_label(conversation)} {whose} and you are not on call: nothing done. Reply {conversation.short_code} TAKE to take it over."
 
 
 def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
@@ -116,7 +102,7 @@ def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_
     Recorded in the stream as an internal note, so everyone sees who took it from whom.
     """
     conversation = _conversation(conversation_id, desk)
-    label, code = conversation_label(conversation), conversation.short_code
+    label, code = customer_label(conversation), conversation.short_code
     before = desk.pages.take(conversation_id, agent.agent_id, now)
     if before is None:
         return Outcome(f"{label} was never paged: nothing to take over.", conversation_id)
@@ -150,7 +136,7 @@ def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_
 def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
     """Claim the conversation's live page; the answer says what really happened."""
     conversation = _conversation(conversation_id, desk)
-    label, code = conversation_label(conversation), conversation.short_code
+    label, code = customer_label(conversation), conversation.short_code
     page = desk.pages.get_page(conversation_id)
     if page and page.status == PageStatus.ACKED and page.acked_by == agent.agent_id:
         return Outcome(f"{label} is already yours. Reply {code} <answer> to answer.", conversation_id)
@@ -171,7 +157,7 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     desk.conversations.resolve_conversation(conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
     desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
-    return Outcome(f"{conversation_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
+    return Outcome(f"{customer_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
 
 
 def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
@@ -184,10 +170,15 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     if not text.strip():
         raise ActionError("The answer is empty. Reply <number> <your answer>.")
     conversation = _conversation(conversation_id, desk)
-    reply = conversation.reply_to or {"channel": conversation.channel.value, "address": conversation.customer_identity.value}
     message_id = str(ULID.from_datetime(now))
     request_id = request_id or message_id
-    outbound, also_known_as = _outbound(reply, conversation, agent, text, request_id, desk)
+    try:
+        outbound, also_known_as = to_customer(
+            conversation, text, OutboundPurpose.CUSTOMER_REPLY, request_id, desk.support_email_address,
+            desk.conversations.reply_token, agent.agent_id,
+        )
+    except CannotReply as error:
+        raise ActionError(str(error)) from None
     outbound = replace(outbound, stream_message_id=message_id)
     desk.outbox.send(outbound)
     stored = InboundMessage(
@@ -205,45 +196,9 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     try:
         desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id, waited)
     except DuplicateMessage:
-        return Outcome(f"Already sent to {conversation_label(conversation)}.", conversation_id)
+        return Outcome(f"Already sent to {customer_label(conversation)}.", conversation_id)
     desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
-    return Outcome(f"Sent to {conversation_label(conversation)}.", conversation_id, waited, reply["channel"])
-
-
-def _outbound(
-    reply: dict[str, str], conversation: Conversation, agent: Agent, text: str, request_id: str, desk: Desk
-) -> tuple[OutboundMessage, tuple[tuple[str, str], ...]]:
-    """The answer as it leaves, on the customer's channel, and the ids it is known by."""
-    common = {
-        "body": text,
-        "purpose": OutboundPurpose.CUSTOMER_REPLY,
-        "idempotency_key": f"reply#{request_id}",
-        "conversation_id": conversation.conversation_id,
-        "agent_id": agent.agent_id,
-    }
-    if reply["channel"] in SMS_REPLY_CHANNELS:
-        if reply["address"].startswith("withheld:"):  # the caller hid their number: nobody to text
-            raise ActionError(f"{conversation_label(conversation)} called from a withheld number: there is no number to answer.")
-        return OutboundMessage(channel=Channel.SMS, to=reply["address"], **common), ()
-    if reply["channel"] == Channel.EMAIL.value and desk.support_email_address:
-        # Our Message-ID is claimed with the stored answer: the customer's reply to it
-        # (In-Reply-To) threads back into this conversation. Neither it nor the reply
-        # address tells the conversation id (whoever the answer is forwarded to sees both).
-        message_id = f"{request_id.lower()}@{desk.support_email_address.partition('@')[2]}"
-        token = desk.conversations.reply_token(conversation.conversation_id)
-        email = {
-            "subject": reply.get("subject", ""),
-            "message_id": message_id,
-            "in_reply_to": reply.get("in_reply_to", ""),
-            "reply_to": reply_address(desk.support_email_address, token),
-        }
-        outbound = OutboundMessage(channel=Channel.EMAIL, to=reply["address"], email={k: v for k, v in email.items() if v}, **common)
-        return outbound, ((EMAIL_MESSAGE_ID, message_id),)
-    if reply["channel"] == Channel.X.value and reply.get("post_id"):
-        if len(text) > X_POST_MAX_LENGTH:
-            raise ActionError(f"An answer on X is at most {X_POST_MAX_LENGTH} characters; this one has {len(text)}.")
-        return OutboundMessage(channel=Channel.X, to=reply["post_id"], **common), ()
-    raise ActionError(f"{conversation_label(conversation)} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
+    return Outcome(f"Sent to {customer_label(conversation)}.", conversation_id, waited, reply_destination(conversation)["channel"])
 
 
 def _conversation(conversation_id: str, desk: Desk) -> Conversation:
@@ -252,9 +207,3 @@ def _conversation(conversation_id: str, desk: Desk) -> Conversation:
     if conversation is None:
         raise ActionError(f"Conversation {conversation_id} no longer exists.")
     return conversation
-
-
-def conversation_label(conversation: Conversation) -> str:
-    """How an agent's SMS names a conversation: '4821 (Jane Doe)'."""
-    code = f"{conversation.short_code} " if conversation.short_code else ""
-    return f"{code}({conversation.customer_name or conversation.customer_identity.value})"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from switchboard.conversations.replies import customer_label
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
-from switchboard.oncall.actions import conversation_label
 from switchboard.oncall.config import get_agent
 from switchboard.store.conversations import ConversationStore, Route
 from switchboard.store.oncall import OncallStore
@@ -40,7 +40,7 @@ def answer_undelivered(
     if agent is None:  # a desk answer (the CLI shows the mark), or an agent since removed
         return marked
     summary = conversations.get_summary(conversation_id)
-    label = conversation_label(summary) if summary else "your answer's conversation"
+    label = customer_label(summary) if summary else "your answer's conversation"
     code = summary.short_code if summary and summary.short_code else "<n>"
     text = f"Not delivered to {label}: {reason}. Reach them another way, then {code} RESOLVE."
     outbox.send(
