@@ -59,6 +59,43 @@ def drain_outbox(queue_variable: str = "OUTBOX_QUEUE_URL") -> list[dict[str, Any
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def drain_agent_messages() -> list[dict[str, Any]]:
+    """The outbox's messages to agents (pages, digests, answers to their SMS), removed from
+    it; customers' automatic acknowledgements are removed too, and left out."""
+    return [message for message in drain_outbox() if message["purpose"] != "acknowledgement"]
+
+
+def stored_message_image(conversation_id: str, provider_id: str) -> dict[str, Any]:
+    """A stored message's item, as the table's stream carries it (DynamoDB JSON)."""
+    import os
+
+    import boto3
+
+    from switchboard.store import keys
+    from switchboard.store.dynamo import to_values
+
+    items = boto3.client("dynamodb").query(
+        TableName=os.environ["TABLE_NAME"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+        ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation_id), ":m": keys.MESSAGE_PREFIX}),
+        ConsistentRead=True,
+    )["Items"]
+    return next(item for item in items if item["provider_id"]["S"] == provider_id)
+
+
+def route_message(conversation_id: str, provider_id: str) -> str:
+    """Invoke the router with the stream record of a stored message, as Lambda would."""
+    from local_stack.invoke import invoke
+    from local_stack.template import Template
+
+    image = stored_message_image(conversation_id, provider_id)
+    event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                          "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                          "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}]}
+    assert invoke(Template().functions()["RouterFunction"], event) == {"batchItemFailures": []}
+    return conversation_id
+
+
 def drain_notices() -> list[dict[str, Any]]:
     """The messages waiting in the local notice queue (notices, confirmation emails), removed from it."""
     return drain_outbox("NOTICE_QUEUE_URL")

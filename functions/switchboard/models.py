@@ -32,6 +32,7 @@ class IdentityKind(StrEnum):
     EMAIL = "email"
     X = "x"
     AGENT = "agent"  # the sender of an outbound message: value is the agent's id
+    AUTOMATIC = "automatic"  # Switchboard itself (an acknowledgement): value says what wrote it
 
 
 class MessageKind(StrEnum):
@@ -39,6 +40,7 @@ class MessageKind(StrEnum):
     VOICEMAIL = "voicemail"
     MISSED_CALL = "missed_call"  # the caller hung up before the beep
     TAKEOVER = "takeover"  # an agent took the conversation over (`12 TAKE`)
+    ACKNOWLEDGEMENT = "acknowledgement"  # our automatic "we have your message" (not a response)
 
 
 class ConversationStatus(StrEnum):
@@ -144,6 +146,11 @@ class Conversation:
     first_response_seconds: float | None = None  # from waiting to our first answer
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    # The latest agent answer since the conversation last opened (a resolution forgets it).
+    answered_at: datetime | None = None
+    # When the customer was last told automatically that we have their message, and which one.
+    acknowledged_at: datetime | None = None
+    acknowledged_message_id: str | None = None
     # Status-page components the conversation is about (set by an agent): while it is
     # open, the customer gets those components' incident notices (AUTO_SUBSCRIBE_CONVERSATIONS).
     components: tuple[str, ...] = ()
@@ -193,6 +200,7 @@ class OutboundPurpose(StrEnum):
     DIGEST = "digest"  # several conversations at once, to the on-call agent
     AGENT_REPLY = "agent_reply"  # an agent's short answer by SMS (help, errors)
     CUSTOMER_REPLY = "customer_reply"  # an agent's answer, to the customer
+    ACKNOWLEDGEMENT = "acknowledgement"  # "we have your message", to the customer, automatic
     NOTICE = "notice"  # an incident update, to a subscriber
     SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
 

@@ -100,6 +100,18 @@ class Settings:
     )
     voicemail_max_seconds: int = 120
 
+    # ---- the automatic acknowledgement (conversations/acknowledgement.py) ----
+    # The channels whose new or reopened conversations hear when to expect a person
+    # ("sms,email,voice,x", or "none"); voicemail callers hear it by SMS. Off on X by
+    # default: there it is a public reply.
+    acknowledge_channels: str = "sms,email,voice"
+    # At most one acknowledgement per conversation in this many hours.
+    acknowledge_quiet_hours: int = 24
+    # The wording inside business hours ({minutes}: the channel's first-response target)
+    # and outside them ({back}: "tomorrow at 09:00 CET"); {brand} is brand_name.
+    acknowledge_text_open: str = "Thanks for your message: someone from {brand} will answer within about {minutes} minutes."
+    acknowledge_text_closed: str = "Thanks for your message. We are away right now: someone from {brand} will answer {back}."
+
     # ---- X mentions ----
     # The support account as "<numeric user id>:<username>" (the username is optional).
     x_support_account: str = ""
@@ -137,6 +149,10 @@ class Settings:
     # SSM Parameter Store name of the secret in the Statuspage webhook's URL
     # (POST /webhooks/statuspage/<secret>): Statuspage signs nothing, so the URL is the key.
     statuspage_secret_parameter: str = "/switchboard/statuspage/webhook-secret"
+
+    @property
+    def acknowledge_channel_list(self) -> tuple[str, ...]:
+        return () if self.acknowledge_channels == "none" else tuple(self.acknowledge_channels.split(","))
 
     def rate_per_second(self, channel: str) -> float:
         return float(getattr(self, f"{channel}_rate_per_second", "1"))
@@ -215,6 +231,10 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "voice_greeting_open": ("VOICE_GREETING_OPEN", _ONE_LINE.format(500)),
     "voice_greeting_closed": ("VOICE_GREETING_CLOSED", _ONE_LINE.format(500)),
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
+    "acknowledge_channels": ("ACKNOWLEDGE_CHANNELS", r"none|(sms|email|voice|x)(,(sms|email|voice|x))*"),
+    "acknowledge_quiet_hours": ("ACKNOWLEDGE_QUIET_HOURS", r"[1-9]\d{0,3}"),
+    "acknowledge_text_open": ("ACKNOWLEDGE_TEXT_OPEN", _ONE_LINE.format(300)),
+    "acknowledge_text_closed": ("ACKNOWLEDGE_TEXT_CLOSED", _ONE_LINE.format(300)),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox|off"),
@@ -233,6 +253,27 @@ _VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+# Wording settings → the {fields} they may name.
+_TEMPLATES: dict[str, frozenset[str]] = {
+    "acknowledge_text_open": frozenset({"brand", "minutes"}),
+    "acknowledge_text_closed": frozenset({"brand", "back"}),
+}
+
+
+def _template_problem(text: str, allowed: frozenset[str]) -> str | None:
+    """Why `text` cannot be filled in with `allowed` fields (str.format), or None."""
+    import string
+
+    try:
+        named = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        return f"{error} (write {{{{ and }}}} for a literal brace)"
+    unknown = sorted(named - allowed)
+    if unknown:
+        return f"names {', '.join('{' + name + '}' for name in unknown)}; it may name {', '.join('{' + name + '}' for name in sorted(allowed))}"
+    return None
+
+
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     """Validate the environment, naming every variable that is missing or wrong."""
     values: dict[str, object] = {}
@@ -248,6 +289,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             problems.append(f"{variable}={raw!r} does not match {pattern}")
             continue
         values[spec.name] = int(raw) if isinstance(spec.default, int) else raw
+    for name, allowed in _TEMPLATES.items():
+        problem = _template_problem(str(values.get(name, getattr(Settings, name))), allowed)
+        if problem:
+            problems.append(f"{_VARIABLES[name][0]}: {problem}")
     if problems:
         raise SettingsError("invalid environment: " + "; ".join(problems))
     if "public_url" in values:

@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest_helpers import drain_outbox, run_cli, unique_number
+from conftest_helpers import drain_agent_messages, drain_outbox, run_cli, unique_number
 from local_stack.template import Resolver, Template
 from local_stack.stack import LOCAL_PARAMETERS
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
@@ -107,7 +107,7 @@ def test_a_stream_batch_the_router_gave_up_on_is_read_back_and_paged(local, sms_
     assert redriven.returncode == 0 and "1 redriven" in redriven.stdout, redriven.stdout + redriven.stderr
     conversation_id = record["dynamodb"]["NewImage"]["conversation_id"]["S"]
     assert PageStore(client, table).get_page(conversation_id).recipients == (agent.agent_id,)
-    assert [m["to"] for m in drain_outbox()] == [agent.phone]
+    assert [m["to"] for m in drain_agent_messages()] == [agent.phone]
     assert json.loads(run_cli(["dlq", "list", "--json"], env).stdout)["router"] == 0
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from conftest_helpers import drain_outbox, unique_number
+from conftest_helpers import drain_agent_messages, route_message, unique_number
 from local_stack.invoke import invoke
 from local_stack.send import twilio_sms_form
 from local_stack.template import Template
@@ -45,7 +45,7 @@ def team(local):
 
     set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
     set_policy(store, load_config(store), EscalationPolicy((parse_level("schedule:5"), parse_level("agent:ben:10")), repeat=0))
-    drain_outbox()
+    drain_agent_messages()
     return ana, ben, pages
 
 
@@ -53,23 +53,6 @@ def route(local, form):
     """What the table's stream hands the router for the message this SMS stored."""
     conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
     return route_message(conversation.conversation_id, form["MessageSid"])
-
-
-def route_message(conversation_id: str, provider_id: str) -> str:
-    """Invoke the router with the stream record of a stored message, as Lambda would."""
-    client = boto3.client("dynamodb")
-    items = client.query(
-        TableName=os.environ["TABLE_NAME"],
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
-        ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation_id), ":m": keys.MESSAGE_PREFIX}),
-        ConsistentRead=True,
-    )["Items"]
-    image = next(item for item in items if item["provider_id"]["S"] == provider_id)
-    event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-                          "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-                          "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/x"}]}
-    assert invoke(Template().functions()["RouterFunction"], event) == {"batchItemFailures": []}
-    return conversation_id
 
 
 def board():
@@ -81,7 +64,7 @@ def test_a_customer_sms_pages_the_on_call_agent_once_and_escalates_without_an_ac
     form = sms_form(body="My invoice for November shows two charges, please help")
     assert local.post_sms(form).status_code == 200
     conversation_id = route(local, form)
-    (page_sms,) = drain_outbox()
+    (page_sms,) = drain_agent_messages()
     code = pages.get_page(conversation_id).code
     assert page_sms["to"] == ana.phone and page_sms["purpose"] == "page"
     assert page_sms["body"].startswith(f"[{code}] SMS ") and f"Reply {code} ACK" in page_sms["body"]
@@ -90,16 +73,16 @@ def test_a_customer_sms_pages_the_on_call_agent_once_and_escalates_without_an_ac
     again = sms_form(form["From"], "hello??")
     local.post_sms(again)
     route(local, again)
-    assert drain_outbox() == []
+    assert drain_agent_messages() == []
 
     opened = pages.get_page(conversation_id).opened_at
     assert tick(opened + timedelta(minutes=4), board())["escalated"] == 0
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1
-    (escalation,) = drain_outbox()
+    (escalation,) = drain_agent_messages()
     assert escalation["to"] == ben.phone and escalation["body"].startswith("ESCALATED")
     assert pages.get_page(conversation_id).agents == {ana.agent_id, ben.agent_id}, "both levels may act on it"
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 0, "a second tick never pages a level twice"
-    assert drain_outbox() == []
+    assert drain_agent_messages() == []
     assert tick(opened + timedelta(minutes=17), board())["failed"] == 1, "nobody answered at the last level"
     assert pages.get_page(conversation_id).status == PageStatus.FAILED
 
@@ -110,11 +93,11 @@ def test_an_ack_from_the_agents_phone_stops_the_escalation(local, team, sms_form
     local.post_sms(form)
     conversation_id = route(local, form)
     code = pages.get_page(conversation_id).code
-    drain_outbox()
+    drain_agent_messages()
     assert local.post_sms(twilio_sms_form(ana.phone, f"{code} ACK")).status_code == 200
     opened = pages.get_page(conversation_id).opened_at
     assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 0}
-    assert drain_outbox() == []
+    assert drain_agent_messages() == []
 
 
 def test_a_storm_of_customers_becomes_one_page_and_one_digest(local, team, sms_form):
@@ -124,12 +107,12 @@ def test_a_storm_of_customers_becomes_one_page_and_one_digest(local, team, sms_f
         form = sms_form(body=f"outage? {n}")
         local.post_sms(form)
         conversations.append(route(local, form))
-    sent = drain_outbox()
+    sent = drain_agent_messages()
     assert [m["purpose"] for m in sent] == ["page"] and sent[0]["to"] == ana.phone
     first_opened = pages.get_page(conversations[0]).opened_at
     counts = tick(first_opened + timedelta(minutes=3), board())
     assert counts["digests"] == 1
-    digests = [m for m in drain_outbox() if m["purpose"] == "digest"]
+    digests = [m for m in drain_agent_messages() if m["purpose"] == "digest"]
     assert len(digests) == 1 and digests[0]["to"] == ana.phone
     assert digests[0]["body"].startswith("Switchboard: 24 need an answer")
     # Every conversation is tracked by its own page.
@@ -164,11 +147,11 @@ def test_after_hours_queue_mode_holds_the_page_until_opening(local, team, sms_fo
     _after_hours("queue")
     conversation_id = new_conversation(local, sms_form, "Saturday night question")
     assert on_customer_message(CustomerMessage(conversation_id, "sms", "Jane D", "Saturday night question"), SATURDAY_NIGHT, board()) == ()
-    assert drain_outbox() == []
+    assert drain_agent_messages() == []
     assert pages.get_page(conversation_id).next_escalation_at == MONDAY_OPENING
-    assert tick(MONDAY_OPENING - timedelta(minutes=1), board())["escalated"] == 0 and drain_outbox() == []
+    assert tick(MONDAY_OPENING - timedelta(minutes=1), board())["escalated"] == 0 and drain_agent_messages() == []
     tick(MONDAY_OPENING, board())
-    (released,) = drain_outbox()
+    (released,) = drain_agent_messages()
     assert released["to"] == ana.phone and not released["body"].startswith("ESCALATED")
 
 
@@ -182,7 +165,7 @@ def test_after_hours_repeat_mode_pages_only_a_customer_paged_before(local, team,
     assert on_customer_message(message, SATURDAY_NIGHT, board()) == ()  # new after hours: held
     pages.settle(conversation_id, PageStatus.ANSWERED, "ana", SATURDAY_NIGHT)
     assert on_customer_message(message, SATURDAY_NIGHT + timedelta(minutes=30), board()) == ("ana",)  # a repeat: paged
-    assert [m["to"] for m in drain_outbox()] == [ana.phone]
+    assert [m["to"] for m in drain_agent_messages()] == [ana.phone]
 
 
 def test_a_customer_email_and_a_voicemail_each_page_the_on_call_agent(local, team):
@@ -204,7 +187,7 @@ def test_a_customer_email_and_a_voicemail_each_page_the_on_call_agent(local, tea
     MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], "inbound/").put_raw(ses_id, bytes(email))
     stored = invoke(Template().functions()["EmailFunction"], ses_receipt_event(bytes(email), ses_id, [LOCAL_SUPPORT_EMAIL], received_at=datetime.now(timezone.utc)))["messages"][0]
     route_message(stored["conversation_id"], ses_id)
-    (email_page,) = drain_outbox()
+    (email_page,) = drain_agent_messages()
     assert email_page["to"] == ana.phone and " EMAIL Grace H: " in email_page["body"] and "Invoice question" in email_page["body"]
 
     caller, call_sid = unique_number(), new_call_sid()
@@ -213,9 +196,9 @@ def test_a_customer_email_and_a_voicemail_each_page_the_on_call_agent(local, tea
     conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, caller), consistent=True)
     route_message(conversation.conversation_id, call_sid)
     # Within two minutes of the email's page: bundled, and in the digest when the window ends.
-    assert drain_outbox() == [] and pages.get_page(conversation.conversation_id).recipients == ("ana",)
+    assert drain_agent_messages() == [] and pages.get_page(conversation.conversation_id).recipients == ("ana",)
     assert tick(datetime.now(timezone.utc) + timedelta(minutes=3), board())["digests"] == 1
-    (digest,) = drain_outbox()
+    (digest,) = drain_agent_messages()
     assert digest["to"] == ana.phone and " CALL " in digest["body"] and "Please call me back" in digest["body"]
 
 
@@ -232,9 +215,9 @@ def test_a_page_opened_but_never_sent_is_sent_when_the_router_retries(local, tea
     assert pages.open_page(Page(conversation_id, code, PageStatus.OPEN, now, 0, 0, ("ana",), now + timedelta(minutes=5), {"levels": [{"target": "schedule", "wait_minutes": 5}]}))
     message = CustomerMessage(conversation_id, "sms", "Jane D", "anyone there?")
     assert on_customer_message(message, now, board()) == ("ana",)
-    (sent,) = drain_outbox()
+    (sent,) = drain_agent_messages()
     assert sent["to"] == ana.phone and sent["body"].startswith(f"[{code}]")
-    assert on_customer_message(message, now, board()) == () and drain_outbox() == []
+    assert on_customer_message(message, now, board()) == () and drain_agent_messages() == []
 
 
 def test_an_outbox_failure_mid_escalation_or_mid_digest_loses_nothing(local, team, sms_form):
@@ -251,21 +234,21 @@ def test_an_outbox_failure_mid_escalation_or_mid_digest_loses_nothing(local, tea
     second = sms_form(body="second, waits for Ana's digest")
     local.post_sms(second)
     route(local, second)
-    assert [m["to"] for m in drain_outbox()] == [ana.phone]
+    assert [m["to"] for m in drain_agent_messages()] == [ana.phone]
     opened = pages.get_page(conversation_id).opened_at
     broken = with_(board(), outbox=OutboxQueue(boto3.client("sqs"), os.environ["OUTBOX_QUEUE_URL"] + "-gone"))
 
     later = opened + timedelta(minutes=6)  # Ana's level has waited 5 minutes; her window has ended
     assert tick(later, broken) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 3}
-    assert drain_outbox() == []
+    assert drain_agent_messages() == []
     assert pages.get_page(conversation_id).level == 0, "the level was not spent on a page nobody got"
 
     counts = tick(later + timedelta(seconds=30), board())
-    sent = drain_outbox()
+    sent = drain_agent_messages()
     assert counts == {"escalated": 2, "failed": 0, "digests": 1, "errors": 0}
     assert [(m["purpose"], m["to"]) for m in sent if m["purpose"] == "page"] == [("page", ben.phone)], "Ben's first page now, the second in his digest"
     assert [m["to"] for m in sent if m["purpose"] == "digest"] == [ana.phone]
-    assert tick(later + timedelta(seconds=40), board())["digests"] == 0 and [m for m in drain_outbox() if m["purpose"] == "digest"] == []
+    assert tick(later + timedelta(seconds=40), board())["digests"] == 0 and [m for m in drain_agent_messages() if m["purpose"] == "digest"] == []
 
 
 def test_the_store_down_during_the_router_the_sender_and_the_tick_loses_nothing(local, team, sms_form):
@@ -297,7 +280,7 @@ def test_the_store_down_during_the_router_the_sender_and_the_tick_loses_nothing(
         local.stack.start_dynamodb()
     assert invoke(router, event) == {"batchItemFailures": []}
     assert invoke(router, event) == {"batchItemFailures": []}, "a second retry pages nobody twice"
-    (page_sms,) = drain_outbox()
+    (page_sms,) = drain_agent_messages()
     assert page_sms["to"] == ana.phone
 
     sender = Template().functions()["SenderFunction"]
@@ -319,4 +302,4 @@ def test_the_store_down_during_the_router_the_sender_and_the_tick_loses_nothing(
     finally:
         local.stack.start_dynamodb()
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1, "the next tick escalates"
-    assert [m["to"] for m in drain_outbox()] == [ben.phone]
+    assert [m["to"] for m in drain_agent_messages()] == [ben.phone]

@@ -16,6 +16,13 @@ from switchboard.models import OutboundMessage, OutboundPurpose
 from switchboard.plain_text import has_unprintable, one_line
 
 
+AUTO_SUBMITTED = {
+    OutboundPurpose.NOTICE: "auto-generated",
+    OutboundPurpose.SUBSCRIPTION: "auto-generated",
+    OutboundPurpose.ACKNOWLEDGEMENT: "auto-replied",
+}
+
+
 def reply_subject(subject: str) -> str:
     """ "Re: " once, whatever the customer's client did to the subject."""
     subject = one_line(subject) or "Your message"
@@ -49,8 +56,10 @@ def build_email(message: OutboundMessage, from_address: str, from_name: str = "S
         # RFC 8058 one-click: mail providers show an unsubscribe button that POSTs here.
         email["List-Unsubscribe"] = f"<{fields['unsubscribe_url']}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    # RFC 3834: notices are machine-made (auto-responders leave them alone); answers are a person's.
-    email["Auto-Submitted"] = "auto-generated" if notice else "no"
+    # RFC 3834: notices are machine-made, an acknowledgement answers the customer's message
+    # automatically (auto-responders leave both alone, so two of them cannot loop); an
+    # agent's answer is a person's.
+    email["Auto-Submitted"] = AUTO_SUBMITTED.get(message.purpose, "no")
     email.set_content(message.body)
     return bytes(email)
 

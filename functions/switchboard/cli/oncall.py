@@ -95,6 +95,7 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
     print(
         "Escalation: " + ", then ".join(format_level(level) for level in policy.levels)
         + f" (minutes to wait); repeated {policy.repeat} more time(s); first response target {policy.first_response_minutes} min"
+        + "".join(f", {channel} {minutes} min" for channel, minutes in policy.first_response_by_channel)
     )
     if len(shifts) > 1:
         print("\nNext shifts:")
@@ -198,10 +199,12 @@ def cmd_oncall_rotation_set(args: argparse.Namespace) -> int:
 
 def cmd_oncall_policy_set(args: argparse.Namespace) -> int:
     from switchboard.oncall.config import set_policy
-    from switchboard.oncall.policy import EscalationPolicy, PolicyError, format_level, parse_level
+    from switchboard.oncall.policy import EscalationPolicy, PolicyError, format_level, parse_first_response, parse_level
 
     try:
-        policy = EscalationPolicy(tuple(parse_level(text) for text in args.level), args.repeat, args.first_response)
+        default, by_channel = parse_first_response(args.first_response or [])
+        policy = EscalationPolicy(tuple(parse_level(text) for text in args.level), args.repeat,
+                                  EscalationPolicy.first_response_minutes if default is None else default, by_channel)
     except PolicyError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     saved = _config_change(args, lambda store, config: set_policy(store, config, policy))
@@ -278,7 +281,11 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     )
     policy_set.add_argument("--level", action="append", required=True, metavar="TARGET:MIN", help="repeatable, in order, e.g. --level schedule:5 --level everyone:10")
     policy_set.add_argument("--repeat", type=int, default=0, help="run the whole list this many more times (default 0)")
-    policy_set.add_argument("--first-response", type=int, default=10, metavar="MIN", help="first-response target in minutes (default 10)")
+    policy_set.add_argument(
+        "--first-response", action="append", metavar="[CHANNEL=]MIN",
+        help="the first-response target in minutes (default 10), or one channel's own (sms, email, voice, x): repeatable,"
+             " e.g. --first-response 30 --first-response sms=5 --first-response x=5",
+    )
     data_options(policy_set)
     policy_set.set_defaults(run=cmd_oncall_policy_set)
     override = oncall.add_parser("override", help="time-bounded cover that wins over the rotation").add_subparsers(dest="override_action", required=True, metavar="ACTION")

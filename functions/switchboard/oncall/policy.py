@@ -15,8 +15,10 @@ ACK or a reply before the next level.
   somebody. It visits each step at most once, so it always ends.
 - Only agents that still exist are paged: the schedule's on-call agent and a named agent
   must be in `agents`, whose phone numbers the caller needs anyway.
-- `first_response_minutes` (in business hours) is carried for reports; nothing here
-  enforces it.
+- `first_response_minutes` (in business hours) is the first-response target, and
+  `first_response_by_channel` overrides it per channel (SMS and X answered faster than
+  email); the report measures against it and the acknowledgement promises it. Nothing
+  here enforces it.
 
 No AWS and no clock: instants are parameters, aware datetimes; every instant this module
 returns is in UTC. Documents hold str, int, list and dict only (DynamoDB documents);
@@ -38,6 +40,7 @@ MIN_WAIT_MINUTES, MAX_WAIT_MINUTES = 1, 1440  # a minute to a day
 MAX_REPEAT = 10
 MAX_FIRST_RESPONSE_MINUTES = 1440
 LEVEL_EXAMPLES = "'schedule:5', 'agent:ana:10' or 'everyone:15'"
+CHANNELS = ("sms", "email", "voice", "x")  # models.Channel's values: a target may name each
 
 
 class PolicyError(ValueError):
@@ -67,21 +70,36 @@ class EscalationPolicy:
     levels: tuple[Level, ...]  # at least one
     repeat: int = 0  # run the whole list this many more times (0..10)
     first_response_minutes: int = 10  # the first-response target, in business hours: reported
+    # Channel ("sms", "email", "voice", "x") → its own target, where it differs.
+    first_response_by_channel: tuple[tuple[str, int], ...] = ()
+
+    def first_response_target(self, channel: str) -> int:
+        """The first-response target of a channel, in minutes."""
+        return dict(self.first_response_by_channel).get(channel, self.first_response_minutes)
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "levels": [_level_document(level) for level in self.levels],
             "repeat": self.repeat,
             "first_response_minutes": self.first_response_minutes,
         }
+        if self.first_response_by_channel:
+            document["first_response_by_channel"] = dict(self.first_response_by_channel)
+        return document
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> EscalationPolicy:
         levels = _field(document, "levels", list, "policy")
+        by_channel = document.get("first_response_by_channel") or {}  # absent in documents before issue 15
+        if not isinstance(by_channel, dict):
+            raise PolicyError(f"policy 'first_response_by_channel' is {type(by_channel).__name__}, not a map")
         return cls(
             levels=tuple(_level_from_document(item, n) for n, item in enumerate(levels, 1)),
             repeat=_number_field(document, "repeat", "policy"),
             first_response_minutes=_number_field(document, "first_response_minutes", "policy"),
+            first_response_by_channel=tuple(sorted(
+                (str(channel), _number_field(by_channel, channel, "policy first-response target")) for channel in by_channel
+            )),
         )
 
 
@@ -172,7 +190,27 @@ def validate_policy(policy: EscalationPolicy, agent_ids: set[str]) -> list[str]:
             f"the first-response target is 1 to {MAX_FIRST_RESPONSE_MINUTES} minutes,"
             f" not {policy.first_response_minutes!r}"
         )
+    for channel, minutes in policy.first_response_by_channel:
+        if channel not in CHANNELS:
+            problems.append(f"a first-response target names {channel!r}, which is not a channel (use {', '.join(CHANNELS)})")
+        elif not _is_int(minutes) or not 1 <= minutes <= MAX_FIRST_RESPONSE_MINUTES:
+            problems.append(f"the first-response target on {channel} is 1 to {MAX_FIRST_RESPONSE_MINUTES} minutes, not {minutes!r}")
     return problems
+
+
+def parse_first_response(texts: list[str]) -> tuple[int | None, tuple[tuple[str, int], ...]]:
+    """["10", "sms=5", "email=60"] → (10, (("email", 60), ("sms", 5))): the default target
+    (None: not given) and the channels' own targets. PolicyError saying what is wrong."""
+    default, by_channel = None, {}
+    for text in texts:
+        channel, equals, minutes = text.strip().lower().rpartition("=")
+        if not minutes.isdigit() or (equals and not channel):
+            raise PolicyError(f"first-response target {text!r} is not like '10' or 'sms=5' (minutes, or a channel and its minutes)")
+        if equals:
+            by_channel[channel] = int(minutes)
+        else:
+            default = int(minutes)
+    return default, tuple(sorted(by_channel.items()))
 
 
 def _level_problems(number: int, level: Level, agent_ids: set[str]) -> list[str]:

@@ -336,7 +336,8 @@ class ConversationStore:
             route,
             message_id,
             Direction.OUTBOUND,
-            "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity, last_message_preview = :preview"
+            "SET #status = :waiting, last_activity_at = :now, activity_sk = :activity, last_message_preview = :preview,"
+            " answered_at = :now"
             + first_response
             + " REMOVE waiting_since ADD message_count :one",
             {
@@ -349,6 +350,42 @@ class ConversationStore:
             {"#status": "status"},
         )
 
+    def append_acknowledgement(
+        self, message: InboundMessage, route: Route, message_id: str, acknowledged: str, began_wait_at: datetime, quiet_since: datetime
+    ) -> bool:
+        """Our automatic acknowledgement of the customer's message `acknowledged` (its
+        message id), stored only while it is still true to send it.
+
+        In the same transaction, the conversation must wait on us since `began_wait_at`
+        (the customer message being acknowledged started the wait), no agent may have
+        answered since it opened, and nothing may have been acknowledged since
+        `quiet_since`. False (nothing written) when any of that is no longer so;
+        DuplicateMessage when this acknowledgement is stored already (a retry).
+        The customer's wait, the status and the first response are untouched.
+        """
+        try:
+            self._append_by_agent(
+                message, route, message_id, Direction.OUTBOUND,
+                "SET acknowledged_at = :now, acknowledged_message_id = :acknowledged ADD message_count :one",
+                {
+                    ":acknowledged": acknowledged,
+                    ":now": iso_utc(message.received_at),
+                    ":waiting": ConversationStatus.WAITING_ON_US.value,
+                    ":began": iso_utc(began_wait_at),
+                    ":quiet": iso_utc(quiet_since),
+                },
+                {"#status": "status"},
+                condition=(
+                    " AND #status = :waiting AND waiting_since = :began AND attribute_not_exists(answered_at)"
+                    " AND (attribute_not_exists(acknowledged_at) OR acknowledged_at < :quiet)"
+                ),
+            )
+        except ClientError as error:
+            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
     def append_internal(self, message: InboundMessage, route: Route, message_id: str) -> None:
         """A note between agents (a takeover): in the stream, but the customer's wait and
         the conversation's status are untouched. DuplicateMessage on a retried request."""
@@ -356,16 +393,17 @@ class ConversationStore:
 
     def _append_by_agent(
         self, message: InboundMessage, route: Route, message_id: str, direction: Direction,
-        conversation_update: str, values: dict[str, Any], names: dict[str, str] | None = None,
+        conversation_update: str, values: dict[str, Any], names: dict[str, str] | None = None, condition: str = "",
     ) -> None:
         """One transaction: the request id claimed, the message put, the conversation updated
-        (counted with `:one`), unless it was merged away meanwhile."""
+        (counted with `:one`), unless it was merged away meanwhile (or `condition`, ANDed
+        on, fails)."""
         claims = self._claims(message, route, message_id)
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item(keys.conversation_key(route.conversation_id)),
             "UpdateExpression": conversation_update,
-            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)" + condition,
             "ExpressionAttributeValues": to_values({**values, ":one": 1}),
         }
         if names:
@@ -534,7 +572,7 @@ class ConversationStore:
             self._client,
             TableName=self._table,
             Key=to_item(keys.conversation_key(conversation_id)),
-            UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since",
+            UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since, answered_at",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
@@ -798,6 +836,9 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         first_response_seconds=float(item["first_response_seconds"]) if "first_response_seconds" in item else None,
         first_response_at=_moment(item.get("first_response_at")),
         resolved_at=_moment(item.get("resolved_at")),
+        answered_at=_moment(item.get("answered_at")),
+        acknowledged_at=_moment(item.get("acknowledged_at")),
+        acknowledged_message_id=item.get("acknowledged_message_id"),
         components=tuple(item.get("components") or ()),
     )
 
