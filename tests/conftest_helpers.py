@@ -96,6 +96,35 @@ def route_message(conversation_id: str, provider_id: str) -> str:
     return conversation_id
 
 
+def put_on_call(business_hours: str = "always", time_zone: str = "UTC"):
+    """Ana alone on call in the given hours, paged at one level (5 minutes), with no page
+    sent yet; the first response is due in 5 minutes by SMS, 30 by email; an empty outbox."""
+    import os
+    from datetime import date, time
+
+    import boto3
+
+    from switchboard.oncall.config import add_agent, load_config, set_policy, set_rotation
+    from switchboard.oncall.policy import EscalationPolicy, parse_level
+    from switchboard.oncall.schedule import Agent
+    from switchboard.store import keys
+    from switchboard.store.dynamo import to_values
+    from switchboard.store.oncall import OncallStore
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    for pk in (keys.ONCALL_PK, keys.PAGER_PK):  # the configuration, and every agent's bundling state
+        for item in client.query(TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=to_values({":pk": pk}))["Items"]:
+            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    store = OncallStore(client, table)
+    ana = Agent("ana", "Ana Lima", unique_number())
+    add_agent(store, load_config(store), ana)
+    set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5),
+                 time_zone=time_zone, business_hours=business_hours)
+    set_policy(store, load_config(store), EscalationPolicy((parse_level("schedule:5"),), first_response_minutes=30, first_response_by_channel=(("sms", 5),)))
+    drain_outbox()
+    return ana
+
+
 def drain_notices() -> list[dict[str, Any]]:
     """The messages waiting in the local notice queue (notices, confirmation emails), removed from it."""
     return drain_outbox("NOTICE_QUEUE_URL")

@@ -41,6 +41,7 @@ class MessageKind(StrEnum):
     MISSED_CALL = "missed_call"  # the caller hung up before the beep
     TAKEOVER = "takeover"  # an agent took the conversation over (`12 TAKE`)
     ACKNOWLEDGEMENT = "acknowledgement"  # our automatic "we have your message" (not a response)
+    FOLLOW_UP = "follow_up"  # an agent will follow up (`12 LATER 3h`): a note between agents
 
 
 class ConversationStatus(StrEnum):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from conftest_helpers import drain_outbox, route_message, stored_message_image, unique_number
+from conftest_helpers import drain_outbox, put_on_call as on_call, route_message, stored_message_image, unique_number
 from local_stack.invoke import invoke
 from local_stack.send import new_ses_message_id, ses_receipt_event, twilio_sms_form
 from local_stack.stack import LOCAL_SUPPORT_EMAIL
@@ -26,12 +26,9 @@ from switchboard.channels.email_outbound import build_email
 from switchboard.conversations.acknowledgement import AcknowledgementPolicy, Desk, Outcome, acknowledge, hours_for
 from switchboard.models import ConversationStatus, Direction, Identity, IdentityKind, MessageKind, OutboundMessage
 from switchboard.oncall import actions
-from switchboard.oncall.config import add_agent, load_config, set_policy, set_rotation
-from switchboard.oncall.policy import EscalationPolicy, parse_level
-from switchboard.oncall.schedule import Agent
+from switchboard.oncall.config import load_config
 from switchboard.settings import load_settings
-from switchboard.store import keys
-from switchboard.store.dynamo import from_item, to_values
+from switchboard.store.dynamo import from_item
 from switchboard.store.mail import MailStore
 from switchboard.store.oncall import OncallStore
 from switchboard.store.pages import PageStore
@@ -39,21 +36,6 @@ from switchboard.store.queue import OutboxQueue
 from switchboard.store.subscribers import SubscriberStore
 
 pytestmark = pytest.mark.integration
-
-
-def on_call(business_hours: str = "always", time_zone: str = "UTC") -> Agent:
-    """Ana on call in the given hours; the first response is due in 5 minutes by SMS, 30 by email."""
-    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
-    for item in client.query(TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=to_values({":pk": keys.ONCALL_PK}))["Items"]:
-        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-    store = OncallStore(client, table)
-    ana = Agent("ana", "Ana Lima", unique_number())
-    add_agent(store, load_config(store), ana)
-    set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5),
-                 time_zone=time_zone, business_hours=business_hours)
-    set_policy(store, load_config(store), EscalationPolicy((parse_level("schedule:5"),), first_response_minutes=30, first_response_by_channel=(("sms", 5),)))
-    drain_outbox()
-    return ana
 
 
 def desk(local) -> Desk:

@@ -96,7 +96,7 @@ def test_an_ack_from_the_agents_phone_stops_the_escalation(local, team, sms_form
     drain_agent_messages()
     assert local.post_sms(twilio_sms_form(ana.phone, f"{code} ACK")).status_code == 200
     opened = pages.get_page(conversation_id).opened_at
-    assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 0}
+    assert tick(opened + timedelta(minutes=30), board()) == {"escalated": 0, "failed": 0, "woken": 0, "digests": 0, "errors": 0}
     assert drain_agent_messages() == []
 
 
@@ -239,13 +239,13 @@ def test_an_outbox_failure_mid_escalation_or_mid_digest_loses_nothing(local, tea
     broken = with_(board(), outbox=OutboxQueue(boto3.client("sqs"), os.environ["OUTBOX_QUEUE_URL"] + "-gone"))
 
     later = opened + timedelta(minutes=6)  # Ana's level has waited 5 minutes; her window has ended
-    assert tick(later, broken) == {"escalated": 0, "failed": 0, "digests": 0, "errors": 3}
+    assert tick(later, broken) == {"escalated": 0, "failed": 0, "woken": 0, "digests": 0, "errors": 3}
     assert drain_agent_messages() == []
     assert pages.get_page(conversation_id).level == 0, "the level was not spent on a page nobody got"
 
     counts = tick(later + timedelta(seconds=30), board())
     sent = drain_agent_messages()
-    assert counts == {"escalated": 2, "failed": 0, "digests": 1, "errors": 0}
+    assert counts == {"escalated": 2, "failed": 0, "woken": 0, "digests": 1, "errors": 0}
     assert [(m["purpose"], m["to"]) for m in sent if m["purpose"] == "page"] == [("page", ben.phone)], "Ben's first page now, the second in his digest"
     assert [m["to"] for m in sent if m["purpose"] == "digest"] == [ana.phone]
     assert tick(later + timedelta(seconds=40), board())["digests"] == 0 and [m for m in drain_agent_messages() if m["purpose"] == "digest"] == []

@@ -118,7 +118,7 @@ def test_replies_keep_the_text_as_typed(body, expected):
 @pytest.mark.parametrize("body", ["12", "12 ", "12:", "#12", "12 ?", "12 ...", "012"])
 def test_a_code_alone_asks_what_to_do(body):
     assert parse_agent_sms(body) == AgentCommand(
-        UNKNOWN, code="12", problem="say what to do with 12: ACK, RESOLVE, TAKE or your answer"
+        UNKNOWN, code="12", problem="say what to do with 12: ACK, RESOLVE, TAKE, LATER 3h or your answer"
     )
 
 
@@ -147,13 +147,29 @@ def test_codes_have_at_most_six_digits():
 
 def test_help_text_fits_one_gsm7_segment():
     assert is_gsm7(HELP_TEXT) and segments(HELP_TEXT) == 1
-    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "HELP"):
+    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "12 LATER 3h", "HELP"):
         assert needed in HELP_TEXT
     # The examples it gives are read as it says.
     assert parse_agent_sms("12 ACK").kind is ACK
     assert parse_agent_sms("12 your answer") == reply("12", "your answer")
     assert parse_agent_sms("12 RESOLVE").kind is RESOLVE
     assert parse_agent_sms("12 TAKE").kind is TAKE
+    assert parse_agent_sms("12 LATER 3h") == AgentCommand(CommandKind.LATER, code="12", text="3h")
+
+
+@pytest.mark.parametrize("body, when", [
+    ("12 LATER 3h", "3h"), ("12 later tomorrow 09:00", "tomorrow 09:00"), ("12 snooze 90m", "90m"),
+    ("12 Remind: mon 9:30", "mon 9:30"), ("#12 LATER  2d", "2d"),
+])
+def test_later_says_when_to_page_again(body, when):
+    assert parse_agent_sms(body) == AgentCommand(CommandKind.LATER, code="12", text=when)
+
+
+def test_later_without_a_time_asks_when_rather_than_answering_the_customer():
+    command = parse_agent_sms("12 later")
+    assert command.kind is UNKNOWN and command.code == "12" and "12 LATER 3h" in command.problem
+    assert parse_agent_sms("12 later today we ship it").kind is CommandKind.LATER, "the time check is the action's: it says what is wrong"
+    assert parse_agent_sms("12 see you later") == reply("12", "see you later")
 
 
 # Property tests.

@@ -100,7 +100,7 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
 
     from switchboard.models import utc_now
     from switchboard.oncall.actions import ActionError, Desk
-    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.config import get_agent, load_config
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
@@ -118,6 +118,7 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
             PageStore(client, table),
             OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
             os.environ.get("SUPPORT_EMAIL_ADDRESS", ""),
+            schedule=lambda: load_config(OncallStore(client, table)).schedule,
         )
         if desk.conversations.get_summary(args.id) is None:
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)
@@ -139,6 +140,22 @@ def cmd_conversations_resolve(args: argparse.Namespace) -> int:
     from switchboard.oncall.actions import resolve
 
     outcome = _desk_action(args, lambda agent, now, desk: resolve(args.id, agent, now, desk))
+    emit(args, to_json_dict(outcome), outcome.text)
+    return 0
+
+
+def cmd_conversations_snooze(args: argparse.Namespace) -> int:
+    from switchboard.oncall.actions import snooze
+    from switchboard.oncall.later import LaterError, parse_later
+
+    def act(agent, now, desk):
+        try:
+            until = parse_later(args.until, now, desk.schedule())
+        except LaterError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+        return snooze(args.id, agent, until, now, desk)
+
+    outcome = _desk_action(args, act)
     emit(args, to_json_dict(outcome), outcome.text)
     return 0
 
@@ -178,6 +195,16 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     resolve.add_argument("--as", dest="agent", metavar="AGENT_ID", help="who resolves it (default $SWITCHBOARD_AGENT)")
     data_options(resolve)
     resolve.set_defaults(run=cmd_conversations_resolve)
+
+    snooze = conversations.add_parser(
+        "snooze", help="follow up later: page again at TIME unless someone answers first (a new message from the customer pages at once)",
+    )
+    snooze.add_argument("id", help="conversation id")
+    snooze.add_argument("--until", required=True, metavar="TIME",
+                        help="3h, 90m, 2d, 'tomorrow 09:00', 'mon 9:30', 17:00 or tomorrow (the schedule's time zone)")
+    snooze.add_argument("--as", dest="agent", metavar="AGENT_ID", help="who follows up (default $SWITCHBOARD_AGENT)")
+    data_options(snooze)
+    snooze.set_defaults(run=cmd_conversations_snooze)
 
     tag = conversations.add_parser("tag", help="say which status-page components a conversation is about (its customer then gets their incident notices while it is open)")
     tag.add_argument("id")

@@ -1,4 +1,5 @@
-"""Every minute: escalate the pages nobody answered in time, and send the digests that are due."""
+"""Every minute: escalate the pages nobody answered in time, page again the follow-ups that
+came due (an agent's LATER), and send the digests that are due."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     metrics.add_metric(name="Escalations", unit=MetricUnit.Count, value=counts["escalated"])
     metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=counts["failed"])
     metrics.add_metric(name="Digests", unit=MetricUnit.Count, value=counts["digests"])
+    metrics.add_metric(name="FollowUpsPaged", unit=MetricUnit.Count, value=counts["woken"])
     if counts["errors"]:
         # After every other page and digest had its turn: the failure is the function's,
         # so its alarm (EscalationTickFailingAlarm) hears it; the next tick retries.

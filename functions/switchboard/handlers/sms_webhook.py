@@ -109,7 +109,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     # Imported here: only agents' SMS need the on-call code, customers' stay lean.
     from switchboard.oncall.actions import Desk, run_command
     from switchboard.oncall.commands import parse_agent_sms
-    from switchboard.oncall.config import get_agent, on_call_now
+    from switchboard.oncall.config import get_agent, load_config, on_call_now
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
@@ -127,6 +127,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
         OutboxQueue(clients.sqs(), settings.outbox_queue_url),
         settings.support_email_address,
         on_call_at=lambda moment: on_call_now(oncall, moment),
+        schedule=lambda: load_config(oncall).schedule,
     )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})

@@ -17,13 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
 from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, to_customer
-from switchboard.models import Conversation, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
+from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
-from switchboard.oncall.schedule import Agent
+from switchboard.oncall.later import LaterError, parse_later
+from switchboard.oncall.schedule import Agent, Schedule
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
 from switchboard.store.pages import Page, PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
@@ -52,6 +54,8 @@ class Desk:
     support_email_address: str = ""  # answers to email customers come from it
     # Who is on call at an instant; asked only when an agent acts on what was not paged to them.
     on_call_at: Callable[[datetime], str | None] = lambda now: None
+    # The on-call schedule (its time zone and business hours): asked only to read a LATER's time.
+    schedule: Callable[[], Schedule] = lambda: Schedule(time_zone="UTC")
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -72,6 +76,12 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
             return acknowledge(conversation_id, agent, now, desk)
         if command.kind is CommandKind.RESOLVE:
             return resolve(conversation_id, agent, now, desk)
+        if command.kind is CommandKind.LATER:
+            try:
+                until = parse_later(command.text or "", now, desk.schedule())
+            except LaterError as error:
+                return Outcome(f"{error}. Nothing done.", conversation_id)
+            return snooze(conversation_id, agent, until, now, desk, request_id)
         return answer(conversation_id, agent, command.text or "", now, desk, request_id)
     except ActionError as error:
         return Outcome(str(error), conversation_id)
@@ -158,6 +168,37 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
     desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
     return Outcome(f"{customer_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
+
+
+def snooze(conversation_id: str, agent: Agent, until: datetime, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
+    """Settle the page until `until`: then, unless someone answered or resolved it, it pages
+    again from the first level; a new message from the customer pages at once. The stream
+    records it as a note between agents."""
+    conversation = _conversation(conversation_id, desk)
+    label, code = customer_label(conversation), conversation.short_code
+    if conversation.status is ConversationStatus.RESOLVED:
+        return Outcome(f"{label} is resolved: nothing to follow up.", conversation_id)
+    before = desk.pages.snooze(conversation_id, agent.agent_id, until, now)
+    if before is None:
+        return Outcome(f"{label} was never paged: nothing to snooze. Reply {code} <answer> to answer.", conversation_id)
+    zone = ZoneInfo(desk.schedule().time_zone)
+    when = until.astimezone(zone)
+    said = f"{when:%a %d %b %H:%M} {when.tzname()}"
+    message_id = str(ULID.from_datetime(now))
+    note = InboundMessage(
+        channel=conversation.channel,
+        provider="agent-follow-up",
+        provider_id=request_id or message_id,
+        sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
+        received_at=now,
+        kind=MessageKind.FOLLOW_UP,
+        body=f"{agent.name} will follow up: paged again {said} unless it is answered first.",
+    )
+    try:
+        desk.conversations.append_internal(note, Route(conversation.customer_id, conversation.conversation_id), message_id)
+    except DuplicateMessage:
+        pass  # a retried SMS: the note is there already
+    return Outcome(f"{label} snoozed until {said}: paged again then unless it is answered; a new message from the customer pages at once.", conversation_id)
 
 
 def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:

@@ -3,6 +3,8 @@
     12 ACK               claim conversation 12 (also "12 a", "12 ok", "ACK 12", "ack #12")
     12 RESOLVE           close it (also resolved, done, close, closed)
     12 TAKE              take it over from whoever it was paged to (also "take over", "mine")
+    12 LATER 3h          page again then, unless someone answers first ("12 LATER tomorrow
+                         09:00", "12 snooze 90m"; oncall/later.py reads the time)
     12 your answer       send "your answer" to the customer, on the customer's channel
     HELP                 the short how-to (also "?", "info")
 
@@ -22,6 +24,8 @@ Choices made:
   it stay. So "12: thanks" answers "thanks", but "12 - thanks" answers "- thanks".
 - An answer made only of punctuation ("12 ?", "12 ...") is not sent: it is read as a
   code with nothing to do, since no customer is helped by a lone "?".
+- LATER (or SNOOZE, REMIND) is the first word after the code; the rest says when. "12 later"
+  with nothing after it asks when, rather than sending "later" to the customer.
 - HELP is the whole message; "12 help" is an answer to the customer like any other text.
 """
 
@@ -38,6 +42,7 @@ class CommandKind(StrEnum):
     REPLY = "reply"
     RESOLVE = "resolve"
     TAKE = "take"
+    LATER = "later"
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -46,19 +51,20 @@ class CommandKind(StrEnum):
 class AgentCommand:
     kind: CommandKind
     code: str | None = None  # the conversation's short code, e.g. "12"
-    text: str | None = None  # the answer, for REPLY
+    text: str | None = None  # the answer, for REPLY; when, for LATER ("3h")
     problem: str | None = None  # for UNKNOWN: why it could not be read, shown with the help
 
 
 HELP_TEXT = (
-    'Switchboard: "12 ACK" claims 12, "12 your answer" answers the customer, '
-    '"12 RESOLVE" closes it, "12 TAKE" takes it over. HELP for this text.'
+    'Switchboard: "12 ACK" claims 12, "12 your answer" answers, "12 RESOLVE" closes, '
+    '"12 TAKE" takes it over, "12 LATER 3h" pages again then. HELP: this.'
 )
 
 ACK_WORDS = frozenset({"ack", "a", "ok"})
 RESOLVE_WORDS = frozenset({"resolve", "resolved", "done", "close", "closed"})
 TAKE_WORDS = frozenset({"take", "take over", "takeover", "mine"})
 HELP_WORDS = frozenset({"help", "?", "info"})
+LATER_WORDS = frozenset({"later", "snooze", "remind"})
 
 EMPTY_PROBLEM = "the message was empty"
 NO_CODE_PROBLEM = "start with the conversation's number, e.g. 12 ACK"
@@ -99,6 +105,11 @@ def _code_first(message: str) -> AgentCommand | None:
     kind = _keyword_kind(rest)
     if kind is not None:
         return AgentCommand(kind, code=code)
+    first, _, when = _plain(rest).partition(" ")
+    if first.rstrip(":.,") in LATER_WORDS:
+        if not when.strip():
+            return AgentCommand(CommandKind.UNKNOWN, code=code, problem=f"say when, like {code} LATER 3h or {code} LATER tomorrow 09:00")
+        return AgentCommand(CommandKind.LATER, code=code, text=when.strip())
     return AgentCommand(CommandKind.REPLY, code=code, text=rest)
 
 
@@ -161,4 +172,4 @@ def _normalize_code(digits: str) -> str:
 
 
 def _nothing_to_do(code: str) -> str:
-    return f"say what to do with {code}: ACK, RESOLVE, TAKE or your answer"
+    return f"say what to do with {code}: ACK, RESOLVE, TAKE, LATER 3h or your answer"

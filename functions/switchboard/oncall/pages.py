@@ -122,6 +122,7 @@ class PageItem:
     customer: str  # already shortened: a name, an @handle or an address
     preview: str  # the start of the customer's message, any Unicode
     escalated: bool = False
+    follow_up: bool = False  # an agent's LATER came due
 
 
 CHANNEL_LABELS = {"sms": "SMS", "voice": "CALL", "email": "EMAIL", "x": "X"}
@@ -140,7 +141,7 @@ def page_text(item: PageItem) -> str:
     code so long that the reply instruction alone overflows makes more than one segment.
     """
     code = to_gsm7(item.code)
-    head = ("ESCALATED " if item.escalated else "") + f"[{code}] {_label(item.channel)}"
+    head = ("ESCALATED " if item.escalated else "FOLLOW-UP " if item.follow_up else "") + f"[{code}] {_label(item.channel)}"
     tail = f"Reply {code} ACK or {code} <answer>"
     name = cut(to_gsm7(item.customer) or "unknown", NAME_MAX_SEPTETS)
     preview = to_gsm7(item.preview)

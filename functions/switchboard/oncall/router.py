@@ -12,11 +12,11 @@ mended by the next tick, never lost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from switchboard.models import Channel, Conversation, OutboundMessage, OutboundPurpose, iso_utc
+from switchboard.models import Channel, Conversation, ConversationStatus, OutboundMessage, OutboundPurpose, iso_utc
 from switchboard.observability import logger
 from switchboard.oncall.bundling import Action, BundlingSettings, PagerState, flush, on_page
 from switchboard.oncall.config import OncallConfig, load_config
@@ -138,23 +138,24 @@ def tick(now: datetime, board: Switchboard) -> dict[str, int]:
     One broken page or pager never stops the others: it stays due (or pending) for the
     next tick, and `errors` counts it (the handler's metric and alarm).
     """
-    escalated = failed = errors = digests = 0
+    escalated = failed = woken = errors = digests = 0
     for page in list(board.pages.due(now)):
         try:
-            moved = _escalate(page, now, board)
+            moved = _wake(page, now, board) if page.status == PageStatus.SNOOZED else _escalate(page, now, board)
         except Exception:
             logger.exception("escalation failed", extra={"conversation_id": page.conversation_id})
             errors += 1
             continue
         escalated += moved == "escalated"
         failed += moved == "failed"
+        woken += moved == "woken"
     for agent_id, _, _ in board.pagers.all():
         try:
             digests += _flush(agent_id, now, board)
         except Exception:
             logger.exception("digest failed", extra={"agent_id": agent_id})
             errors += 1
-    return {"escalated": escalated, "failed": failed, "digests": digests, "errors": errors}
+    return {"escalated": escalated, "failed": failed, "woken": woken, "digests": digests, "errors": errors}
 
 
 def page_key(page: Page, agent_id: str) -> str:
@@ -197,6 +198,34 @@ def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
     if conversation is None:
         return "raced"
     return "escalated" if page.recipients else "released"
+
+
+def _wake(page: Page, now: datetime, board: Switchboard) -> str:
+    """A snoozed page whose time came: paged again from the first level of its own policy,
+    unless the conversation was resolved, or answered since the snooze (then the page is
+    settled that way). After hours in queue mode it waits for the opening, like a new page."""
+    conversation = board.conversations.get_summary(page.conversation_id)
+    if conversation is None or conversation.status is ConversationStatus.RESOLVED:
+        board.pages.settle(page.conversation_id, PageStatus.RESOLVED, None, now)
+        return "settled"
+    if conversation.answered_at and page.snoozed_at and conversation.answered_at >= page.snoozed_at:
+        board.pages.settle(page.conversation_id, PageStatus.ANSWERED, None, now)
+        return "settled"
+    config = board.config
+    policy = EscalationPolicy.from_document(page.policy)
+    decision, opening = page_decision(config.schedule, now, repeat=True, escalated=False)
+    reach = next_reachable(policy, first_step(), config.schedule, config.agents, now) if decision is PageDecision.PAGE else None
+    if reach is None:  # held until opening, or nobody to page: the tick pages its first step later
+        woke = board.pages.wake(page, 0, 0, (), opening if decision is PageDecision.HOLD and opening else now + NOBODY_RETRY)
+        return "held" if woke else "raced"
+    step, recipients = reach
+    # Queued before the page moves, keyed on the snooze's end: a failure here leaves it
+    # snoozed and due, and the next tick pages again under the same keys.
+    woken = Page(page.conversation_id, page.code, PageStatus.OPEN, page.next_escalation_at or now, step.round, step.level, recipients, None, page.policy)
+    item = replace(_summary_item(page.code, conversation, escalated=False), follow_up=True)
+    for agent_id in recipients:
+        _deliver(config.agents[agent_id], item, page.conversation_id, page_key(woken, agent_id), now, board)
+    return "woken" if board.pages.wake(page, step.round, step.level, recipients, deadline(policy, step, now)) else "raced"
 
 
 # ---- one agent's pager: page now or bundle ------------------------------------------------

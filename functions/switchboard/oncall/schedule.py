@@ -119,7 +119,7 @@ class Shift:
 def handoff_instant(rotation: Rotation, zone: ZoneInfo, index: int) -> datetime:
     """The index-th handoff (0 = starts_on at handoff_time) as an aware UTC datetime."""
     day = rotation.starts_on + timedelta(days=index * rotation.length_days)
-    return _local_instant(zone, day, rotation.handoff_time)
+    return local_instant(zone, day, rotation.handoff_time)
 
 
 def on_call_at(schedule: Schedule, at: datetime) -> Shift:
@@ -265,8 +265,8 @@ def _possible_openings(hours: BusinessHours, at: datetime):
                 wall = datetime.combine(day, opens, tzinfo=zone)
                 yield wall.astimezone(UTC)
                 yield wall.replace(fold=1).astimezone(UTC)
-        day_starts = _local_instant(zone, day, time(0))
-        day_ends = _local_instant(zone, day + timedelta(days=1), time(0))
+        day_starts = local_instant(zone, day, time(0))
+        day_ends = local_instant(zone, day + timedelta(days=1), time(0))
         if _offset(zone, day_starts) != _offset(zone, day_ends):
             yield _offset_change_between(zone, day_starts, day_ends)
 
@@ -417,7 +417,7 @@ def _utc(moment: datetime, what: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _local_instant(zone: ZoneInfo, day: date, clock: time) -> datetime:
+def local_instant(zone: ZoneInfo, day: date, clock: time) -> datetime:
     """The instant the local wall clock shows `clock` on `day`, as aware UTC: the first
     occurrence when it shows it twice, the end of the gap when it never does."""
     # fold=0: the first occurrence of a repeated wall time

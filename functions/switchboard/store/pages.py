@@ -37,6 +37,7 @@ class PageStatus:
     ANSWERED = "answered"  # an agent replied: the conversation waits on the customer
     RESOLVED = "resolved"
     FAILED = "failed"  # every level tried, nobody reached (kept for the report)
+    SNOOZED = "snoozed"  # an agent said LATER: due again at next_escalation_at, from the first level
 
 
 # Short codes: digits an agent types by thumb; longer ones only when the shorter are crowded.
@@ -58,8 +59,9 @@ def _rested(code_item: dict[str, Any], now: datetime) -> bool:
     return bool(released) and datetime.fromisoformat(released) <= now - CODE_REST
 
 
-# A customer message on a conversation whose page is in one of these states opens a new page.
-REOPENABLE = (PageStatus.ANSWERED, PageStatus.RESOLVED, PageStatus.FAILED)
+# A customer message on a conversation whose page is in one of these states opens a new
+# page (a snoozed one wakes at once).
+REOPENABLE = (PageStatus.ANSWERED, PageStatus.RESOLVED, PageStatus.FAILED, PageStatus.SNOOZED)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Page:
     acked_by: str | None = None
     # Everyone this page was sent to at any level, and whoever took it over: who may act on it.
     agents: frozenset[str] = frozenset()
+    snoozed_at: datetime | None = None  # when an agent last said LATER
 
 
 @dataclass(frozen=True)
@@ -229,15 +232,14 @@ class PageStore:
         to its agents (the router failed between the two): deliver it now.
         """
         item = {**keys.page_key(page.conversation_id), "type": "page", **_document(page)}
+        reopenable = {f":reopenable{n}": status for n, status in enumerate(REOPENABLE)}
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk) OR #status IN (:answered, :resolved, :failed)",
+                ConditionExpression=f"attribute_not_exists(pk) OR #status IN ({', '.join(reopenable)})",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_values(
-                    {":answered": PageStatus.ANSWERED, ":resolved": PageStatus.RESOLVED, ":failed": PageStatus.FAILED}
-                ),
+                ExpressionAttributeValues=to_values(reopenable),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -343,9 +345,10 @@ class PageStore:
         """ACK, answer or resolve a live page: it leaves the due index; False if none is live.
 
         An answered page can still be resolved; nothing else moves a settled page. The
-        agent who settled it may go on acting on it, on call or not.
+        agent who settled it may go on acting on it, on call or not. A snoozed page counts
+        as live here: an answer or a resolution ends the snooze.
         """
-        settled_from = [PageStatus.OPEN, PageStatus.ACKED] + ([PageStatus.ANSWERED] if status == PageStatus.RESOLVED else [])
+        settled_from = [PageStatus.OPEN, PageStatus.ACKED, PageStatus.SNOOZED] + ([PageStatus.ANSWERED] if status == PageStatus.RESOLVED else [])
         placeholders = {f":from{i}": value for i, value in enumerate(settled_from)}
         expression = "SET #status = :status, settled_by = :agent, settled_at = :now REMOVE due_pk, due_sk, next_escalation_at"
         values = {":status": status, ":agent": agent_id, ":now": iso_utc(now), **placeholders}
@@ -359,6 +362,63 @@ class PageStore:
             UpdateExpression=expression,
             ConditionExpression=f"#status IN ({', '.join(placeholders)})",
             ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values(values),
+        )
+
+    def snooze(self, conversation_id: str, agent_id: str, until: datetime, now: datetime) -> Page | None:
+        """An agent's LATER: the page is settled until `until`, when the escalation tick
+        pages again from the first level (the ByDue index holds it under that time).
+
+        Any page but a resolved one can be snoozed, and snoozed again to another time;
+        returns the page as it was, or None when there is no page or it is resolved.
+        """
+        try:
+            old = self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.page_key(conversation_id)),
+                UpdateExpression=(
+                    "SET #status = :snoozed, settled_by = :agent, settled_at = :now, snoozed_at = :now,"
+                    " next_escalation_at = :until, due_pk = :due_pk, due_sk = :due_sk ADD agents :agents"
+                ),
+                ConditionExpression="attribute_exists(pk) AND #status <> :resolved",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({
+                    ":snoozed": PageStatus.SNOOZED, ":resolved": PageStatus.RESOLVED, ":agent": agent_id, ":now": iso_utc(now),
+                    ":until": iso_utc(until), ":due_pk": keys.DUE_PARTITION, ":due_sk": f"{iso_utc(until)}#{conversation_id}",
+                    ":agents": {agent_id},
+                }),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
+        return _page(from_item(old["Attributes"]))
+
+    def wake(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime) -> bool:
+        """A snoozed page whose time came, open again at the given step (its paging time,
+        the snooze's end, keys its SMS); False when anything moved it meanwhile (a new
+        message woke it, an answer, another tick): then nothing is written."""
+        due = iso_utc(page.next_escalation_at) if page.next_escalation_at else ""
+        values: dict[str, Any] = {
+            ":open": PageStatus.OPEN, ":snoozed": PageStatus.SNOOZED, ":was_due": due, ":opened": due,
+            ":round": round_, ":level": level, ":recipients": list(recipients),
+            ":next": iso_utc(next_escalation_at), ":due_sk": f"{iso_utc(next_escalation_at)}#{page.conversation_id}",
+        }
+        expression = (
+            "SET #status = :open, #round = :round, #level = :level, recipients = :recipients, opened_at = :opened,"
+            " next_escalation_at = :next, due_sk = :due_sk REMOVE settled_by, settled_at"
+        )
+        if recipients:
+            expression += " ADD agents :paged"
+            values[":paged"] = set(recipients)
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.page_key(page.conversation_id)),
+            UpdateExpression=expression,
+            ConditionExpression="#status = :snoozed AND next_escalation_at = :was_due",
+            ExpressionAttributeNames={"#status": "status", "#round": "round", "#level": "level"},
             ExpressionAttributeValues=to_values(values),
         )
 
@@ -431,4 +491,5 @@ def _page(item: dict[str, Any]) -> Page:
         policy=item.get("policy", {}),
         acked_by=item.get("settled_by") if item["status"] == PageStatus.ACKED else item.get("acked_by"),
         agents=frozenset(item.get("agents", ())),
+        snoozed_at=datetime.fromisoformat(item["snoozed_at"]) if item.get("snoozed_at") else None,
     )

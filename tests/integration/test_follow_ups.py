@@ -1,0 +1,118 @@
+"""Follow-ups nobody forgets, on the local stack: `12 LATER 3h` by SMS (or `switchboard
+conversations snooze`) settles the page, and the escalation tick pages again when it is
+due, unless someone answered; a new message from the customer pages at once.
+
+The tick's clock is injected: each instant is derived from the snooze's own time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from conftest_helpers import drain_agent_messages, put_on_call, route_message, run_cli, unique_number
+from local_stack.send import twilio_sms_form
+from switchboard.models import Identity, IdentityKind, MessageKind
+from switchboard.oncall.router import switchboard_from, tick
+from switchboard.settings import load_settings
+from switchboard.store.pages import PageStatus, PageStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ana(local):
+    """Ana on call around the clock; no page of another test is due in the ticks below."""
+    pages = PageStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    for leftover in list(pages.due(datetime(2100, 1, 1, tzinfo=timezone.utc))):
+        pages.settle(leftover.conversation_id, PageStatus.RESOLVED, None, datetime.now(timezone.utc))
+    return put_on_call()
+
+
+def paged_customer(local, body: str = "My order never arrived") -> tuple[str, str, str]:
+    """A customer's SMS, routed: (their number, the conversation id, its short code)."""
+    form = twilio_sms_form(unique_number(), body)
+    assert local.post_sms(form).status_code == 200
+    conversation = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True)
+    route_message(conversation.conversation_id, form["MessageSid"])
+    drain_agent_messages()
+    return form["From"], conversation.conversation_id, pages().get_page(conversation.conversation_id).code
+
+
+def pages() -> PageStore:
+    return PageStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+
+
+def agent_says(local, agent, text: str) -> str:
+    response = local.post_sms(twilio_sms_form(agent.phone, text))
+    assert response.status_code == 200
+    return response.text
+
+
+def test_later_by_sms_settles_the_page_and_pages_again_when_it_is_due(local, ana):
+    _, conversation_id, code = paged_customer(local)
+    answer = agent_says(local, ana, f"{code} LATER 3h")
+    assert "snoozed until" in answer and "paged again then unless it is answered" in answer
+    snoozed = pages().get_page(conversation_id)
+    assert snoozed.status == PageStatus.SNOOZED
+    due = snoozed.next_escalation_at
+    assert timedelta(hours=3) - timedelta(minutes=1) < due - datetime.now(timezone.utc) <= timedelta(hours=3)
+
+    board = switchboard_from(load_settings())
+    assert tick(due - timedelta(minutes=1), board)["woken"] == 0 and drain_agent_messages() == []
+    assert tick(due, board)["woken"] == 1
+    (follow_up,) = drain_agent_messages()
+    assert follow_up["to"] == ana.phone and follow_up["body"].startswith(f"FOLLOW-UP [{code}] SMS ")
+    woken = pages().get_page(conversation_id)
+    assert woken.status == PageStatus.OPEN and woken.recipients == ("ana",) and woken.next_escalation_at == due + timedelta(minutes=5)
+    assert tick(due, board)["woken"] == 0, "a second tick never pages it twice"
+    assert drain_agent_messages() == []
+
+    notes = [m for m in local.conversations().get_conversation(conversation_id).messages if m.kind is MessageKind.FOLLOW_UP]
+    assert len(notes) == 1 and notes[0].body.startswith("Ana Lima will follow up: paged again ")
+
+
+def test_an_answer_ends_the_snooze_and_a_new_message_from_the_customer_pages_at_once(local, ana):
+    board = switchboard_from(load_settings())
+    _, answered_id, answered_code = paged_customer(local, "Can I change my plan?")
+    agent_says(local, ana, f"{answered_code} LATER 2h")
+    agent_says(local, ana, f"{answered_code} Yes: Settings, then Plan.")
+    assert pages().get_page(answered_id).status == PageStatus.ANSWERED
+    drain_agent_messages()
+
+    customer, waking_id, waking_code = paged_customer(local, "Is my refund through?")
+    agent_says(local, ana, f"{waking_code} LATER 2h")
+    again = twilio_sms_form(customer, "Still nothing on my card")
+    local.post_sms(again)
+    route_message(waking_id, again["MessageSid"])
+    woken = pages().get_page(waking_id)
+    assert woken.status == PageStatus.OPEN and woken.recipients == ("ana",), "paged at once, not in two hours"
+    # Ana was paged a moment ago, so this page waits for her digest (bundling), as any would.
+    assert tick(datetime.now(timezone.utc) + timedelta(minutes=3), board)["digests"] == 1
+    (digest,) = drain_agent_messages()
+    assert digest["to"] == ana.phone and f"[{waking_code}]" in digest["body"]
+
+    later = datetime.now(timezone.utc) + timedelta(hours=2, minutes=1)
+    assert tick(later, board)["woken"] == 0, "neither snooze is left to wake"
+
+
+def test_later_without_a_time_it_can_read_does_nothing_and_says_why(local, ana):
+    _, conversation_id, code = paged_customer(local)
+    answer = agent_says(local, ana, f"{code} LATER someday")
+    assert "is not today, tomorrow or a weekday" in answer and "Nothing done" in answer
+    assert agent_says(local, ana, f"{code} later").count("say when") == 1
+    assert pages().get_page(conversation_id).status == PageStatus.OPEN
+
+
+def test_the_cli_snoozes_a_conversation_until_a_time_in_the_schedules_time_zone(local, ana):
+    _, conversation_id, _ = paged_customer(local)
+    env = local.cli_env()
+    done = run_cli(["conversations", "snooze", conversation_id, "--until", "tomorrow 09:00", "--as", "ana", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    page = pages().get_page(conversation_id)
+    assert page.status == PageStatus.SNOOZED and page.next_escalation_at.strftime("%H:%M") == "09:00", "the schedule is in UTC"
+    wrong = run_cli(["conversations", "snooze", conversation_id, "--until", "yesterday", "--as", "ana"], env)
+    assert wrong.returncode == 2 and "is not today, tomorrow or a weekday" in wrong.stderr
