@@ -41,7 +41,8 @@ class MessageKind(StrEnum):
     MISSED_CALL = "missed_call"  # the caller hung up before the beep
     TAKEOVER = "takeover"  # an agent took the conversation over (`12 TAKE`)
     ACKNOWLEDGEMENT = "acknowledgement"  # our automatic "we have your message" (not a response)
-    FOLLOW_UP = "follow_up"  # an agent will follow up (`12 LATER 3h`): a note between agents
+    FOLLOW_UP = "follow_up"  # an agent will follow up (`12 LATER 3h`, `12 WAITING`): a note between agents
+    CLOSING = "closing"  # our automatic note to a customer whose conversation resolved without their reply
 
 
 class ConversationStatus(StrEnum):
@@ -152,6 +153,11 @@ class Conversation:
     # When the customer was last told automatically that we have their message, and which one.
     acknowledged_at: datetime | None = None
     acknowledged_message_id: str | None = None
+    # An agent said it waits on the customer (`12 WAITING`): without their reply since, it
+    # resolves itself (resolved_automatically).
+    awaiting_reply_since: datetime | None = None
+    resolved_automatically: bool = False
+    closing_message_id: str | None = None  # our closing note, stored but not yet queued
     # Status-page components the conversation is about (set by an agent): while it is
     # open, the customer gets those components' incident notices (AUTO_SUBSCRIBE_CONVERSATIONS).
     components: tuple[str, ...] = ()
@@ -202,6 +208,7 @@ class OutboundPurpose(StrEnum):
     AGENT_REPLY = "agent_reply"  # an agent's short answer by SMS (help, errors)
     CUSTOMER_REPLY = "customer_reply"  # an agent's answer, to the customer
     ACKNOWLEDGEMENT = "acknowledgement"  # "we have your message", to the customer, automatic
+    CLOSING = "closing"  # "we closed this without your reply", to the customer, automatic
     NOTICE = "notice"  # an incident update, to a subscriber
     SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
 

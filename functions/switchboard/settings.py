@@ -112,6 +112,12 @@ class Settings:
     acknowledge_text_open: str = "Thanks for your message: someone from {brand} will answer within about {minutes} minutes."
     acknowledge_text_closed: str = "Thanks for your message. We are away right now: someone from {brand} will answer {back}."
 
+    # ---- waiting on the customer (`12 WAITING`, conversations/waiting.py) ----
+    # Days without the customer's reply before the conversation resolves itself.
+    waiting_resolve_days: int = 3
+    # The note the customer then gets on their channel ({brand}); "none" for no note.
+    waiting_closing_text: str = "We have not heard back, so we have closed this conversation. Just reply to open it again. {brand}"
+
     # ---- X mentions ----
     # The support account as "<numeric user id>:<username>" (the username is optional).
     x_support_account: str = ""
@@ -149,6 +155,15 @@ class Settings:
     # SSM Parameter Store name of the secret in the Statuspage webhook's URL
     # (POST /webhooks/statuspage/<secret>): Statuspage signs nothing, so the URL is the key.
     statuspage_secret_parameter: str = "/switchboard/statuspage/webhook-secret"
+
+    @property
+    def wait_for_reply(self) -> timedelta:
+        return timedelta(days=self.waiting_resolve_days)
+
+    @property
+    def closing_note(self) -> str:
+        """The closing note's words, or "" for none."""
+        return "" if self.waiting_closing_text == "none" else self.waiting_closing_text
 
     @property
     def acknowledge_channel_list(self) -> tuple[str, ...]:
@@ -235,6 +250,8 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "acknowledge_quiet_hours": ("ACKNOWLEDGE_QUIET_HOURS", r"[1-9]\d{0,3}"),
     "acknowledge_text_open": ("ACKNOWLEDGE_TEXT_OPEN", _ONE_LINE.format(300)),
     "acknowledge_text_closed": ("ACKNOWLEDGE_TEXT_CLOSED", _ONE_LINE.format(300)),
+    "waiting_resolve_days": ("WAITING_RESOLVE_DAYS", r"[1-9]\d{0,2}"),
+    "waiting_closing_text": ("WAITING_CLOSING_TEXT", _ONE_LINE.format(300)),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox|off"),
@@ -257,6 +274,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
 _TEMPLATES: dict[str, frozenset[str]] = {
     "acknowledge_text_open": frozenset({"brand", "minutes"}),
     "acknowledge_text_closed": frozenset({"brand", "back"}),
+    "waiting_closing_text": frozenset({"brand"}),
 }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from conftest_helpers import drain_agent_messages, put_on_call, route_message, run_cli, unique_number
+from conftest_helpers import drain_agent_messages, drain_outbox, put_on_call, route_message, run_cli, unique_number
 from local_stack.send import twilio_sms_form
 from switchboard.models import Identity, IdentityKind, MessageKind
 from switchboard.oncall.router import switchboard_from, tick
@@ -116,3 +116,77 @@ def test_the_cli_snoozes_a_conversation_until_a_time_in_the_schedules_time_zone(
     assert page.status == PageStatus.SNOOZED and page.next_escalation_at.strftime("%H:%M") == "09:00", "the schedule is in UTC"
     wrong = run_cli(["conversations", "snooze", conversation_id, "--until", "yesterday", "--as", "ana"], env)
     assert wrong.returncode == 2 and "is not today, tomorrow or a weekday" in wrong.stderr
+
+
+# ---- 12 WAITING: resolved by itself without the customer's reply ----------------------------
+
+
+def waiting(closing_text: str = "We closed this. Reply to open it again. {brand}", queue_url: str | None = None):
+    from switchboard.conversations.waiting import Waiting
+    from switchboard.store.queue import OutboxQueue
+    from switchboard.store.subscribers import SubscriberStore
+
+    client, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+    return Waiting(local_conversations(), pages(), SubscriberStore(client, table),
+                   OutboxQueue(boto3.client("sqs"), queue_url or os.environ["OUTBOX_QUEUE_URL"]), closing_text, "Acme")
+
+
+def local_conversations():
+    from switchboard.store.conversations import ConversationStore
+
+    return ConversationStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+
+
+def mark_waiting(local, ana, code: str, conversation_id: str) -> datetime:
+    answer = agent_says(local, ana, f"{code} WAITING")
+    assert "waits on the customer: resolved " in answer and "unless they answer" in answer
+    summary = local.conversations().get_summary(conversation_id)
+    assert summary.status.value == "waiting_on_customer" and pages().get_page(conversation_id).status == PageStatus.ANSWERED
+    return summary.awaiting_reply_since
+
+
+def test_waiting_resolves_the_conversation_after_three_days_without_the_customers_reply(local, ana):
+    from switchboard.conversations.waiting import resolve_waiting
+
+    customer, conversation_id, code = paged_customer(local, "Which plan suits me?")
+    since = mark_waiting(local, ana, code, conversation_id)
+    assert resolve_waiting(since + timedelta(days=3) - timedelta(minutes=1), waiting())["auto_resolved"] == 0
+    counts = resolve_waiting(since + timedelta(days=3), waiting())
+    assert counts == {"auto_resolved": 1, "customer_replied": 0, "errors": 0}
+    summary = local.conversations().get_summary(conversation_id)
+    assert summary.status.value == "resolved" and summary.resolved_automatically
+    assert pages().get_page(conversation_id).status == PageStatus.RESOLVED
+    (note,) = drain_outbox()
+    assert note["to"] == customer and note["purpose"] == "closing" and note["body"] == "We closed this. Reply to open it again. Acme"
+    kinds = [m.kind for m in local.conversations().get_conversation(conversation_id).messages]
+    assert MessageKind.CLOSING in kinds and MessageKind.FOLLOW_UP in kinds
+    assert resolve_waiting(since + timedelta(days=4), waiting())["auto_resolved"] == 0, "it left the index"
+
+
+def test_a_reply_while_waiting_keeps_the_conversation_open_and_it_leaves_the_index(local, ana):
+    from switchboard.conversations.waiting import resolve_waiting
+
+    customer, conversation_id, code = paged_customer(local, "Can you call me?")
+    since = mark_waiting(local, ana, code, conversation_id)
+    local.post_sms(twilio_sms_form(customer, "Yes, after 5pm please"))
+    assert resolve_waiting(since + timedelta(days=3), waiting()) == {"auto_resolved": 0, "customer_replied": 1, "errors": 0}
+    assert local.conversations().get_summary(conversation_id).status.value == "waiting_on_us"
+    assert resolve_waiting(since + timedelta(days=5), waiting())["customer_replied"] == 0
+    assert drain_outbox() == []
+
+
+def test_a_closing_note_that_could_not_be_queued_is_queued_by_the_next_tick_once(local, ana):
+    from switchboard.conversations.waiting import resolve_waiting
+
+    customer, conversation_id, code = paged_customer(local, "Is the API down?")
+    since = mark_waiting(local, ana, code, conversation_id)
+    missing_queue = os.environ["OUTBOX_QUEUE_URL"].rsplit("/", 1)[0] + "/no-such-queue"
+    broken = resolve_waiting(since + timedelta(days=3), waiting(queue_url=missing_queue))
+    assert broken["errors"] == 1 and local.conversations().get_summary(conversation_id).status.value == "resolved"
+    assert drain_outbox() == []
+    assert resolve_waiting(since + timedelta(days=3, minutes=1), waiting())["auto_resolved"] == 1
+    (note,) = drain_outbox()
+    assert note["to"] == customer and note["purpose"] == "closing"
+    closings = [m for m in local.conversations().get_conversation(conversation_id).messages if m.kind is MessageKind.CLOSING]
+    assert len(closings) == 1 and note["stream_message_id"] == closings[0].message_id
+    assert resolve_waiting(since + timedelta(days=3, minutes=2), waiting())["auto_resolved"] == 0

@@ -147,7 +147,7 @@ def test_codes_have_at_most_six_digits():
 
 def test_help_text_fits_one_gsm7_segment():
     assert is_gsm7(HELP_TEXT) and segments(HELP_TEXT) == 1
-    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "12 LATER 3h", "HELP"):
+    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "12 LATER 3h", "12 WAITING", "HELP"):
         assert needed in HELP_TEXT
     # The examples it gives are read as it says.
     assert parse_agent_sms("12 ACK").kind is ACK
@@ -155,6 +155,7 @@ def test_help_text_fits_one_gsm7_segment():
     assert parse_agent_sms("12 RESOLVE").kind is RESOLVE
     assert parse_agent_sms("12 TAKE").kind is TAKE
     assert parse_agent_sms("12 LATER 3h") == AgentCommand(CommandKind.LATER, code="12", text="3h")
+    assert parse_agent_sms("12 WAITING") == AgentCommand(CommandKind.WAITING, code="12")
 
 
 @pytest.mark.parametrize("body, when", [
@@ -213,3 +214,12 @@ def test_never_raises(body):
 @given(st.from_regex(r"\A[ #\[\]0-9:,.\-a-zA-Z\u00a0\u2014\n]{0,20}\Z"))
 def test_never_raises_on_command_like_text(body):
     parse_agent_sms(body)
+
+
+@pytest.mark.parametrize("body", ["12 WAITING", "12 wait", "12 pending.", "waiting 12"])
+def test_waiting_says_the_conversation_waits_on_the_customer(body):
+    assert parse_agent_sms(body) == AgentCommand(CommandKind.WAITING, code="12")
+
+
+def test_waiting_with_more_words_is_an_answer():
+    assert parse_agent_sms("12 waiting for your reply") == reply("12", "waiting for your reply")

@@ -20,6 +20,7 @@ AUTO_SUBMITTED = {
     OutboundPurpose.NOTICE: "auto-generated",
     OutboundPurpose.SUBSCRIPTION: "auto-generated",
     OutboundPurpose.ACKNOWLEDGEMENT: "auto-replied",
+    OutboundPurpose.CLOSING: "auto-generated",
 }
 
 

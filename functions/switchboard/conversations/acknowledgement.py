@@ -27,9 +27,8 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
-from switchboard.conversations.replies import SMS_REPLY_CHANNELS, CannotReply, to_customer
+from switchboard.conversations.replies import CannotReply, opted_out, to_customer
 from switchboard.models import (
-    Channel,
     ConversationStatus,
     Identity,
     IdentityKind,
@@ -160,7 +159,7 @@ def acknowledge(image: dict[str, Any], now: datetime, policy: AcknowledgementPol
             return Outcome.ANSWERED
         if conversation.acknowledged_at is not None and conversation.acknowledged_at >= now - policy.quiet:
             return Outcome.QUIET
-    if _opted_out(conversation.reply_to or {}, conversation.customer_identity, desk.subscribers):
+    if opted_out(conversation, desk.subscribers):
         return Outcome.OPTED_OUT
 
     request_id = f"ack-{image['message_id']}"
@@ -205,13 +204,3 @@ def _queue_again(outbound: OutboundMessage, request_id: str, desk: Desk) -> Outc
     body = desk.conversations.message_attribute(route, message_id, "body") or outbound.body
     desk.outbox.send(replace(outbound, body=body, stream_message_id=message_id))
     return Outcome.SENT_AGAIN
-
-
-def _opted_out(reply: dict[str, str], identity: Identity, subscribers: SubscriberStore) -> bool:
-    """Whether the address we would write to opted out (STOP, an unsubscribe link, 21610)."""
-    channel = reply.get("channel", "")
-    if channel in SMS_REPLY_CHANNELS:
-        return subscribers.is_opted_out(Channel.SMS.value, reply["address"])
-    if channel == Channel.EMAIL.value:
-        return subscribers.is_opted_out(Channel.EMAIL.value, reply["address"])
-    return subscribers.is_opted_out(channel, identity.value)

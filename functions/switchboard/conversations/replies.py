@@ -13,6 +13,7 @@ from switchboard.channel_limits import X_POST_MAX_LENGTH
 from switchboard.models import Channel, Conversation, OutboundMessage, OutboundPurpose
 from switchboard.reply_address import reply_address
 from switchboard.store.keys import EMAIL_MESSAGE_ID
+from switchboard.store.subscribers import SubscriberStore
 
 # Channels whose customers a message reaches by SMS: a voicemail is answered by text.
 SMS_REPLY_CHANNELS = {Channel.SMS.value, Channel.VOICE.value}
@@ -25,6 +26,17 @@ class CannotReply(Exception):
 def reply_destination(conversation: Conversation) -> dict[str, str]:
     """Where a message to the customer goes: {"channel", "address"} (+ email threading, X post)."""
     return conversation.reply_to or {"channel": conversation.channel.value, "address": conversation.customer_identity.value}
+
+
+def opted_out(conversation: Conversation, subscribers: SubscriberStore) -> bool:
+    """Whether the address a message to this customer would go to opted out (STOP, an
+    unsubscribe link, Twilio's 21610): no automatic message goes there."""
+    reply = reply_destination(conversation)
+    if reply["channel"] in SMS_REPLY_CHANNELS:
+        return subscribers.is_opted_out(Channel.SMS.value, reply["address"])
+    if reply["channel"] == Channel.EMAIL.value:
+        return subscribers.is_opted_out(Channel.EMAIL.value, reply["address"])
+    return subscribers.is_opted_out(reply["channel"], conversation.customer_identity.value)
 
 
 def to_customer(

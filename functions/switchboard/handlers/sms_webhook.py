@@ -128,6 +128,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
         settings.support_email_address,
         on_call_at=lambda moment: on_call_now(oncall, moment),
         schedule=lambda: load_config(oncall).schedule,
+        wait_for_reply=settings.wait_for_reply,
     )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})

@@ -56,6 +56,8 @@ class Desk:
     on_call_at: Callable[[datetime], str | None] = lambda now: None
     # The on-call schedule (its time zone and business hours): asked only to read a LATER's time.
     schedule: Callable[[], Schedule] = lambda: Schedule(time_zone="UTC")
+    # How long a conversation waits on the customer (`12 WAITING`) before it resolves itself.
+    wait_for_reply: timedelta = timedelta(days=3)
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -82,6 +84,8 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
             except LaterError as error:
                 return Outcome(f"{error}. Nothing done.", conversation_id)
             return snooze(conversation_id, agent, until, now, desk, request_id)
+        if command.kind is CommandKind.WAITING:
+            return wait_on_customer(conversation_id, agent, now, desk, request_id)
         return answer(conversation_id, agent, command.text or "", now, desk, request_id)
     except ActionError as error:
         return Outcome(str(error), conversation_id)
@@ -181,9 +185,35 @@ def snooze(conversation_id: str, agent: Agent, until: datetime, now: datetime, d
     before = desk.pages.snooze(conversation_id, agent.agent_id, until, now)
     if before is None:
         return Outcome(f"{label} was never paged: nothing to snooze. Reply {code} <answer> to answer.", conversation_id)
+    said = _moment_in(until, ZoneInfo(desk.schedule().time_zone))
+    _note(conversation, agent, f"{agent.name} will follow up: paged again {said} unless it is answered first.", now, desk, request_id)
+    return Outcome(f"{label} snoozed until {said}: paged again then unless it is answered; a new message from the customer pages at once.", conversation_id)
+
+
+def wait_on_customer(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:
+    """The conversation waits on the customer: the page is settled, and without the
+    customer's reply within `desk.wait_for_reply` it resolves itself (the escalation tick).
+    Their reply makes it wait on us again, and pages, as any message does."""
+    conversation = _conversation(conversation_id, desk)
+    label = customer_label(conversation)
+    resolve_at = now + desk.wait_for_reply
+    if not desk.conversations.await_customer(conversation.conversation_id, now, resolve_at):
+        return Outcome(f"{label} is resolved: nothing to wait for.", conversation_id)
+    desk.pages.settle(conversation.conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
     zone = ZoneInfo(desk.schedule().time_zone)
-    when = until.astimezone(zone)
-    said = f"{when:%a %d %b %H:%M} {when.tzname()}"
+    said = _moment_in(resolve_at, zone)
+    _note(conversation, agent, f"{agent.name} is waiting on the customer: resolved {said} without their reply.", now, desk, request_id)
+    return Outcome(f"{label} waits on the customer: resolved {said} unless they answer.", conversation_id)
+
+
+def _moment_in(moment: datetime, zone: ZoneInfo) -> str:
+    """'Tue 01 Dec 09:00 CET': how an agent's SMS names an instant, in the business time zone."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+
+
+def _note(conversation: Conversation, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None) -> None:
+    """A follow-up note between agents in the stream (a retried SMS stores it once)."""
     message_id = str(ULID.from_datetime(now))
     note = InboundMessage(
         channel=conversation.channel,
@@ -192,13 +222,12 @@ def snooze(conversation_id: str, agent: Agent, until: datetime, now: datetime, d
         sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
         received_at=now,
         kind=MessageKind.FOLLOW_UP,
-        body=f"{agent.name} will follow up: paged again {said} unless it is answered first.",
+        body=text,
     )
     try:
         desk.conversations.append_internal(note, Route(conversation.customer_id, conversation.conversation_id), message_id)
     except DuplicateMessage:
         pass  # a retried SMS: the note is there already
-    return Outcome(f"{label} snoozed until {said}: paged again then unless it is answered; a new message from the customer pages at once.", conversation_id)
 
 
 def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:

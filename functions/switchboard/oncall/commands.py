@@ -5,6 +5,8 @@
     12 TAKE              take it over from whoever it was paged to (also "take over", "mine")
     12 LATER 3h          page again then, unless someone answers first ("12 LATER tomorrow
                          09:00", "12 snooze 90m"; oncall/later.py reads the time)
+    12 WAITING           it waits on the customer: resolved by itself without their reply
+                         (also "wait", "pending")
     12 your answer       send "your answer" to the customer, on the customer's channel
     HELP                 the short how-to (also "?", "info")
 
@@ -15,7 +17,7 @@ Choices made:
   not one either: that is a number, not a code and an answer.
 - Codes are 1 to 6 digits and are normalized as numbers: "012" and "#12" and "[12]"
   (copied from a page) all mean "12".
-- ACK, RESOLVE and TAKE are the exact keyword alone after the code, in any case, with an
+- ACK, RESOLVE, TAKE and WAITING are the exact keyword alone after the code, in any case, with an
   optional trailing "." or "!" ("Ack." from iOS autocorrect) and a forgiven dash or
   colon before it ("12 - done"). Anything longer, such as "12 ack, and I refunded you",
   is an answer for the customer. The keyword may also come first: "ACK 12", "done 12".
@@ -43,6 +45,7 @@ class CommandKind(StrEnum):
     RESOLVE = "resolve"
     TAKE = "take"
     LATER = "later"
+    WAITING = "waiting"
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -56,8 +59,8 @@ class AgentCommand:
 
 
 HELP_TEXT = (
-    'Switchboard: "12 ACK" claims 12, "12 your answer" answers, "12 RESOLVE" closes, '
-    '"12 TAKE" takes it over, "12 LATER 3h" pages again then. HELP: this.'
+    'Switchboard: "12 ACK" claims, "12 your answer" answers, "12 RESOLVE" closes, "12 TAKE" takes over, '
+    '"12 LATER 3h" pages again, "12 WAITING" waits on them. HELP'
 )
 
 ACK_WORDS = frozenset({"ack", "a", "ok"})
@@ -65,6 +68,7 @@ RESOLVE_WORDS = frozenset({"resolve", "resolved", "done", "close", "closed"})
 TAKE_WORDS = frozenset({"take", "take over", "takeover", "mine"})
 HELP_WORDS = frozenset({"help", "?", "info"})
 LATER_WORDS = frozenset({"later", "snooze", "remind"})
+WAITING_WORDS = frozenset({"waiting", "wait", "pending"})
 
 EMPTY_PROBLEM = "the message was empty"
 NO_CODE_PROBLEM = "start with the conversation's number, e.g. 12 ACK"
@@ -140,7 +144,7 @@ def _is_help(message: str) -> bool:
 
 
 def _keyword_kind(words: str) -> CommandKind | None:
-    """ACK, RESOLVE or TAKE when the words are exactly one of their keywords, else None.
+    """ACK, RESOLVE, TAKE or WAITING when the words are exactly one of their keywords, else None.
 
     A dash or colon before the keyword is forgiven ("12 - done"), and one "." or "!" after.
     """
@@ -151,6 +155,8 @@ def _keyword_kind(words: str) -> CommandKind | None:
         return CommandKind.RESOLVE
     if keyword in TAKE_WORDS:
         return CommandKind.TAKE
+    if keyword in WAITING_WORDS:
+        return CommandKind.WAITING
     return None
 
 

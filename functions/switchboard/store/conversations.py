@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 from botocore.exceptions import ClientError
+from ulid import ULID
 
 from switchboard.models import (
     Channel,
@@ -39,6 +40,10 @@ from switchboard.store.dynamo import (
 PREVIEW_LENGTH = 120
 # Email threading looks up In-Reply-To and at most this many of the newest References.
 MAX_THREAD_REFS = 10
+
+
+# The attributes that make a conversation wait on the customer's reply (await_customer).
+_AWAITING = "awaiting_reply_since, auto_resolve_at, due_pk, due_sk"
 
 
 class DuplicateMessage(Exception):
@@ -572,10 +577,125 @@ class ConversationStore:
             self._client,
             TableName=self._table,
             Key=to_item(keys.conversation_key(conversation_id)),
-            UpdateExpression="SET #status = :resolved, resolved_at = :now REMOVE waiting_since, answered_at",
+            UpdateExpression=f"SET #status = :resolved, resolved_at = :now REMOVE waiting_since, answered_at, {_AWAITING}",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
+        )
+
+    # ---- waiting on the customer (`12 WAITING`): resolved by itself without their reply ----
+
+    def await_customer(self, conversation_id: str, since: datetime, resolve_at: datetime) -> bool:
+        """The conversation waits on the customer from `since`; without their reply it is
+        resolved at `resolve_at` (the escalation tick finds it in the ByDue index). False
+        when there is no such conversation, or it is resolved or merged away."""
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression=(
+                "SET #status = :awaiting, awaiting_reply_since = :since, auto_resolve_at = :at, due_pk = :due_pk, due_sk = :due_sk"
+                " REMOVE waiting_since"
+            ),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into) AND #status <> :resolved",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({
+                ":awaiting": ConversationStatus.WAITING_ON_CUSTOMER.value, ":resolved": ConversationStatus.RESOLVED.value,
+                ":since": iso_utc(since), ":at": iso_utc(resolve_at),
+                ":due_pk": keys.AUTO_RESOLVE_PARTITION, ":due_sk": f"{iso_utc(resolve_at)}#{conversation_id}",
+            }),
+        )
+
+    def auto_resolve_due(self, now: datetime, limit: int = 500) -> list[Conversation]:
+        """Conversations waiting on the customer whose time to resolve has come (a Query on ByDue)."""
+        return [
+            _conversation(item)
+            for item in query_items(
+                self._client,
+                TableName=self._table,
+                IndexName=keys.DUE_INDEX,
+                KeyConditionExpression="due_pk = :due AND due_sk <= :now",
+                ExpressionAttributeValues=to_values({":due": keys.AUTO_RESOLVE_PARTITION, ":now": f"{iso_utc(now)}#~"}),
+                PaginationConfig={"MaxItems": limit},
+            )
+        ]
+
+    def customer_wrote_since(self, conversation_id: str, since: datetime) -> bool:
+        """Whether the customer wrote (not a machine) after `since`: message ids begin with their time."""
+        after = keys.MESSAGE_PREFIX + str(ULID.from_datetime(since))[:10]
+        for item in query_items(
+            self._client,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk > :after",
+            FilterExpression="direction = :inbound AND attribute_not_exists(automated)",
+            ExpressionAttributeValues=to_values({":pk": keys.conversation_pk(conversation_id), ":after": after, ":inbound": Direction.INBOUND.value}),
+            ProjectionExpression="received_at",
+            ConsistentRead=True,
+        ):
+            if datetime.fromisoformat(item["received_at"]) > since:
+                return True
+        return False
+
+    def resolve_unanswered(
+        self, conversation_id: str, since: datetime, now: datetime, closing: tuple[InboundMessage, Route, str] | None = None,
+    ) -> bool:
+        """Resolve a conversation that waited on the customer from `since` without their
+        reply (marked resolved_automatically); False when anything changed meanwhile.
+
+        With `closing` (our note to the customer, its route and message id) the note is
+        stored in the same transaction, and the conversation stays in the ByDue index,
+        named by `closing_message_id`, until `closing_queued` says the note left: a tick
+        that failed in between queues the stored note again."""
+        resolved = "#status = :resolved, resolved_at = :now, resolved_automatically = :true"
+        values = {
+            ":resolved": ConversationStatus.RESOLVED.value, ":awaiting": ConversationStatus.WAITING_ON_CUSTOMER.value,
+            ":since": iso_utc(since), ":now": iso_utc(now), ":true": True,
+        }
+        condition = "#status = :awaiting AND awaiting_reply_since = :since"
+        if closing is None:
+            return update_if(
+                self._client,
+                TableName=self._table,
+                Key=to_item(keys.conversation_key(conversation_id)),
+                UpdateExpression=f"SET {resolved} REMOVE waiting_since, answered_at, {_AWAITING}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values(values),
+            )
+        message, route, message_id = closing
+        try:
+            self._append_by_agent(
+                message, route, message_id, Direction.OUTBOUND,
+                f"SET {resolved}, closing_message_id = :closing REMOVE waiting_since, answered_at, awaiting_reply_since, auto_resolve_at"
+                " ADD message_count :one",
+                {**values, ":closing": message_id}, {"#status": "status"}, condition=" AND " + condition,
+            )
+        except ClientError as error:
+            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def closing_queued(self, conversation_id: str, message_id: str) -> None:
+        """The closing note left for the customer: the conversation leaves the ByDue index."""
+        update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression="REMOVE closing_message_id, due_pk, due_sk",
+            ConditionExpression="closing_message_id = :closing",
+            ExpressionAttributeValues=to_values({":closing": message_id}),
+        )
+
+    def stop_awaiting(self, conversation_id: str, since: datetime) -> bool:
+        """The customer answered: the conversation leaves the auto-resolve index."""
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression=f"REMOVE {_AWAITING}",
+            ConditionExpression="awaiting_reply_since = :since",
+            ExpressionAttributeValues=to_values({":since": iso_utc(since)}),
         )
 
     def tag(self, conversation_id: str, components: tuple[str, ...]) -> bool:
@@ -839,6 +959,9 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         answered_at=_moment(item.get("answered_at")),
         acknowledged_at=_moment(item.get("acknowledged_at")),
         acknowledged_message_id=item.get("acknowledged_message_id"),
+        awaiting_reply_since=_moment(item.get("awaiting_reply_since")),
+        resolved_automatically=bool(item.get("resolved_automatically", False)),
+        closing_message_id=item.get("closing_message_id"),
         components=tuple(item.get("components") or ()),
     )
 

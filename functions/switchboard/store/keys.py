@@ -68,7 +68,8 @@ ACTIVITY_PARTITION = "ACTIVITY"
 DUE_INDEX = "ByDue"
 DUE_PK = "due_pk"
 DUE_SK = "due_sk"
-DUE_PARTITION = "DUE"
+DUE_PARTITION = "DUE"  # pages by their next escalation time
+AUTO_RESOLVE_PARTITION = "AUTORESOLVE"  # conversations waiting on the customer, by when they resolve
 
 # Attribute DynamoDB's TTL deletes items by (epoch seconds).
 TTL_ATTRIBUTE = "expires_at"
