@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Switchboard benchmarks: prints figures (a)-(i), then a summary of the targets.
+"""Switchboard benchmarks: prints figures (a)-(k), then a summary of the targets.
 
     make bench                                    # or: .venv/bin/python tests/bench/run.py
     .venv/bin/python tests/bench/run.py --quick   # small counts, a smoke test
@@ -13,6 +13,7 @@
 (h) incident notice fan-out: time and memory for 10,000 subscribers (notices.py)
 (i) notice pacing: the schedule the default rates imply, and the busiest second of a real run (notices.py)
 (j) inbound SMS with 10% (then 60%) of DynamoDB requests failing: stored once, duplicated, lost, replay (faults.py)
+(k) `switchboard report` over 10,000 conversations: Queries only, its time (report_time.py)
 
 This script is the runner: the options, the temporary directory and clean environment,
 the order of the figures, the cleanup and the summary; each figure lives in the script
@@ -42,6 +43,7 @@ from imports import figure_a
 from notices import figure_h, figure_i
 from paging import figure_f_g
 from report import Report, say
+from report_time import figure_k
 from store_calls import figure_b
 from throughput import figure_c_d
 
@@ -54,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i", "j"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i", "j", "k"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i", "j"])
+    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i", "j", "k"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if "j" in only:
             with contextlib.ExitStack() as j_cleanups:
                 figure_j(report, tmp, j_cleanups, 100 if args.quick else 1000)
+        if "k" in only:
+            figure_k(report, 1000 if args.quick else 10_000)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)

@@ -52,6 +52,16 @@ def agent_says(local, agent, text: str) -> str:
     return response.text
 
 
+def follow_ups_reported(local) -> tuple[int, int]:
+    """`switchboard report`'s team row: follow-ups due, overdue."""
+    import json
+
+    shown = run_cli(["report", "--since", "1d", "--json"], local.cli_env())
+    assert shown.returncode == 0, shown.stderr
+    team = next(f for f in json.loads(shown.stdout)["channels"] if f["channel"] == "team")
+    return team["follow_ups_due"], team["follow_ups_overdue"]
+
+
 def test_later_by_sms_settles_the_page_and_pages_again_when_it_is_due(local, ana):
     _, conversation_id, code = paged_customer(local)
     answer = agent_says(local, ana, f"{code} LATER 3h")
@@ -61,9 +71,11 @@ def test_later_by_sms_settles_the_page_and_pages_again_when_it_is_due(local, ana
     due = snoozed.next_escalation_at
     assert timedelta(hours=3) - timedelta(minutes=1) < due - datetime.now(timezone.utc) <= timedelta(hours=3)
 
+    assert follow_ups_reported(local) == (1, 0), "promised, still ahead"
     board = switchboard_from(load_settings())
     assert tick(due - timedelta(minutes=1), board)["woken"] == 0 and drain_agent_messages() == []
     assert tick(due, board)["woken"] == 1
+    assert follow_ups_reported(local) == (0, 1), "came due, nobody answered yet"
     (follow_up,) = drain_agent_messages()
     assert follow_up["to"] == ana.phone and follow_up["body"].startswith(f"FOLLOW-UP [{code}] SMS ")
     woken = pages().get_page(conversation_id)

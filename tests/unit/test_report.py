@@ -1,4 +1,4 @@
-"""First-response time and resolved conversations per channel: pure."""
+"""The report's figures per channel and for the team: pure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from switchboard.conversations.report import parse_since, report
+from switchboard.conversations.report import TEAM, FollowUp, parse_since, report
 from switchboard.models import Channel, Conversation, ConversationStatus, Identity, IdentityKind
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -39,8 +39,39 @@ def test_median_and_p90_first_response_and_resolved_per_channel():
 
 
 def test_no_answers_yet_reports_no_times():
-    (figures,) = report([conversation(Channel.VOICE)], NOW - timedelta(days=7))
-    assert figures.first_response_median_seconds is None and figures.answered == 0
+    voice, team = report([conversation(Channel.VOICE)], NOW - timedelta(days=7))
+    assert voice.first_response_median_seconds is None and voice.answered == 0 and voice.within_target_share is None
+    assert team.channel == TEAM and team.conversations == 1
+
+
+def test_first_responses_within_each_channels_target_and_the_teams_share():
+    since = NOW - timedelta(days=7)
+    sms = [conversation(Channel.SMS, seconds) for seconds in (60, 299, 300, 301)]  # target 5 min: 3 of 4
+    email = [conversation(Channel.EMAIL, seconds) for seconds in (1800, 3600)]  # target 60 min: both
+    targets = {"sms": 5, "email": 60}
+    figures = {f.channel: f for f in report([*sms, *email], since, targets.__getitem__)}
+    assert (figures["sms"].within_target, figures["sms"].within_target_share, figures["sms"].first_response_target_minutes) == (3, 0.75, 5)
+    assert figures["email"].within_target_share == 1.0
+    team = figures[TEAM]
+    assert (team.answered, team.within_target, team.first_response_target_minutes) == (6, 5, None)
+    assert team.within_target_share == 5 / 6
+
+
+def test_time_to_resolution_is_from_the_conversations_start_and_only_for_those_resolved_in_the_period():
+    since = NOW - timedelta(days=7)
+    quick = conversation(Channel.SMS, 60, resolved_days_ago=9.5)  # created 10 days ago: 12 h, but before the period
+    slow = conversation(Channel.SMS, 60, resolved_days_ago=8)  # 48 h: before the period too
+    recent = [conversation(Channel.SMS, 60, resolved_days_ago=days) for days in (6, 5, 4)]  # 96, 120, 144 h
+    (sms, team) = report([quick, slow, *recent], since)
+    assert sms.resolved == 3 and sms.resolution_median_seconds == 120 * 3600 and team.resolution_median_seconds == 120 * 3600
+
+
+def test_follow_ups_due_and_overdue_per_channel_and_in_all():
+    follow_ups = [FollowUp("sms", overdue=False), FollowUp("sms", overdue=True), FollowUp("email", overdue=False)]
+    figures = {f.channel: f for f in report([conversation(Channel.SMS, 60)], NOW - timedelta(days=7), follow_ups=follow_ups)}
+    assert (figures["sms"].follow_ups_due, figures["sms"].follow_ups_overdue) == (1, 1)
+    assert (figures["email"].conversations, figures["email"].follow_ups_due) == (0, 1), "a follow-up on an older conversation still counts"
+    assert (figures[TEAM].follow_ups_due, figures[TEAM].follow_ups_overdue) == (2, 1)
 
 
 @pytest.mark.parametrize("text, delta", [("7d", timedelta(days=7)), ("24h", timedelta(hours=24)), ("90m", timedelta(minutes=90)), ("2w", timedelta(weeks=2))])

@@ -1,19 +1,29 @@
-"""The `switchboard report` command: first-response time (median, p90) and conversations resolved, per channel."""
+"""The `switchboard report` command: per channel and for the team, first responses (median,
+p90, share within the channel's target), conversations resolved and how long they took,
+and the follow-ups promised. Queries only (the activity and ByDue indexes), never a Scan."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from switchboard.cli.environment import data_environment, open_conversation_store
+from switchboard.cli.environment import data_environment, open_conversation_store, required_env
 from switchboard.cli.errors import EXIT_USAGE, CliError
 from switchboard.cli.output import format_table, print_json, when
 from switchboard.models import to_json_dict
 
+# At most this many conversations active in the period are read: a report past it says so.
+MAX_CONVERSATIONS = 100_000
+
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from switchboard.conversations.report import parse_since, report
+    import boto3
+
+    from switchboard.conversations.report import FollowUp, parse_since, report
     from switchboard.models import utc_now
+    from switchboard.oncall.config import load_config
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.pages import PageStatus, PageStore
 
     now = utc_now()
     try:
@@ -21,10 +31,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     with data_environment(args.stack):
-        conversations = open_conversation_store().list_conversations(limit=100_000, active_since=since)
-    figures = report(conversations, since)
+        client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
+        store = open_conversation_store()
+        conversations = store.list_conversations(limit=MAX_CONVERSATIONS, active_since=since)
+        policy = load_config(OncallStore(client, table)).policy
+        promised = PageStore(client, table).follow_ups()
+        channels = {c.conversation_id: c.channel.value for c in conversations}
+        missing = [page.conversation_id for page in promised if page.conversation_id not in channels]
+        channels.update({c.conversation_id: c.channel.value for c in store.get_conversations(missing)})
+    follow_ups = [FollowUp(channels.get(page.conversation_id, "unknown"), page.status != PageStatus.SNOOZED) for page in promised]
+    figures = report(conversations, since, policy.first_response_target, follow_ups)
     if args.json:
-        print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures]})
+        print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures],
+                    "truncated": len(conversations) >= MAX_CONVERSATIONS})
         return 0
     print(f"From {when(since)} to {when(now)} UTC")
     if not figures:
@@ -34,11 +53,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     def minutes(seconds: float | None) -> str:
         return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
+    def hours(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+
+    def within(f) -> str:
+        target = f" of {f.first_response_target_minutes} min" if f.first_response_target_minutes else ""
+        return "-" if f.within_target_share is None else f"{f.within_target_share:.0%}{target}"
+
     rows = [
-        [f.channel, str(f.conversations), str(f.answered), minutes(f.first_response_median_seconds), minutes(f.first_response_p90_seconds), str(f.resolved)]
+        [f.channel, str(f.conversations), str(f.answered), minutes(f.first_response_median_seconds), minutes(f.first_response_p90_seconds),
+         within(f), str(f.resolved), hours(f.resolution_median_seconds), str(f.follow_ups_due), str(f.follow_ups_overdue)]
         for f in figures
     ]
-    print(format_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "RESOLVED"]))
+    print(format_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "WITHIN TARGET",
+                              "RESOLVED", "TO RESOLVE p50", "FOLLOW-UPS DUE", "OVERDUE"]))
+    if len(conversations) >= MAX_CONVERSATIONS:
+        print(f"(the first {MAX_CONVERSATIONS:,} conversations active in the period only: shorten --since)")
     return 0
 
 
@@ -46,7 +76,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands: Any, data_options: Any) -> None:
-    report_command = commands.add_parser("report", help="first-response time (median, p90) and conversations resolved, per channel")
+    report_command = commands.add_parser(
+        "report", help="first responses (median, p90, within target), resolutions and follow-ups, per channel and for the team",
+    )
     report_command.add_argument("--since", default="7d", help="7d, 24h, 90m, 2w or a date (default 7d)")
     data_options(report_command)
     report_command.set_defaults(run=cmd_report)

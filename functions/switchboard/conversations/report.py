@@ -1,4 +1,9 @@
-"""The two numbers a support team lives by, per channel: first-response time and conversations resolved."""
+"""What a support team lives by, per channel and for the team: how fast we answer (against
+the first-response target), how long conversations take to resolve, and the follow-ups
+promised. Pure: the conversations, the targets and the follow-ups are passed in.
+
+These are the team's numbers: nothing here is per agent.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,38 @@ import re
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
-from switchboard.models import Conversation
+from switchboard.models import Conversation, ConversationStatus
 
 _SPAN = re.compile(r"(\d+)\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TEAM = "team"  # the row over every channel
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A follow-up an agent promised (`12 LATER`): its conversation's channel, and whether it
+    came due and still waits for an answer (overdue) or is still ahead (due)."""
+
+    channel: str
+    overdue: bool
 
 
 @dataclass(frozen=True)
 class ChannelFigures:
-    channel: str
+    channel: str  # or TEAM
     conversations: int  # active in the period
     answered: int  # first answered in the period
     first_response_median_seconds: float | None
     first_response_p90_seconds: float | None
     resolved: int  # resolved in the period
+    first_response_target_minutes: int | None  # the channel's target (None for the team row)
+    within_target: int  # of `answered`, answered within their channel's target
+    within_target_share: float | None  # within_target / answered
+    resolution_median_seconds: float | None  # from the conversation's start to its resolution
+    follow_ups_due: int  # promised and still ahead
+    follow_ups_overdue: int  # came due and nobody answered yet
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -37,30 +58,53 @@ def parse_since(text: str, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
-def report(conversations: Iterable[Conversation], since: datetime) -> list[ChannelFigures]:
-    """Figures per channel (the channel of each conversation's latest customer message)."""
+def report(
+    conversations: Iterable[Conversation],
+    since: datetime,
+    target_minutes: Callable[[str], int] = lambda channel: 10,
+    follow_ups: Iterable[FollowUp] = (),
+) -> list[ChannelFigures]:
+    """Figures per channel (the channel of each conversation's latest customer message),
+    then the team's row over all of them."""
     by_channel: dict[str, list[Conversation]] = {}
     for conversation in conversations:
         by_channel.setdefault(conversation.channel.value, []).append(conversation)
-    figures = []
-    for channel, group in sorted(by_channel.items()):
-        waits = sorted(
-            c.first_response_seconds
-            for c in group
-            if c.first_response_seconds is not None and c.first_response_at and c.first_response_at >= since
-        )
-        resolved = sum(1 for c in group if c.status.value == "resolved" and c.resolved_at and c.resolved_at >= since)
-        figures.append(
-            ChannelFigures(
-                channel=channel,
-                conversations=len(group),
-                answered=len(waits),
-                first_response_median_seconds=statistics.median(waits) if waits else None,
-                first_response_p90_seconds=_percentile(waits, 0.9) if waits else None,
-                resolved=resolved,
-            )
-        )
-    return figures
+    promised: dict[str, list[FollowUp]] = {}
+    for follow_up in follow_ups:
+        promised.setdefault(follow_up.channel, []).append(follow_up)
+    rows = [
+        _figures(channel, by_channel.get(channel, []), since, target_minutes, promised.get(channel, []), per_channel=True)
+        for channel in sorted(set(by_channel) | set(promised))
+    ]
+    if rows:
+        everything = [c for group in by_channel.values() for c in group]
+        rows.append(_figures(TEAM, everything, since, target_minutes, [f for group in promised.values() for f in group], per_channel=False))
+    return rows
+
+
+def _figures(
+    channel: str, group: list[Conversation], since: datetime, target_minutes: Callable[[str], int],
+    follow_ups: list[FollowUp], per_channel: bool,
+) -> ChannelFigures:
+    answered = [c for c in group if c.first_response_seconds is not None and c.first_response_at and c.first_response_at >= since]
+    waits = sorted(c.first_response_seconds for c in answered)  # type: ignore[misc]
+    within = sum(1 for c in answered if c.first_response_seconds <= target_minutes(c.channel.value) * 60)  # type: ignore[operator]
+    resolved = [c for c in group if c.status is ConversationStatus.RESOLVED and c.resolved_at and c.resolved_at >= since]
+    resolutions = sorted((c.resolved_at - c.created_at).total_seconds() for c in resolved)  # type: ignore[operator]
+    return ChannelFigures(
+        channel=channel,
+        conversations=len(group),
+        answered=len(answered),
+        first_response_median_seconds=statistics.median(waits) if waits else None,
+        first_response_p90_seconds=_percentile(waits, 0.9) if waits else None,
+        resolved=len(resolved),
+        first_response_target_minutes=target_minutes(channel) if per_channel else None,
+        within_target=within,
+        within_target_share=within / len(answered) if answered else None,
+        resolution_median_seconds=statistics.median(resolutions) if resolutions else None,
+        follow_ups_due=sum(1 for f in follow_ups if not f.overdue),
+        follow_ups_overdue=sum(1 for f in follow_ups if f.overdue),
+    )
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:

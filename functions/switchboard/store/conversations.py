@@ -759,7 +759,7 @@ class ConversationStore:
             KeyConditionExpression=condition,
             ExpressionAttributeValues=to_values(values),
             ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 100)},
+            PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 1000)},  # 1,000 summaries fit in a 1 MB page
         )
         return [_conversation(item) for item in items][:limit]
 

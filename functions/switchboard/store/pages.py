@@ -79,6 +79,7 @@ class Page:
     # Everyone this page was sent to at any level, and whoever took it over: who may act on it.
     agents: frozenset[str] = frozenset()
     snoozed_at: datetime | None = None  # when an agent last said LATER
+    follow_up: bool = False  # woken from a snooze: a promised follow-up (the report counts it)
 
 
 @dataclass(frozen=True)
@@ -395,6 +396,22 @@ class PageStore:
             return None
         return _page(from_item(old["Attributes"]))
 
+    def follow_ups(self) -> list[Page]:
+        """The follow-ups agents promised (LATER): snoozed pages, and woken ones nobody has
+        acknowledged or answered yet (a Query on ByDue: only live pages are in it)."""
+        return [
+            _page(item)
+            for item in query_items(
+                self._client,
+                TableName=self._table,
+                IndexName=keys.DUE_INDEX,
+                KeyConditionExpression="due_pk = :due",
+                FilterExpression="#status = :snoozed OR (#status = :open AND follow_up = :true)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({":due": keys.DUE_PARTITION, ":snoozed": PageStatus.SNOOZED, ":open": PageStatus.OPEN, ":true": True}),
+            )
+        ]
+
     def wake(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime) -> bool:
         """A snoozed page whose time came, open again at the given step (its paging time,
         the snooze's end, keys its SMS); False when anything moved it meanwhile (a new
@@ -407,8 +424,9 @@ class PageStore:
         }
         expression = (
             "SET #status = :open, #round = :round, #level = :level, recipients = :recipients, opened_at = :opened,"
-            " next_escalation_at = :next, due_sk = :due_sk REMOVE settled_by, settled_at"
+            " next_escalation_at = :next, due_sk = :due_sk, follow_up = :true REMOVE settled_by, settled_at"
         )
+        values[":true"] = True
         if recipients:
             expression += " ADD agents :paged"
             values[":paged"] = set(recipients)
@@ -492,4 +510,5 @@ def _page(item: dict[str, Any]) -> Page:
         acked_by=item.get("settled_by") if item["status"] == PageStatus.ACKED else item.get("acked_by"),
         agents=frozenset(item.get("agents", ())),
         snoozed_at=datetime.fromisoformat(item["snoozed_at"]) if item.get("snoozed_at") else None,
+        follow_up=bool(item.get("follow_up", False)),
     )
