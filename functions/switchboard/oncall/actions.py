@@ -129,20 +129,8 @@ def take(conversation_id: str, agent: Agent, now: datetime, desk: Desk, request_
     else:
         others = sorted(holders - {agent.agent_id})
         source = f" (paged to {', '.join(others)})" if others else ""
-    message_id = str(ULID.from_datetime(now))
-    note = InboundMessage(
-        channel=conversation.channel,
-        provider="agent-takeover",
-        provider_id=request_id or message_id,
-        sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
-        received_at=now,
-        kind=MessageKind.TAKEOVER,
-        body=f"{agent.name} took this conversation over{source}.",
-    )
-    try:
-        desk.conversations.append_internal(note, Route(conversation.customer_id, conversation.conversation_id), message_id)
-    except DuplicateMessage:
-        pass  # a retried SMS: the note is there already
+    _note(conversation, agent, f"{agent.name} took this conversation over{source}.", now, desk, request_id,
+          MessageKind.TAKEOVER, "agent-takeover")
     stopped = ": escalation stopped" if live else ""
     return Outcome(f"{label} is yours now{source}{stopped}. Reply {code} <answer> to answer.", conversation_id)
 
@@ -212,16 +200,19 @@ def _moment_in(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a %d %b %H:%M} {local.tzname()}"
 
 
-def _note(conversation: Conversation, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None) -> None:
-    """A follow-up note between agents in the stream (a retried SMS stores it once)."""
+def _note(
+    conversation: Conversation, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str | None,
+    kind: MessageKind = MessageKind.FOLLOW_UP, provider: str = "agent-follow-up",
+) -> None:
+    """A note between agents in the stream (a takeover, a follow-up); a retried SMS stores it once."""
     message_id = str(ULID.from_datetime(now))
     note = InboundMessage(
         channel=conversation.channel,
-        provider="agent-follow-up",
+        provider=provider,
         provider_id=request_id or message_id,
         sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
         received_at=now,
-        kind=MessageKind.FOLLOW_UP,
+        kind=kind,
         body=text,
     )
     try:
