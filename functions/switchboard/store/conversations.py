@@ -602,7 +602,7 @@ class ConversationStore:
             ExpressionAttributeValues=to_values({
                 ":awaiting": ConversationStatus.WAITING_ON_CUSTOMER.value, ":resolved": ConversationStatus.RESOLVED.value,
                 ":since": iso_utc(since), ":at": iso_utc(resolve_at),
-                ":due_pk": keys.AUTO_RESOLVE_PARTITION, ":due_sk": f"{iso_utc(resolve_at)}#{conversation_id}",
+                ":due_pk": keys.AUTO_RESOLVE_PARTITION, ":due_sk": keys.due_sort_key(iso_utc(resolve_at), conversation_id),
             }),
         )
 
@@ -615,7 +615,7 @@ class ConversationStore:
                 TableName=self._table,
                 IndexName=keys.DUE_INDEX,
                 KeyConditionExpression="due_pk = :due AND due_sk <= :now",
-                ExpressionAttributeValues=to_values({":due": keys.AUTO_RESOLVE_PARTITION, ":now": f"{iso_utc(now)}#~"}),
+                ExpressionAttributeValues=to_values({":due": keys.AUTO_RESOLVE_PARTITION, ":now": keys.due_by(iso_utc(now))}),
                 PaginationConfig={"MaxItems": limit},
             )
         ]

@@ -62,14 +62,24 @@ ACTIVITY_PK = "activity_pk"
 ACTIVITY_SK = "activity_sk"
 ACTIVITY_PARTITION = "ACTIVITY"
 
-# Open pages by their next escalation time: a sparse index (only open pages carry
-# due_pk), so the per-minute tick Queries what is due without a Scan. One partition,
-# like ByActivity; a team's open pages number in the hundreds at most.
+# What is due at a time: a sparse index (only items waiting for the tick carry due_pk),
+# so the per-minute tick Queries what is due without a Scan. One partition per kind of
+# item, like ByActivity; a team's live pages number in the hundreds at most.
 DUE_INDEX = "ByDue"
 DUE_PK = "due_pk"
 DUE_SK = "due_sk"
-DUE_PARTITION = "DUE"  # pages by their next escalation time
+DUE_PARTITION = "DUE"  # live and snoozed pages by their next escalation time
 AUTO_RESOLVE_PARTITION = "AUTORESOLVE"  # conversations waiting on the customer, by when they resolve
+
+
+def due_sort_key(at: str, item_id: str) -> str:
+    """An item's place in ByDue: its due time (ISO 8601 UTC, as iso_utc writes it), then its id."""
+    return f"{at}#{item_id}"
+
+
+def due_by(now: str) -> str:
+    """The ByDue sort key bound that takes every item due at or before `now` (ISO 8601 UTC)."""
+    return due_sort_key(now, "~")  # "~" sorts after every id
 
 # Attribute DynamoDB's TTL deletes items by (epoch seconds).
 TTL_ATTRIBUTE = "expires_at"

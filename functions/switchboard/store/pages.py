@@ -286,7 +286,7 @@ class PageStore:
             TableName=self._table,
             IndexName=keys.DUE_INDEX,
             KeyConditionExpression="due_pk = :due AND due_sk <= :now",
-            ExpressionAttributeValues=to_values({":due": keys.DUE_PARTITION, ":now": f"{iso_utc(now)}#~"}),
+            ExpressionAttributeValues=to_values({":due": keys.DUE_PARTITION, ":now": keys.due_by(iso_utc(now))}),
             PaginationConfig={"MaxItems": limit},
         ):
             yield _page(item)
@@ -312,7 +312,7 @@ class PageStore:
                 " next_escalation_at = :next, due_sk = :due_sk"
             )
             values[":next"] = iso_utc(next_escalation_at)
-            values[":due_sk"] = f"{iso_utc(next_escalation_at)}#{page.conversation_id}"
+            values[":due_sk"] = keys.due_sort_key(iso_utc(next_escalation_at), page.conversation_id)
         if recipients:
             expression += " ADD agents :paged"  # whoever was paged at any level may act on it
             values[":paged"] = set(recipients)
@@ -338,7 +338,7 @@ class PageStore:
             ConditionExpression="#status = :open",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_values(
-                {":now": iso_utc(now), ":due_sk": f"{iso_utc(now)}#{conversation_id}", ":open": PageStatus.OPEN}
+                {":now": iso_utc(now), ":due_sk": keys.due_sort_key(iso_utc(now), conversation_id), ":open": PageStatus.OPEN}
             ),
         )
 
@@ -385,7 +385,7 @@ class PageStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_values({
                     ":snoozed": PageStatus.SNOOZED, ":resolved": PageStatus.RESOLVED, ":agent": agent_id, ":now": iso_utc(now),
-                    ":until": iso_utc(until), ":due_pk": keys.DUE_PARTITION, ":due_sk": f"{iso_utc(until)}#{conversation_id}",
+                    ":until": iso_utc(until), ":due_pk": keys.DUE_PARTITION, ":due_sk": keys.due_sort_key(iso_utc(until), conversation_id),
                     ":agents": {agent_id},
                 }),
                 ReturnValues="ALL_OLD",
@@ -420,7 +420,7 @@ class PageStore:
         values: dict[str, Any] = {
             ":open": PageStatus.OPEN, ":snoozed": PageStatus.SNOOZED, ":was_due": due, ":opened": due,
             ":round": round_, ":level": level, ":recipients": list(recipients),
-            ":next": iso_utc(next_escalation_at), ":due_sk": f"{iso_utc(next_escalation_at)}#{page.conversation_id}",
+            ":next": iso_utc(next_escalation_at), ":due_sk": keys.due_sort_key(iso_utc(next_escalation_at), page.conversation_id),
         }
         expression = (
             "SET #status = :open, #round = :round, #level = :level, recipients = :recipients, opened_at = :opened,"
@@ -492,7 +492,7 @@ def _document(page: Page) -> dict[str, Any]:
     if page.next_escalation_at is not None and page.status == PageStatus.OPEN:
         document["next_escalation_at"] = iso_utc(page.next_escalation_at)
         document[keys.DUE_PK] = keys.DUE_PARTITION
-        document[keys.DUE_SK] = f"{iso_utc(page.next_escalation_at)}#{page.conversation_id}"
+        document[keys.DUE_SK] = keys.due_sort_key(iso_utc(page.next_escalation_at), page.conversation_id)
     return document
 
 
