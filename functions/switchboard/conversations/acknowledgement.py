@@ -27,12 +27,11 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
-from switchboard.conversations.replies import CannotReply, opted_out, to_customer
+from switchboard.conversations.replies import CannotReply, opted_out, stored_form, to_customer
 from switchboard.models import (
     ConversationStatus,
     Identity,
     IdentityKind,
-    InboundMessage,
     MessageKind,
     OutboundMessage,
     OutboundPurpose,
@@ -172,18 +171,8 @@ def acknowledge(image: dict[str, Any], now: datetime, policy: AcknowledgementPol
         return Outcome.UNREACHABLE
     if stored_before:
         return _queue_again(outbound, request_id, desk)
-    stored = InboundMessage(
-        channel=outbound.channel,
-        provider=ACKNOWLEDGEMENT_PROVIDER,
-        provider_id=request_id,
-        sender=Identity(IdentityKind.AUTOMATIC, "acknowledgement", display_name=policy.brand),
-        recipient=outbound.to,
-        received_at=now,
-        subject=outbound.email.get("subject"),
-        body=text,
-        kind=MessageKind.ACKNOWLEDGEMENT,
-        also_known_as=also_known_as,
-    )
+    sender = Identity(IdentityKind.AUTOMATIC, "acknowledgement", display_name=policy.brand)
+    stored = stored_form(outbound, ACKNOWLEDGEMENT_PROVIDER, request_id, sender, now, also_known_as, MessageKind.ACKNOWLEDGEMENT)
     message_id = str(ULID.from_datetime(now))
     try:
         if not desk.conversations.append_acknowledgement(stored, route, message_id, image["message_id"], began, now - policy.quiet):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 from switchboard.channel_limits import X_POST_MAX_LENGTH
-from switchboard.models import Channel, Conversation, OutboundMessage, OutboundPurpose
+from datetime import datetime
+
+from switchboard.models import Channel, Conversation, Identity, InboundMessage, MessageKind, OutboundMessage, OutboundPurpose
 from switchboard.reply_address import reply_address
 from switchboard.store.keys import EMAIL_MESSAGE_ID
 from switchboard.store.subscribers import SubscriberStore
@@ -85,6 +87,26 @@ def to_customer(
             raise CannotReply(f"An answer on X is at most {X_POST_MAX_LENGTH} characters; this one has {len(text)}.")
         return OutboundMessage(channel=Channel.X, to=reply["post_id"], **common), ()
     raise CannotReply(f"{label} wrote by {reply['channel']}: answering there from SMS is not supported yet.")
+
+
+def stored_form(
+    outbound: OutboundMessage, provider: str, request_id: str, sender: Identity, now: datetime,
+    also_known_as: tuple[tuple[str, str], ...], kind: MessageKind = MessageKind.MESSAGE,
+) -> InboundMessage:
+    """How the stream keeps a message we send (an agent's answer, our acknowledgement): its
+    request id and the ids it is known by are claimed with it, so a retry stores it once."""
+    return InboundMessage(
+        channel=outbound.channel,
+        provider=provider,
+        provider_id=request_id,
+        sender=sender,
+        recipient=outbound.to,
+        received_at=now,
+        subject=outbound.email.get("subject"),
+        body=outbound.body,
+        kind=kind,
+        also_known_as=also_known_as,
+    )
 
 
 def customer_label(conversation: Conversation) -> str:

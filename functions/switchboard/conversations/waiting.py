@@ -17,7 +17,7 @@ from datetime import datetime
 
 from ulid import ULID
 
-from switchboard.conversations.replies import CannotReply, opted_out, to_customer
+from switchboard.conversations.replies import CannotReply, opted_out, stored_form, to_customer
 from switchboard.models import Conversation, Identity, IdentityKind, InboundMessage, MessageKind, OutboundMessage, OutboundPurpose
 from switchboard.observability import logger
 from switchboard.store.conversations import ConversationStore, Route
@@ -85,18 +85,8 @@ def _closing_note(conversation: Conversation, now: datetime, waiting: Waiting) -
         outbound, also_known_as = _outbound(conversation, waiting.closing_text.format(brand=waiting.brand), message_id, waiting)
     except CannotReply:
         return None
-    message = InboundMessage(
-        channel=outbound.channel,
-        provider=CLOSING_PROVIDER,
-        provider_id=f"closing-{message_id}",
-        sender=Identity(IdentityKind.AUTOMATIC, "closing", display_name=waiting.brand),
-        recipient=outbound.to,
-        received_at=now,
-        subject=outbound.email.get("subject"),
-        body=outbound.body,
-        kind=MessageKind.CLOSING,
-        also_known_as=also_known_as,
-    )
+    sender = Identity(IdentityKind.AUTOMATIC, "closing", display_name=waiting.brand)
+    message = stored_form(outbound, CLOSING_PROVIDER, f"closing-{message_id}", sender, now, also_known_as, MessageKind.CLOSING)
     return message, message_id, outbound
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
-from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, to_customer
+from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.later import LaterError, parse_later
@@ -242,17 +242,7 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
         raise ActionError(str(error)) from None
     outbound = replace(outbound, stream_message_id=message_id)
     desk.outbox.send(outbound)
-    stored = InboundMessage(
-        channel=outbound.channel,
-        provider="agent-reply",
-        provider_id=request_id,
-        sender=Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name),
-        recipient=outbound.to,
-        received_at=now,
-        subject=outbound.email.get("subject"),
-        body=text,
-        also_known_as=also_known_as,
-    )
+    stored = stored_form(outbound, "agent-reply", request_id, Identity(IdentityKind.AGENT, agent.agent_id, display_name=agent.name), now, also_known_as)
     waited = now - conversation.waiting_since if conversation.waiting_since else None
     try:
         desk.conversations.append_outbound(stored, Route(conversation.customer_id, conversation.conversation_id), message_id, waited)
