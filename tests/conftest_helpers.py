@@ -61,8 +61,9 @@ def drain_outbox(queue_variable: str = "OUTBOX_QUEUE_URL") -> list[dict[str, Any
 
 def drain_agent_messages() -> list[dict[str, Any]]:
     """The outbox's messages to agents (pages, digests, answers to their SMS), removed from
-    it; customers' automatic acknowledgements are removed too, and left out."""
-    return [message for message in drain_outbox() if message["purpose"] != "acknowledgement"]
+    it; the automatic messages to customers (acknowledgements, satisfaction questions) are
+    removed too, and left out."""
+    return [message for message in drain_outbox() if message["purpose"] not in ("acknowledgement", "satisfaction")]
 
 
 def stored_message_image(conversation_id: str, provider_id: str) -> dict[str, Any]:

@@ -43,6 +43,8 @@ class MessageKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"  # our automatic "we have your message" (not a response)
     FOLLOW_UP = "follow_up"  # an agent will follow up (`12 LATER 3h`, `12 WAITING`): a note between agents
     CLOSING = "closing"  # our automatic note to a customer whose conversation resolved without their reply
+    SATISFACTION_QUESTION = "satisfaction_question"  # our "how did we do?" after a resolution
+    RATING = "rating"  # the customer's answer to it (a score by SMS): never pages, never reopens
 
 
 class ConversationStatus(StrEnum):
@@ -158,11 +160,25 @@ class Conversation:
     awaiting_reply_since: datetime | None = None
     resolved_automatically: bool = False
     closing_message_id: str | None = None  # our closing note, stored but not yet queued
+    # "How did we do?": when we asked, and the customer's answer (conversations/satisfaction.py).
+    surveyed_at: datetime | None = None
+    survey_message_id: str | None = None
+    rating: "Rating | None" = None
     # Status-page components the conversation is about (set by an agent): while it is
     # open, the customer gets those components' incident notices (AUTO_SUBSCRIBE_CONVERSATIONS).
     components: tuple[str, ...] = ()
     # Filled by a conversation's full read, empty in listings.
     messages: tuple[Message, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A customer's answer to "how did we do?"."""
+
+    score: int  # 1 (poor) to 5 (great)
+    channel: str  # how it came: "sms" (a reply) or "email" (a link)
+    at: datetime
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,7 @@ class OutboundPurpose(StrEnum):
     CUSTOMER_REPLY = "customer_reply"  # an agent's answer, to the customer
     ACKNOWLEDGEMENT = "acknowledgement"  # "we have your message", to the customer, automatic
     CLOSING = "closing"  # "we closed this without your reply", to the customer, automatic
+    SATISFACTION = "satisfaction"  # "how did we do?", to the customer, automatic
     NOTICE = "notice"  # an incident update, to a subscriber
     SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
 

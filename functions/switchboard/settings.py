@@ -118,6 +118,18 @@ class Settings:
     # The note the customer then gets on their channel ({brand}); "none" for no note.
     waiting_closing_text: str = "We have not heard back, so we have closed this conversation. Just reply to open it again. {brand}"
 
+    # ---- "how did we do?" after the answer (conversations/satisfaction.py) ----
+    # The channels whose customers are asked ("sms,email,voice,x", or "none"); voicemail
+    # callers by SMS. Off on X by default: there it is a public reply.
+    satisfaction_channels: str = "sms,email,voice"
+    # A customer is asked at most once in this many days, whatever the conversation.
+    satisfaction_quiet_days: int = 30
+    # An SMS score counts, and an email's links work, this many days after the question.
+    satisfaction_answer_days: int = 7
+    # The question by SMS, and the line above the email's five links ({brand}).
+    satisfaction_text_sms: str = "How did we do? Reply 1 (poor) to 5 (great). {brand}"
+    satisfaction_text_email: str = "How did we do? Your answer takes one click."
+
     # ---- X mentions ----
     # The support account as "<numeric user id>:<username>" (the username is optional).
     x_support_account: str = ""
@@ -164,6 +176,10 @@ class Settings:
     def closing_note(self) -> str:
         """The closing note's words, or "" for none."""
         return "" if self.waiting_closing_text == "none" else self.waiting_closing_text
+
+    @property
+    def satisfaction_channel_list(self) -> tuple[str, ...]:
+        return () if self.satisfaction_channels == "none" else tuple(self.satisfaction_channels.split(","))
 
     @property
     def acknowledge_channel_list(self) -> tuple[str, ...]:
@@ -252,6 +268,11 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "acknowledge_text_closed": ("ACKNOWLEDGE_TEXT_CLOSED", _ONE_LINE.format(300)),
     "waiting_resolve_days": ("WAITING_RESOLVE_DAYS", r"[1-9]\d{0,2}"),
     "waiting_closing_text": ("WAITING_CLOSING_TEXT", _ONE_LINE.format(300)),
+    "satisfaction_channels": ("SATISFACTION_CHANNELS", r"none|(sms|email|voice|x)(,(sms|email|voice|x))*"),
+    "satisfaction_quiet_days": ("SATISFACTION_QUIET_DAYS", r"\d{1,3}"),
+    "satisfaction_answer_days": ("SATISFACTION_ANSWER_DAYS", r"[1-9]\d{0,2}"),
+    "satisfaction_text_sms": ("SATISFACTION_TEXT_SMS", _ONE_LINE.format(300)),
+    "satisfaction_text_email": ("SATISFACTION_TEXT_EMAIL", _ONE_LINE.format(300)),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox|off"),
@@ -275,6 +296,8 @@ _TEMPLATES: dict[str, frozenset[str]] = {
     "acknowledge_text_open": frozenset({"brand", "minutes"}),
     "acknowledge_text_closed": frozenset({"brand", "back"}),
     "waiting_closing_text": frozenset({"brand"}),
+    "satisfaction_text_sms": frozenset({"brand"}),
+    "satisfaction_text_email": frozenset({"brand"}),
 }
 
 

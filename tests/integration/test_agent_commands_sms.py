@@ -208,8 +208,10 @@ def test_an_agent_at_a_desk_answers_and_resolves_with_the_cli(local, paged):
     assert answered.returncode == 0, answered.stderr
     assert json.loads(answered.stdout)["text"].startswith("Sent to")
     assert [(m["to"], m["body"]) for m in drain_outbox()] == [(customer, "We are on it.")]
-    assert cli("resolve", conversation_id).returncode == 0
+    resolved = cli("resolve", conversation_id)
+    assert resolved.returncode == 0 and "asked how we did" in resolved.stdout, "as the SMS RESOLVE does, with its settings"
     assert local.conversations().get_conversation(conversation_id).status.value == "resolved"
+    assert [(m["to"], m["purpose"]) for m in drain_outbox()] == [(customer, "satisfaction")]
     nobody = run_cli(["conversations", "resolve", conversation_id], {**local.cli_env(), "SWITCHBOARD_AGENT": ""})
     assert nobody.returncode == 2 and "--as" in nobody.stderr
     missing = cli("reply", "01ABCDEFGHJKMNPQRSTVWXYZ00", "hello")

@@ -238,8 +238,8 @@ def as_pattern(event: dict) -> dict:
 
 
 def test_the_templates_stream_filters_page_for_customer_messages_only_and_fan_out_jobs_only():
-    """template.yaml's own FilterCriteria: keywords (STOP, HELP...), auto-replies and email
-    from senders SES could not authenticate never reach the router; fan-out jobs reach the fan-out function and nothing else does."""
+    """template.yaml's own FilterCriteria: keywords (STOP, HELP...), auto-replies, ratings and
+    email from senders SES could not authenticate never reach the router; fan-out jobs reach the fan-out function and nothing else does."""
     from local_stack.template import Template
 
     functions = Template().functions()
@@ -251,12 +251,14 @@ def test_the_templates_stream_filters_page_for_customer_messages_only_and_fan_ou
     def inserted(**image) -> dict:
         return {**RECORD, "eventName": "INSERT", "dynamodb": {"NewImage": {key: value for key, value in image.items()}}}
 
-    message = {"type": {"S": "message"}, "direction": {"S": "inbound"}}
+    message = {"type": {"S": "message"}, "direction": {"S": "inbound"}, "kind": {"S": "message"}}
     router, fanout = stream_filter("RouterFunction"), stream_filter("NoticeFanoutFunction")
     assert router.matches(inserted(**message))
     assert not router.matches(inserted(**message, keyword={"S": "STOP"}))
     assert not router.matches(inserted(**message, automated={"BOOL": True}))
     assert not router.matches(inserted(**message, unverified={"BOOL": True}))
+    assert router.matches(inserted(**{**message, "kind": {"S": "voicemail"}}))
+    assert not router.matches(inserted(**{**message, "kind": {"S": "rating"}})), "a satisfaction score pages nobody"
     assert not router.matches(inserted(type={"S": "message"}, direction={"S": "outbound"}))
     job = inserted(type={"S": "fanout"}, update_id={"S": "u1"})
     assert fanout.matches(job) and not router.matches(job)

@@ -83,3 +83,26 @@ def test_since_dates_and_errors():
     assert parse_since("2026-11-01", NOW) == datetime(2026, 11, 1, tzinfo=timezone.utc)
     with pytest.raises(ValueError, match="use 7d"):
         parse_since("last week", NOW)
+
+
+def test_satisfaction_per_channel_and_for_the_team_counts_ratings_given_in_the_period():
+    from dataclasses import replace
+
+    from switchboard.models import Rating
+
+    since = NOW - timedelta(days=7)
+
+    def rated(channel: Channel, score: int | None, days_ago: float = 1) -> Conversation:
+        asked = NOW - timedelta(days=days_ago)
+        rating = Rating(score, channel.value, asked + timedelta(hours=1)) if score else None
+        return replace(conversation(channel, 60, resolved_days_ago=days_ago), surveyed_at=asked, survey_message_id="q", rating=rating)
+
+    sms = [rated(Channel.SMS, score) for score in (5, 4, 2, None)]
+    email = [rated(Channel.EMAIL, 3), rated(Channel.EMAIL, 5, days_ago=20)]  # the second was rated before the period
+    figures = {f.channel: f for f in report([*sms, *email, conversation(Channel.VOICE)], since)}
+    assert (figures["sms"].satisfaction_asked, figures["sms"].satisfaction_responses) == (4, 3)
+    assert figures["sms"].satisfaction_good_share == pytest.approx(2 / 3) and figures["sms"].satisfaction_mean == pytest.approx(11 / 3)
+    assert (figures["email"].satisfaction_asked, figures["email"].satisfaction_responses, figures["email"].satisfaction_mean) == (1, 1, 3)
+    assert figures["voice"].satisfaction_responses == 0 and figures["voice"].satisfaction_mean is None
+    team = figures[TEAM]
+    assert (team.satisfaction_asked, team.satisfaction_responses, team.satisfaction_good_share, team.satisfaction_mean) == (5, 4, 0.5, 3.5)

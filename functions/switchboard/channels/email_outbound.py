@@ -21,6 +21,7 @@ AUTO_SUBMITTED = {
     OutboundPurpose.SUBSCRIPTION: "auto-generated",
     OutboundPurpose.ACKNOWLEDGEMENT: "auto-replied",
     OutboundPurpose.CLOSING: "auto-generated",
+    OutboundPurpose.SATISFACTION: "auto-generated",
 }
 
 

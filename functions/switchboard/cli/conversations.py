@@ -98,12 +98,15 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
     """Run an agent action (oncall.actions) as the agent named by --as."""
     import boto3
 
+    from switchboard.cli.environment import function_settings
+    from switchboard.conversations.satisfaction import SatisfactionPolicy, Survey
     from switchboard.models import utc_now
     from switchboard.oncall.actions import ActionError, Desk
     from switchboard.oncall.config import get_agent, load_config
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
+    from switchboard.store.subscribers import SubscriberStore
 
     agent_id = args.agent or os.environ.get("SWITCHBOARD_AGENT")
     if not agent_id:
@@ -113,12 +116,20 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
         agent = get_agent(OncallStore(client, table), agent_id)
         if agent is None:
             raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
+        conversations, outbox = open_conversation_store(), OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL"))
+        # The customer is asked how we did as the agents' SMS RESOLVE would: with its settings.
+        sms_settings = function_settings(args.stack, "SmsWebhookFunction")
         desk = Desk(
-            open_conversation_store(),
+            conversations,
             PageStore(client, table),
-            OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
-            os.environ.get("SUPPORT_EMAIL_ADDRESS", ""),
+            outbox,
+            sms_settings.support_email_address,
             schedule=lambda: load_config(OncallStore(client, table)).schedule,
+            wait_for_reply=sms_settings.wait_for_reply,
+            survey=Survey(
+                SatisfactionPolicy.from_settings(sms_settings), conversations, SubscriberStore(client, table), outbox,
+                sms_settings.support_email_address,
+            ),
         )
         if desk.conversations.get_summary(args.id) is None:
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)

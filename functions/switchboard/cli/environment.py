@@ -90,3 +90,26 @@ def required_env(name: str) -> str:
     if not value:
         raise CliError(f"{name} is not set; use --stack NAME or the local stack")
     return value
+
+
+def function_settings(stack_name: str | None, logical_id: str):
+    """The settings one of the stack's functions runs with, so a command acts as it would:
+    the deployed function's environment, or (inside data_environment) the local stack's,
+    which the process already carries."""
+    from switchboard.settings import SettingsError, load_settings
+
+    environment: dict[str, str] = dict(os.environ)
+    if stack_name:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        name = physical_id(stack_name, logical_id)
+        try:
+            configuration = boto3.client("lambda").get_function_configuration(FunctionName=name)
+        except (ClientError, BotoCoreError) as error:
+            raise CliError(f"cannot read {logical_id}'s settings in stack {stack_name!r}: {error}") from None
+        environment = (configuration.get("Environment") or {}).get("Variables") or {}
+    try:
+        return load_settings(environment)
+    except SettingsError as error:
+        raise CliError(f"{logical_id}'s settings: {error}") from None

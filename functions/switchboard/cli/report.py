@@ -1,6 +1,6 @@
 """The `switchboard report` command: per channel and for the team, first responses (median,
 p90, share within the channel's target), conversations resolved and how long they took,
-and the follow-ups promised. Queries only (the activity and ByDue indexes), never a Scan."""
+the follow-ups promised, and satisfaction (ratings, share of 4-5, mean). Queries only (the activity and ByDue indexes), never a Scan."""
 
 from __future__ import annotations
 
@@ -60,13 +60,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         target = f" of {f.first_response_target_minutes} min" if f.first_response_target_minutes else ""
         return "-" if f.within_target_share is None else f"{f.within_target_share:.0%}{target}"
 
+    def satisfaction(f) -> list[str]:
+        if not f.satisfaction_responses:
+            return [f"0 of {f.satisfaction_asked}", "-", "-"]
+        return [f"{f.satisfaction_responses} of {f.satisfaction_asked}", f"{f.satisfaction_good_share:.0%}", f"{f.satisfaction_mean:.1f}"]
+
     rows = [
         [f.channel, str(f.conversations), str(f.answered), minutes(f.first_response_median_seconds), minutes(f.first_response_p90_seconds),
-         within(f), str(f.resolved), hours(f.resolution_median_seconds), str(f.follow_ups_due), str(f.follow_ups_overdue)]
+         within(f), str(f.resolved), hours(f.resolution_median_seconds), str(f.follow_ups_due), str(f.follow_ups_overdue),
+         *satisfaction(f)]
         for f in figures
     ]
     print(format_table(rows, ["CHANNEL", "CONVERSATIONS", "ANSWERED", "FIRST RESPONSE p50", "p90", "WITHIN TARGET",
-                              "RESOLVED", "TO RESOLVE p50", "FOLLOW-UPS DUE", "OVERDUE"]))
+                              "RESOLVED", "TO RESOLVE p50", "FOLLOW-UPS DUE", "OVERDUE", "RATED", "RATED 4-5", "MEAN"]))
     if len(conversations) >= MAX_CONVERSATIONS:
         print(f"(the first {MAX_CONVERSATIONS:,} conversations active in the period only: shorten --since)")
     return 0
@@ -77,7 +83,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_parsers(commands: Any, data_options: Any) -> None:
     report_command = commands.add_parser(
-        "report", help="first responses (median, p90, within target), resolutions and follow-ups, per channel and for the team",
+        "report", help="first responses (median, p90, within target), resolutions, follow-ups and satisfaction, per channel and for the team",
     )
     report_command.add_argument("--since", default="7d", help="7d, 24h, 90m, 2w or a date (default 7d)")
     data_options(report_command)

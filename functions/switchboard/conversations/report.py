@@ -1,6 +1,6 @@
 """What a support team lives by, per channel and for the team: how fast we answer (against
-the first-response target), how long conversations take to resolve, and the follow-ups
-promised. Pure: the conversations, the targets and the follow-ups are passed in.
+the first-response target), how long conversations take to resolve, the follow-ups
+promised, and how satisfied customers say they are. Pure: the conversations, the targets and the follow-ups are passed in.
 
 These are the team's numbers: nothing here is per agent.
 """
@@ -44,6 +44,10 @@ class ChannelFigures:
     resolution_median_seconds: float | None  # from the conversation's start to its resolution
     follow_ups_due: int  # promised and still ahead
     follow_ups_overdue: int  # came due and nobody answered yet
+    satisfaction_asked: int  # customers asked "how did we do?" in the period
+    satisfaction_responses: int  # ratings given in the period
+    satisfaction_good_share: float | None  # of the ratings, the share of 4 and 5
+    satisfaction_mean: float | None  # the mean score, 1 to 5
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -91,6 +95,7 @@ def _figures(
     within = sum(1 for c in answered if c.first_response_seconds <= target_minutes(c.channel.value) * 60)  # type: ignore[operator]
     resolved = [c for c in group if c.status is ConversationStatus.RESOLVED and c.resolved_at and c.resolved_at >= since]
     resolutions = sorted((c.resolved_at - c.created_at).total_seconds() for c in resolved)  # type: ignore[operator]
+    scores = [c.rating.score for c in group if c.rating and c.rating.at >= since]
     return ChannelFigures(
         channel=channel,
         conversations=len(group),
@@ -104,6 +109,10 @@ def _figures(
         resolution_median_seconds=statistics.median(resolutions) if resolutions else None,
         follow_ups_due=sum(1 for f in follow_ups if not f.overdue),
         follow_ups_overdue=sum(1 for f in follow_ups if f.overdue),
+        satisfaction_asked=sum(1 for c in group if c.surveyed_at and c.surveyed_at >= since),
+        satisfaction_responses=len(scores),
+        satisfaction_good_share=sum(1 for score in scores if score >= 4) / len(scores) if scores else None,
+        satisfaction_mean=statistics.fmean(scores) if scores else None,
     )
 
 

@@ -29,6 +29,8 @@ from switchboard.webhooks import WebhookRequest, twilio_form, webhook, xml_respo
 
 settings = get_settings()
 EMPTY_TWIML = str(MessagingResponse())
+# The longest SMS that may be a score ("4 out of 5."): only those load the satisfaction code.
+MAX_SCORE_REPLY = 20
 # This warm instance's memory of its customers' routes (conversations/known_senders.py).
 known_senders = KnownSenders()
 
@@ -59,6 +61,10 @@ def _handle(message: InboundMessage, lookup: Lookup, now: datetime) -> dict[str,
     keyword = parse_keyword(message.body) if not message.media else None
     if keyword:
         return _keyword(message, keyword, lookup, now)
+    if len(message.body) <= MAX_SCORE_REPLY and not message.media:  # perhaps a score: _rating reads it
+        rated = _rating(message, lookup, now)
+        if rated is not None:
+            return rated
     result = record_inbound(message, conversation_store(), settings.conversation_idle, lookup)
     if not result.duplicate:  # where the identity item now routes this sender
         known_senders.remember(message.sender, Route(result.customer_id, result.conversation_id))
@@ -69,6 +75,24 @@ def _handle(message: InboundMessage, lookup: Lookup, now: datetime) -> dict[str,
     metrics.add_dimension(name="channel", value=message.channel.value)
     metrics.add_metric(name="DuplicateDeliveries" if result.duplicate else "InboundMessages", unit=MetricUnit.Count, value=1)
     return xml_response(EMPTY_TWIML)
+
+
+def _rating(message: InboundMessage, lookup: Lookup, now: datetime) -> dict[str, Any] | None:
+    """A bare score answering our "how did we do?": on the conversation, paging nobody,
+    thanked once in the TwiML answer. None when it answers no question: a message as usual."""
+    from switchboard.conversations.satisfaction import SatisfactionPolicy, parse_score, rating_reply
+
+    if parse_score(message.body) is None:
+        return None
+    rating = rating_reply(message, lookup.identity, now, SatisfactionPolicy.from_settings(settings), conversation_store())
+    if rating is None:
+        return None
+    logger.info("rating", extra={"conversation_id": lookup.identity.conversation_id if lookup.identity else None, "score": rating.score})
+    metrics.add_dimension(name="channel", value=rating.channel)
+    metrics.add_metric(name="Ratings", unit=MetricUnit.Count, value=1)
+    reply = MessagingResponse()
+    reply.message(f"Thank you: we have your {rating.score} out of 5.")
+    return xml_response(str(reply))
 
 
 def _keyword(message: InboundMessage, keyword: Keyword, lookup: Lookup, now: datetime) -> dict[str, Any]:
@@ -107,12 +131,14 @@ def _keyword(message: InboundMessage, keyword: Keyword, lookup: Lookup, now: dat
 def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dict[str, Any]:
     """Carry out an agent's command and answer the agent in the TwiML response."""
     # Imported here: only agents' SMS need the on-call code, customers' stay lean.
+    from switchboard.conversations.satisfaction import SatisfactionPolicy, Survey
     from switchboard.oncall.actions import Desk, run_command
     from switchboard.oncall.commands import parse_agent_sms
     from switchboard.oncall.config import get_agent, load_config, on_call_now
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
+    from switchboard.store.subscribers import SubscriberStore
 
     settings.require("outbox_queue_url")
     oncall = OncallStore(clients.dynamodb(), settings.table_name)
@@ -129,6 +155,10 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
         on_call_at=lambda moment: on_call_now(oncall, moment),
         schedule=lambda: load_config(oncall).schedule,
         wait_for_reply=settings.wait_for_reply,
+        survey=Survey(
+            SatisfactionPolicy.from_settings(settings), conversation_store(), SubscriberStore(clients.dynamodb(), settings.table_name),
+            OutboxQueue(clients.sqs(), settings.outbox_queue_url), settings.support_email_address,
+        ),
     )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})

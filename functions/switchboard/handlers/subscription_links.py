@@ -30,6 +30,7 @@ from switchboard.incidents.subscriptions import (
 )
 from switchboard.models import utc_now
 from switchboard.observability import logger, mask_email, metrics
+from switchboard.public_page import page
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.incidents import IncidentStore
@@ -130,22 +131,4 @@ def _unsubscribe(method: str, token: str, store: SubscriberStore) -> dict[str, A
 def _page(status: int, title: str, text: str, button: str | None = None) -> dict[str, Any]:
     """A small page; `text` is HTML (callers escape what they insert)."""
     form = f'<form method="post"><button type="submit">{html.escape(button)}</button></form>' if button else ""
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font:1.05rem/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}"
-        "button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#1f5fbf;color:#fff}</style>"
-        f'</head><body><main><h1>{html.escape(title)}</h1><p>{text}</p>{form}<p><a href="{html.escape(settings.public_url)}/status">Status page</a></p></main></body></html>'
-    )
-    return {
-        "statusCode": status,
-        "headers": {
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-            "Referrer-Policy": "no-referrer",
-        },
-        "body": body,
-    }
+    return page(status, title, f'<p>{text}</p>{form}<p><a href="{html.escape(settings.public_url)}/status">Status page</a></p>')

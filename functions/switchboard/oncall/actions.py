@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
+from switchboard.conversations.satisfaction import Outcome as SurveyOutcome
+from switchboard.conversations.satisfaction import Survey, resolve_and_ask
 from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
@@ -58,6 +60,8 @@ class Desk:
     schedule: Callable[[], Schedule] = lambda: Schedule(time_zone="UTC")
     # How long a conversation waits on the customer (`12 WAITING`) before it resolves itself.
     wait_for_reply: timedelta = timedelta(days=3)
+    # Asks customers how we did when a conversation is resolved after an answer; None: never.
+    survey: Survey | None = None
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -155,11 +159,18 @@ def acknowledge(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -
 
 
 def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Outcome:
+    """Resolve the conversation; after an agent's answer the customer is asked how we did
+    (conversations/satisfaction.py: stored with the resolution, once)."""
     conversation = _conversation(conversation_id, desk)
-    desk.conversations.resolve_conversation(conversation_id, now)
+    asked = None
+    if desk.survey is not None:
+        asked = resolve_and_ask(conversation, now, desk.survey)
+    else:
+        desk.conversations.resolve_conversation(conversation.conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
     desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
-    return Outcome(f"{customer_label(conversation)} resolved.", conversation_id, channel=conversation.channel.value, resolved=True)
+    said = "; asked how we did" if asked in (SurveyOutcome.ASKED, SurveyOutcome.ASKED_AGAIN) else ""
+    return Outcome(f"{customer_label(conversation)} resolved{said}.", conversation_id, channel=conversation.channel.value, resolved=True)
 
 
 def snooze(conversation_id: str, agent: Agent, until: datetime, now: datetime, desk: Desk, request_id: str | None = None) -> Outcome:

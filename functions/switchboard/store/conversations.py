@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
+from typing import TYPE_CHECKING
+
 from botocore.exceptions import ClientError
 from ulid import ULID
 
@@ -20,6 +22,7 @@ from switchboard.models import (
     Media,
     Message,
     MessageKind,
+    Rating,
     iso_utc,
 )
 from switchboard.reply_address import new_reply_token
@@ -37,6 +40,9 @@ from switchboard.store.dynamo import (
     update_if,
 )
 
+if TYPE_CHECKING:
+    from switchboard.conversations.satisfaction import SurveyQuestion
+
 PREVIEW_LENGTH = 120
 # Email threading looks up In-Reply-To and at most this many of the newest References.
 MAX_THREAD_REFS = 10
@@ -44,6 +50,10 @@ MAX_THREAD_REFS = 10
 
 # The attributes that make a conversation wait on the customer's reply (await_customer).
 _AWAITING = "awaiting_reply_since, auto_resolve_at, due_pk, due_sk"
+# A conversation something happened in moves up the activity index (`:now`, `:activity`).
+_ACTIVE = "last_activity_at = :now, activity_sk = :activity"
+# What a resolution forgets: the customer's wait, the answer since it opened, a WAITING.
+_RESOLVED = f"SET #status = :resolved, resolved_at = :now REMOVE waiting_since, answered_at, {_AWAITING}"
 
 
 class DuplicateMessage(Exception):
@@ -269,7 +279,7 @@ class ConversationStore:
             ":channel": message.channel.value,
             ":reply_to": _reply_to(message),
             ":preview": _preview(message),
-            ":activity": f"{now}#{route.conversation_id}",
+            ":activity": keys.activity_sort_key(now, route.conversation_id),
             ":one": 1,
         }
         if waiting:
@@ -348,7 +358,7 @@ class ConversationStore:
             {
                 ":waiting": ConversationStatus.WAITING_ON_CUSTOMER.value,
                 ":now": now,
-                ":activity": f"{now}#{route.conversation_id}",
+                ":activity": keys.activity_sort_key(now, route.conversation_id),
                 ":preview": ("→ " + " ".join(message.body.split()))[:PREVIEW_LENGTH],
                 **({":waited": Decimal(str(round(waited.total_seconds(), 3)))} if waited is not None else {}),
             },
@@ -399,10 +409,11 @@ class ConversationStore:
     def _append_by_agent(
         self, message: InboundMessage, route: Route, message_id: str, direction: Direction,
         conversation_update: str, values: dict[str, Any], names: dict[str, str] | None = None, condition: str = "",
+        extra: Iterable[dict[str, Any]] = (),
     ) -> None:
         """One transaction: the request id claimed, the message put, the conversation updated
         (counted with `:one`), unless it was merged away meanwhile (or `condition`, ANDed
-        on, fails)."""
+        on, fails); `extra` items written after it."""
         claims = self._claims(message, route, message_id)
         update: dict[str, Any] = {
             "TableName": self._table,
@@ -423,6 +434,7 @@ class ConversationStore:
                 }
             },
             {"Update": update},
+            *extra,
         ]
         self._write_claimed(transaction, first_claim=0, claims=len(claims))
 
@@ -577,10 +589,106 @@ class ConversationStore:
             self._client,
             TableName=self._table,
             Key=to_item(keys.conversation_key(conversation_id)),
-            UpdateExpression=f"SET #status = :resolved, resolved_at = :now REMOVE waiting_since, answered_at, {_AWAITING}",
+            UpdateExpression=_RESOLVED,
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_values({":resolved": ConversationStatus.RESOLVED.value, ":now": iso_utc(now)}),
+        )
+
+    # ---- "how did we do?" (conversations/satisfaction.py) ----
+
+    def resolve_with_question(self, question: "SurveyQuestion", now: datetime) -> bool:
+        """Resolve the conversation and store our satisfaction question in it, in one
+        transaction, while it is still true to ask: the conversation was never asked, and
+        its customer was not asked since `question.quiet_since` (the customer item keeps
+        when). An email question's link token (its digest) is stored in the same write.
+        False (nothing written) when either no longer holds; DuplicateMessage on a retry."""
+        message, route = question.message, question.route
+        at = iso_utc(now)
+        customer = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.customer_key(route.customer_id)),
+                "UpdateExpression": "SET surveyed_at = :now",
+                "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(surveyed_at) OR surveyed_at < :quiet)",
+                "ExpressionAttributeValues": to_values({":now": at, ":quiet": iso_utc(question.quiet_since)}),
+            }
+        }
+        extra = [customer]
+        if question.token_digest:
+            link = {
+                **keys.survey_key(question.token_digest),
+                "conversation_id": route.conversation_id,
+                "customer_id": route.customer_id,
+                keys.TTL_ATTRIBUTE: int(question.link_expires_at.timestamp()) if question.link_expires_at else None,
+            }
+            extra.append({"Put": {"TableName": self._table, "Item": to_item(link), "ConditionExpression": "attribute_not_exists(pk)"}})
+        try:
+            self._append_by_agent(
+                message, route, question.message_id, Direction.OUTBOUND,
+                _RESOLVED.replace(" REMOVE", f", surveyed_at = :now, survey_message_id = :question, {_ACTIVE} REMOVE") + " ADD message_count :one",
+                {":resolved": ConversationStatus.RESOLVED.value, ":now": at, ":question": question.message_id,
+                 ":activity": keys.activity_sort_key(at, route.conversation_id)},
+                {"#status": "status"},
+                condition=" AND attribute_not_exists(survey_message_id)",
+                extra=extra,
+            )
+        except ClientError as error:
+            if is_transaction_cancelled(error) and "ConditionalCheckFailed" in cancellation_codes(error)[-1 - len(extra):]:
+                return False
+            raise
+        return True
+
+    def customer_surveyed_at(self, customer_id: str) -> datetime | None:
+        """When the customer was last asked how we did, on any conversation."""
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.customer_key(customer_id)), ProjectionExpression="surveyed_at", ConsistentRead=True,
+        ).get("Item")
+        return _moment(from_item(item).get("surveyed_at")) if item else None
+
+    def put_survey_link(self, token_digest: str, route: Route, expires_at: datetime) -> None:
+        """A new link token for a question already stored (its email is queued again)."""
+        item = {**keys.survey_key(token_digest), "conversation_id": route.conversation_id, "customer_id": route.customer_id,
+                keys.TTL_ATTRIBUTE: int(expires_at.timestamp())}
+        self._client.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def find_survey_link(self, token_digest: str, now: datetime) -> Route | None:
+        """The conversation a satisfaction link rates, unless the link is unknown or expired."""
+        item = self._client.get_item(TableName=self._table, Key=to_item(keys.survey_key(token_digest)), ConsistentRead=True).get("Item")
+        values = from_item(item) if item else None
+        if not values or int(values.get(keys.TTL_ATTRIBUTE) or 0) < int(now.timestamp()):
+            return None  # TTL deletes lazily: an expired link is refused even while it lingers
+        return _route(values)
+
+    def append_rating(self, message: InboundMessage, route: Route, message_id: str, rating: Rating) -> bool:
+        """The customer's SMS answer to our question: stored in the stream (its `rating`
+        keeps it from the router: it pages nobody) and on the conversation, which stays
+        as it is (resolved). Only the first answer rates; False when the conversation was
+        not asked or is rated already; DuplicateMessage on a retry."""
+        try:
+            self._append_by_agent(
+                message, route, message_id, Direction.INBOUND, f"SET rating = :rating, {_ACTIVE} ADD message_count :one",
+                {":rating": _rating_item(rating), ":now": iso_utc(rating.at), ":activity": keys.activity_sort_key(iso_utc(rating.at), route.conversation_id)},
+                condition=" AND attribute_exists(survey_message_id) AND attribute_not_exists(rating)",
+            )
+        except ClientError as error:
+            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def rate(self, conversation_id: str, rating: Rating) -> bool:
+        """A rating from a link: the latest one counts (a customer may change their mind).
+        False when the conversation was never asked, or was merged into another since."""
+        return update_if(
+            self._client,
+            TableName=self._table,
+            Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression=f"SET rating = :rating, {_ACTIVE}",
+            ConditionExpression="attribute_exists(survey_message_id) AND attribute_not_exists(merged_into)",
+            ExpressionAttributeValues=to_values({
+                ":rating": _rating_item(rating), ":now": iso_utc(rating.at), ":activity": keys.activity_sort_key(iso_utc(rating.at), conversation_id),
+            }),
         )
 
     # ---- waiting on the customer (`12 WAITING`): resolved by itself without their reply ----
@@ -893,7 +1001,7 @@ def _new_conversation(message: InboundMessage, route: Route) -> dict[str, Any]:
         "message_count": 1,
         "last_message_preview": _preview(message),
         keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION,
-        keys.ACTIVITY_SK: f"{now}#{route.conversation_id}",
+        keys.ACTIVITY_SK: keys.activity_sort_key(now, route.conversation_id),
     }
 
 
@@ -962,8 +1070,19 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         awaiting_reply_since=_moment(item.get("awaiting_reply_since")),
         resolved_automatically=bool(item.get("resolved_automatically", False)),
         closing_message_id=item.get("closing_message_id"),
+        surveyed_at=_moment(item.get("surveyed_at")),
+        survey_message_id=item.get("survey_message_id"),
+        rating=_rating(item["rating"]) if item.get("rating") else None,
         components=tuple(item.get("components") or ()),
     )
+
+
+def _rating_item(rating: Rating) -> dict[str, Any]:
+    return {"score": rating.score, "channel": rating.channel, "at": iso_utc(rating.at), "comment": rating.comment or None}
+
+
+def _rating(values: dict[str, Any]) -> Rating:
+    return Rating(int(values["score"]), values["channel"], datetime.fromisoformat(values["at"]), values.get("comment") or "")
 
 
 def _message(item: dict[str, Any]) -> Message:

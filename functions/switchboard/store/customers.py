@@ -194,7 +194,7 @@ class CustomerStore:
             "attribute_exists(pk) AND last_activity_at < :last",
             {
                 ":last": last,
-                ":activity": f"{last}#{survivor.conversation_id}",
+                ":activity": keys.activity_sort_key(last, survivor.conversation_id),
                 ":preview": absorbed.get("last_message_preview", ""),
                 ":channel": absorbed["channel"],
             },

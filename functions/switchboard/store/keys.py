@@ -8,6 +8,7 @@ One table, generic key names, items told apart by their key prefixes:
 | customer      | CUSTOMER#<customer id>              | CUSTOMER           |
 | conversation  | CONVERSATION#<conversation id>      | CONVERSATION       |
 | reply token   | REPLYTOKEN#<token>                  | REPLYTOKEN         |
+| survey link   | SURVEY#<sha-256 of the token>       | SURVEY             |
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
@@ -61,6 +62,11 @@ ACTIVITY_INDEX = "ByActivity"
 ACTIVITY_PK = "activity_pk"
 ACTIVITY_SK = "activity_sk"
 ACTIVITY_PARTITION = "ACTIVITY"
+
+
+def activity_sort_key(at: str, conversation_id: str) -> str:
+    """A conversation's place in ByActivity: its last activity (ISO 8601 UTC), then its id."""
+    return f"{at}#{conversation_id}"
 
 # What is due at a time: a sparse index (only items waiting for the tick carry due_pk),
 # so the per-minute tick Queries what is due without a Scan. One partition per kind of
@@ -116,6 +122,11 @@ def _identity_kind(identity: Identity) -> str:
 def reply_token_key(token: str) -> dict[str, str]:
     """A reply address's token → its conversation (reply_address.py)."""
     return {PK: f"REPLYTOKEN#{token}", SK: "REPLYTOKEN"}
+
+
+def survey_key(token_digest: str) -> dict[str, str]:
+    """A satisfaction link's token (only its digest is stored) → its conversation."""
+    return {PK: f"SURVEY#{token_digest}", SK: "SURVEY"}
 
 
 def customer_key(customer_id: str) -> dict[str, str]:
