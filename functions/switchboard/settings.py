@@ -130,6 +130,9 @@ class Settings:
     satisfaction_text_sms: str = "How did we do? Reply 1 (poor) to 5 (great). {brand}"
     satisfaction_text_email: str = "How did we do? Your answer takes one click."
 
+    # ---- "12 answered by Ana Lima" to the other agents paged about it (oncall/answered.py) ----
+    tell_other_agents: str = "on"
+
     # ---- X mentions ----
     # The support account as "<numeric user id>:<username>" (the username is optional).
     x_support_account: str = ""
@@ -273,6 +276,7 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "satisfaction_answer_days": ("SATISFACTION_ANSWER_DAYS", r"[1-9]\d{0,2}"),
     "satisfaction_text_sms": ("SATISFACTION_TEXT_SMS", _ONE_LINE.format(300)),
     "satisfaction_text_email": ("SATISFACTION_TEXT_EMAIL", _ONE_LINE.format(300)),
+    "tell_other_agents": ("TELL_OTHER_AGENTS", r"on|off"),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox|off"),

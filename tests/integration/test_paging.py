@@ -303,3 +303,53 @@ def test_the_store_down_during_the_router_the_sender_and_the_tick_loses_nothing(
         local.stack.start_dynamodb()
     assert tick(opened + timedelta(minutes=6), board())["escalated"] == 1, "the next tick escalates"
     assert [m["to"] for m in drain_agent_messages()] == [ben.phone]
+
+
+def escalated_to_ben(local, team, sms_form) -> tuple[str, str, datetime]:
+    """A customer's SMS paged Ana, then Ben when Ana did not answer: (conversation id, code, opened)."""
+    ana, ben, pages = team
+    form = sms_form(body="Charged twice for one order")
+    assert local.post_sms(form).status_code == 200
+    conversation_id = route(local, form)
+    page = pages.get_page(conversation_id)
+    assert tick(page.opened_at + timedelta(minutes=6), board())["escalated"] == 1
+    assert [m["to"] for m in drain_agent_messages()] == [ana.phone, ben.phone]
+    assert set(pages.get_page(conversation_id).paged_at) == {"ana", "ben"}
+    return conversation_id, page.code, page.opened_at
+
+
+def test_when_one_agent_answers_the_others_paged_in_the_last_hour_hear_it_in_their_next_digest(local, team, sms_form):
+    ana, ben, pages = team
+    conversation_id, code, opened = escalated_to_ben(local, team, sms_form)
+    assert "Sent to" in local.post_sms(twilio_sms_form(ben.phone, f"{code} Refund is on its way.")).text
+    # Bundled like digests: Ana's bundling window closed long ago, so the next tick sends it.
+    assert tick(opened + timedelta(minutes=7), board())["digests"] == 1
+    answer, note = drain_agent_messages()
+    assert answer["purpose"] == "customer_reply"
+    assert note["to"] == ana.phone and note["purpose"] == "digest"
+    assert note["body"] == f"Switchboard: {code} answered by Ben Okafor."
+
+    # An hour after Ana's page she no longer hears of it: the resolution tells nobody.
+    from switchboard.oncall import actions
+    from switchboard.store.pagers import PagerStore
+    from switchboard.store.queue import OutboxQueue
+
+    client = boto3.client("dynamodb")
+    desk = actions.Desk(local.conversations(), pages, OutboxQueue(boto3.client("sqs"), os.environ["OUTBOX_QUEUE_URL"]),
+                        pagers=PagerStore(client, os.environ["TABLE_NAME"]))
+    later = opened + timedelta(hours=1, minutes=1)
+    assert actions.resolve(conversation_id, ben, later, desk).resolved
+    assert tick(later + timedelta(minutes=3), board())["digests"] == 0 and drain_agent_messages() == []
+
+
+def test_the_others_are_not_told_when_the_setting_is_off(local, team, sms_form, monkeypatch):
+    from dataclasses import replace
+
+    from switchboard.handlers import sms_webhook
+
+    monkeypatch.setattr(sms_webhook, "settings", replace(sms_webhook.settings, tell_other_agents="off"))
+    ana, ben, pages = team
+    _, code, opened = escalated_to_ben(local, team, sms_form)
+    assert "Sent to" in local.post_sms(twilio_sms_form(ben.phone, f"{code} Refund is on its way.")).text
+    assert tick(opened + timedelta(minutes=7), board())["digests"] == 0
+    assert [m["purpose"] for m in drain_agent_messages()] == ["customer_reply"]

@@ -397,3 +397,59 @@ def test_every_storm_is_delivered_once_within_the_cap_and_ends_quiet(
     # After the last arrival the flush chain ran out with nothing left waiting.
     assert result.state.pending == () and result.state.window_ends_at is None
     assert result.most_flushes_waiting <= 1  # one flush chain per agent, never a pile
+
+
+# ---- notes: "12 answered by Ana Lima" ----------------------------------------------------
+
+
+def test_a_note_with_no_window_open_goes_at_the_next_flush_alone():
+    from switchboard.oncall.bundling import on_note
+
+    decision = on_note(PagerState(), "12 answered by Ana Lima", at(0))
+    assert decision.action is Action.BUNDLE and decision.flush_at == at(0), "never an SMS of its own right now"
+    sent = flush(decision.state, at(0), DEFAULTS)
+    assert (sent.send_digest, sent.send_notes) == (None, ("12 answered by Ana Lima",))
+    assert sent.state.notes == () and sent.state.sent_at == (at(0),), "it counts against the cap"
+
+
+def test_a_note_during_a_window_waits_for_its_digest_and_is_kept_once():
+    from switchboard.oncall.bundling import on_note
+
+    paged = on_page(PagerState(), "c1", at(0), DEFAULTS)  # a page opens a 2-minute window
+    bundled = on_page(paged.state, "c2", at(0, 30), DEFAULTS)
+    noted = on_note(bundled.state, "12 answered by Ana Lima", at(1))
+    again = on_note(noted.state, "12 answered by Ana Lima", at(1, 10))  # a retried answer
+    assert (noted.flush_at, again.flush_at) == (None, None), "the window's flush is on its way"
+    assert again.state.notes == ("12 answered by Ana Lima",)
+    assert flush(again.state, at(1, 30), DEFAULTS).send_digest is None, "early: the window is open"
+    sent = flush(again.state, at(2), DEFAULTS)
+    assert (sent.send_digest, sent.send_notes) == (("c2",), ("12 answered by Ana Lima",))
+
+
+def test_notes_survive_the_stored_document_and_old_documents_have_none():
+    from switchboard.oncall.bundling import on_note
+
+    state = on_note(PagerState(), "12 resolved by Ben Okafor", at(0)).state
+    assert PagerState.from_document(state.to_document()) == state
+    assert PagerState.from_document({"pending": [], "sent_at": []}).notes == ()
+
+
+def test_who_hears_that_a_conversation_was_answered():
+    from switchboard.oncall.answered import agents_to_tell
+    from switchboard.store.pages import Page
+
+    page = Page("c", "12", "answered", at(0), 0, 1, ("ben",), None, {},
+                paged_at={"ana": at(0), "ben": at(10), "cho": at(-61)})
+    assert agents_to_tell(page, "ben", at(60)) == ["ana"], "not the one who answered, nor one paged over an hour ago"
+    assert agents_to_tell(page, "ana", at(60, 1)) == ["ben"]
+
+
+def test_a_digest_with_notes_puts_them_first_within_its_segments():
+    from switchboard.oncall.pages import PageItem, digest_text, segments
+
+    notes = ("12 answered by Ana Lima", "14 resolved by Ben Okafor")
+    assert digest_text([], notes=notes) == "Switchboard: 12 answered by Ana Lima. 14 resolved by Ben Okafor."
+    both = digest_text([PageItem("33", "sms", "Jane Doe", "my invoice is wrong")], notes=notes[:1])
+    assert both.startswith("Switchboard: 12 answered by Ana Lima. 1 needs an answer. [33] SMS Jane Doe")
+    many = digest_text([], notes=tuple(f"{n} answered by Ana Lima" for n in range(100)))
+    assert segments(many) <= 3 and many.endswith(" more.")

@@ -104,6 +104,7 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
     from switchboard.oncall.actions import ActionError, Desk
     from switchboard.oncall.config import get_agent, load_config
     from switchboard.store.oncall import OncallStore
+    from switchboard.store.pagers import PagerStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
     from switchboard.store.subscribers import SubscriberStore
@@ -130,6 +131,7 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
                 SatisfactionPolicy.from_settings(sms_settings), conversations, SubscriberStore(client, table), outbox,
                 sms_settings.support_email_address,
             ),
+            pagers=PagerStore(client, table) if sms_settings.tell_other_agents == "on" else None,
         )
         if desk.conversations.get_summary(args.id) is None:
             raise CliError(f"no conversation {args.id}", EXIT_NOT_FOUND)

@@ -136,6 +136,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     from switchboard.oncall.commands import parse_agent_sms
     from switchboard.oncall.config import get_agent, load_config, on_call_now
     from switchboard.store.oncall import OncallStore
+    from switchboard.store.pagers import PagerStore
     from switchboard.store.pages import PageStore
     from switchboard.store.queue import OutboxQueue
     from switchboard.store.subscribers import SubscriberStore
@@ -159,6 +160,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
             SatisfactionPolicy.from_settings(settings), conversation_store(), SubscriberStore(clients.dynamodb(), settings.table_name),
             OutboxQueue(clients.sqs(), settings.outbox_queue_url), settings.support_email_address,
         ),
+        pagers=PagerStore(clients.dynamodb(), settings.table_name) if settings.tell_other_agents == "on" else None,
     )
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})

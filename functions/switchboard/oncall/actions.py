@@ -25,10 +25,12 @@ from switchboard.conversations.satisfaction import Outcome as SurveyOutcome
 from switchboard.conversations.satisfaction import Survey, resolve_and_ask
 from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
+from switchboard.oncall.answered import tell_others
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.later import LaterError, parse_later
 from switchboard.oncall.schedule import Agent, Schedule
 from switchboard.store.conversations import ConversationStore, DuplicateMessage, Route
+from switchboard.store.pagers import PagerStore
 from switchboard.store.pages import Page, PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
 
@@ -62,6 +64,8 @@ class Desk:
     wait_for_reply: timedelta = timedelta(days=3)
     # Asks customers how we did when a conversation is resolved after an answer; None: never.
     survey: Survey | None = None
+    # Other agents paged about a conversation hear "12 answered by <name>" here; None: never.
+    pagers: PagerStore | None = None
 
 
 def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, request_id: str) -> Outcome:
@@ -168,6 +172,7 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     else:
         desk.conversations.resolve_conversation(conversation.conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
+    _tell_others(conversation_id, conversation, agent, "resolved", now, desk)
     desk.pages.release_code(conversation_id, now)  # another conversation may get it once it has rested
     said = "; asked how we did" if asked in (SurveyOutcome.ASKED, SurveyOutcome.ASKED_AGAIN) else ""
     return Outcome(f"{customer_label(conversation)} resolved{said}.", conversation_id, channel=conversation.channel.value, resolved=True)
@@ -260,7 +265,16 @@ def answer(conversation_id: str, agent: Agent, text: str, now: datetime, desk: D
     except DuplicateMessage:
         return Outcome(f"Already sent to {customer_label(conversation)}.", conversation_id)
     desk.pages.settle(conversation_id, PageStatus.ANSWERED, agent.agent_id, now)
+    _tell_others(conversation_id, conversation, agent, "answered", now, desk)
     return Outcome(f"Sent to {customer_label(conversation)}.", conversation_id, waited, reply_destination(conversation)["channel"])
+
+
+def _tell_others(page_id: str, conversation: Conversation, agent: Agent, done: str, now: datetime, desk: Desk) -> None:
+    """'12 answered by Ana Lima' to the other agents paged about it lately (oncall/answered.py)."""
+    if desk.pagers is None or not conversation.short_code:
+        return
+    page = desk.pages.get_page(page_id)
+    tell_others(page, agent.agent_id, f"{conversation.short_code} {done} by {agent.name}", now, desk.pagers)
 
 
 def _conversation(conversation_id: str, desk: Desk) -> Conversation:

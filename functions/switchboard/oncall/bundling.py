@@ -12,6 +12,9 @@ The rules
   holds more than `cap` SMS.
 - Every conversation is delivered exactly once, by a page or in a digest; a conversation
   already pending is not added twice (a retried delivery).
+- A note for the agent ("12 answered by Ana Lima", `on_note`) never goes alone at once:
+  it waits in `notes` for the window's end (now, when no window is open) and goes with
+  the digest, or alone in its place; the same note is kept once.
 
 One flush chain per agent
 The caller schedules a call to `flush` (an SQS delay, say) whenever a Decision or a Flush
@@ -76,12 +79,15 @@ class PagerState:
     window_ends_at: datetime | None = None  # a bundling window is open until then
     pending: tuple[str, ...] = ()  # conversation ids for the digest: arrival order, no duplicates
     sent_at: tuple[datetime, ...] = ()  # SMS to this agent within the last cap_period
+    notes: tuple[str, ...] = ()  # for the next digest: "12 answered by Ana Lima"; no duplicates
 
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "pending": list(self.pending),
             "sent_at": [_text(moment) for moment in self.sent_at],
         }
+        if self.notes:  # absent in documents written before notes existed
+            document["notes"] = list(self.notes)
         if self.window_ends_at is not None:  # DynamoDB documents: no nulls
             document["window_ends_at"] = _text(self.window_ends_at)
         return document
@@ -95,6 +101,7 @@ class PagerState:
             window_ends_at=None if window_ends_at is None else _instant(window_ends_at),
             pending=tuple(_text_list(document, "pending")),
             sent_at=tuple(_instant(text) for text in _text_list(document, "sent_at")),
+            notes=tuple(_text_list(document, "notes")),
         )
 
 
@@ -116,6 +123,7 @@ class Flush:
     send_digest: tuple[str, ...] | None  # the conversations one digest SMS lists; None: send none
     state: PagerState
     flush_at: datetime | None  # schedule the next call to flush() then; None: the chain ends
+    send_notes: tuple[str, ...] = ()  # notes the same SMS carries (with the digest, or alone)
 
 
 # ---- a conversation needs an answer ---------------------------------------------------
@@ -165,6 +173,18 @@ def _new_chain_at(state: PagerState, now: datetime, due: datetime) -> datetime |
     return None if _flush_on_its_way(state, now) else due
 
 
+def on_note(state: PagerState, note: str, now: datetime) -> Decision:
+    """Keep a note for the agent's next digest: at the open window's end, or at once (the
+    next flush) when none is open. Never an SMS of its own right now: notes bundle."""
+    now = _utc(now)
+    if note in state.notes:
+        return Decision(Action.BUNDLE, state, None)  # a retried answer: it waits already
+    noted = replace(state, notes=(*state.notes, note))
+    if _flush_on_its_way(state, now):
+        return Decision(Action.BUNDLE, noted, None)
+    return Decision(Action.BUNDLE, replace(noted, window_ends_at=now), now)
+
+
 # ---- the scheduled flush --------------------------------------------------------------
 
 
@@ -174,14 +194,14 @@ def flush(state: PagerState, now: datetime, settings: BundlingSettings) -> Flush
     state = _recent_sends_only(state, now, settings)
     if _window_open(state, now):
         return Flush(None, state, state.window_ends_at)  # early: the window was moved on
-    if not state.pending:
+    if not state.pending and not state.notes:
         return Flush(None, replace(state, window_ends_at=None), None)  # quiet: the chain ends
     if _at_cap(state, settings):
         frees_at = _cap_frees_at(state, settings)
         return Flush(None, replace(state, window_ends_at=frees_at), frees_at)
     ends = now + settings.window  # a storm keeps producing at most one digest per window
     sent = PagerState(window_ends_at=ends, pending=(), sent_at=(*state.sent_at, now))
-    return Flush(state.pending, sent, ends)
+    return Flush(state.pending or None, sent, ends, state.notes)
 
 
 # ---- the window and the cap -----------------------------------------------------------

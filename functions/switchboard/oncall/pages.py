@@ -162,15 +162,17 @@ def _page(head: str, name: str, preview: str, tail: str, quoted: bool = False) -
     return f"{head} {name}. {tail}"  # a missed call, an empty email: nothing to quote
 
 
-def digest_text(items: list[PageItem], max_segments: int = 3) -> str:
+def digest_text(items: list[PageItem], max_segments: int = 3, notes: tuple[str, ...] = ()) -> str:
     """Many waiting conversations in one SMS of at most max_segments GSM-7 segments:
-    the total, as many conversations as fit (each with a short preview), how many more."""
+    the total, as many conversations as fit (each with a short preview), how many more.
+    Notes ("12 answered by Ana Lima") come first, in one segment beside conversations."""
     if max_segments < 1:
         raise ValueError("max_segments must be at least 1")
     total = len(items)
+    told = _notes(notes, 1 if total else max_segments)
     if not total:
-        return "Switchboard: no conversation needs an answer."
-    header = f"Switchboard: {total} {'needs' if total == 1 else 'need'} an answer."
+        return f"Switchboard: {told}" if told else "Switchboard: no conversation needs an answer."
+    header = f"Switchboard: {told + ' ' if told else ''}{total} {'needs' if total == 1 else 'need'} an answer."
     footer = "Reply <n> ACK or <n> <answer>"
 
     def compose(entries: list[str]) -> str:
@@ -187,6 +189,19 @@ def digest_text(items: list[PageItem], max_segments: int = 3) -> str:
             break
         shown.append(entry)
     return compose(shown)
+
+
+def _notes(notes: tuple[str, ...], max_segments: int) -> str:
+    """As many notes as fit in max_segments after "Switchboard: ", then how many more."""
+    shown: list[str] = []
+    for count, note in enumerate(notes, start=1):
+        hidden = len(notes) - count
+        candidate = " ".join([*shown, f"{to_gsm7(note)}.", *([f"+{hidden} more."] if hidden else [])])
+        if segments(f"Switchboard: {candidate}") > max_segments:
+            break
+        shown.append(f"{to_gsm7(note)}.")
+    hidden = len(notes) - len(shown)
+    return " ".join([*shown, *([f"+{hidden} more."] if hidden else [])])
 
 
 def _digest_entry(item: PageItem, name_septets: int, preview_septets: int) -> str:

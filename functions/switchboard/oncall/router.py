@@ -193,7 +193,7 @@ def _escalate(page: Page, now: datetime, board: Switchboard) -> str:
         moved = Page(page.conversation_id, page.code, page.status, page.opened_at, step.round, step.level, recipients, None, page.policy)
         for agent_id in recipients:
             _deliver(config.agents[agent_id], item, page.conversation_id, page_key(moved, agent_id), now, board)
-    if not board.pages.escalate(page, step.round, step.level, recipients, deadline(policy, step, now)):
+    if not board.pages.escalate(page, step.round, step.level, recipients, deadline(policy, step, now), paged_now=now if conversation else None):
         return "raced"  # another tick moved it, or an agent acknowledged it meanwhile
     if conversation is None:
         return "raced"
@@ -225,7 +225,7 @@ def _wake(page: Page, now: datetime, board: Switchboard) -> str:
     item = replace(_summary_item(page.code, conversation, escalated=False), follow_up=True)
     for agent_id in recipients:
         _deliver(config.agents[agent_id], item, page.conversation_id, page_key(woken, agent_id), now, board)
-    return "woken" if board.pages.wake(page, step.round, step.level, recipients, deadline(policy, step, now)) else "raced"
+    return "woken" if board.pages.wake(page, step.round, step.level, recipients, deadline(policy, step, now), paged_now=now) else "raced"
 
 
 # ---- one agent's pager: page now or bundle ------------------------------------------------
@@ -259,14 +259,15 @@ def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
         if state.window_ends_at is None or state.window_ends_at > now:
             return 0
         result = flush(state, now, board.bundling)
-        sends = bool(result.send_digest) and agent is not None  # a removed agent's digest is dropped
+        # A removed agent's digest is dropped.
+        sends = bool(result.send_digest or result.send_notes) and agent is not None
         if sends:
             items = [
                 _summary_item(c.short_code or "?", c, escalated=False)
-                for c in board.conversations.get_conversations(result.send_digest)
+                for c in board.conversations.get_conversations(result.send_digest or ())
             ]
             key = f"digest#{agent_id}#{iso_utc(state.window_ends_at)}"
-            board.outbox.send(_sms(agent, digest_text(items), OutboundPurpose.DIGEST, key, None, None))
+            board.outbox.send(_sms(agent, digest_text(items, notes=result.send_notes), OutboundPurpose.DIGEST, key, None, None))
         if board.pagers.put(agent_id, result.state.to_document(), version):
             return int(sends)
     return 0

@@ -10,7 +10,7 @@ once, or a retried one, never move a page twice.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Iterator
@@ -80,6 +80,8 @@ class Page:
     agents: frozenset[str] = frozenset()
     snoozed_at: datetime | None = None  # when an agent last said LATER
     follow_up: bool = False  # woken from a snooze: a promised follow-up (the report counts it)
+    # When each agent was last paged about it: who hears that it was answered (oncall/answered.py).
+    paged_at: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -291,10 +293,14 @@ class PageStore:
         ):
             yield _page(item)
 
-    def escalate(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime | None) -> bool:
+    def escalate(
+        self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime | None,
+        paged_now: datetime | None = None,
+    ) -> bool:
         """Move an open page from the step it was read at to the next one; False if
-        anything moved it meanwhile (another tick, an ACK): then nothing is written."""
-        values = {
+        anything moved it meanwhile (another tick, an ACK): then nothing is written.
+        `paged_now`: the recipients were paged at that instant (kept in `paged_at`)."""
+        values: dict[str, Any] = {
             ":open": PageStatus.OPEN,
             ":was_round": page.round,
             ":was_level": page.level,
@@ -303,16 +309,19 @@ class PageStore:
             ":level": level,
             ":recipients": list(recipients),
         }
+        sets, removes = ["#round = :round", "#level = :level", "recipients = :recipients"], []
         if next_escalation_at is None:
-            expression = "SET #round = :round, #level = :level, recipients = :recipients, #status = :failed REMOVE next_escalation_at, due_pk, due_sk"
+            sets.append("#status = :failed")
+            removes = ["next_escalation_at", "due_pk", "due_sk"]
             values[":failed"] = PageStatus.FAILED
         else:
-            expression = (
-                "SET #round = :round, #level = :level, recipients = :recipients,"
-                " next_escalation_at = :next, due_sk = :due_sk"
-            )
+            sets += ["next_escalation_at = :next", "due_sk = :due_sk"]
             values[":next"] = iso_utc(next_escalation_at)
             values[":due_sk"] = keys.due_sort_key(iso_utc(next_escalation_at), page.conversation_id)
+        if recipients and paged_now is not None:
+            sets.append("paged_at = :paged_at")
+            values[":paged_at"] = _paged_at(page.paged_at, recipients, paged_now)
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         if recipients:
             expression += " ADD agents :paged"  # whoever was paged at any level may act on it
             values[":paged"] = set(recipients)
@@ -412,7 +421,10 @@ class PageStore:
             )
         ]
 
-    def wake(self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime) -> bool:
+    def wake(
+        self, page: Page, round_: int, level: int, recipients: tuple[str, ...], next_escalation_at: datetime,
+        paged_now: datetime | None = None,
+    ) -> bool:
         """A snoozed page whose time came, open again at the given step (its paging time,
         the snooze's end, keys its SMS); False when anything moved it meanwhile (a new
         message woke it, an answer, another tick): then nothing is written."""
@@ -428,8 +440,9 @@ class PageStore:
         )
         values[":true"] = True
         if recipients:
-            expression += " ADD agents :paged"
+            expression = expression.replace(" REMOVE", ", paged_at = :paged_at REMOVE") + " ADD agents :paged"
             values[":paged"] = set(recipients)
+            values[":paged_at"] = _paged_at(page.paged_at, recipients, paged_now or page.next_escalation_at or page.opened_at)
         return update_if(
             self._client,
             TableName=self._table,
@@ -488,6 +501,7 @@ def _document(page: Page) -> dict[str, Any]:
         "policy": page.policy,
         "acked_by": page.acked_by,
         "agents": set(page.recipients) | page.agents or None,  # a string set, never empty
+        "paged_at": _paged_at(page.paged_at, page.recipients, page.opened_at) or None,
     }
     if page.next_escalation_at is not None and page.status == PageStatus.OPEN:
         document["next_escalation_at"] = iso_utc(page.next_escalation_at)
@@ -511,4 +525,10 @@ def _page(item: dict[str, Any]) -> Page:
         agents=frozenset(item.get("agents", ())),
         snoozed_at=datetime.fromisoformat(item["snoozed_at"]) if item.get("snoozed_at") else None,
         follow_up=bool(item.get("follow_up", False)),
+        paged_at={agent: datetime.fromisoformat(at) for agent, at in (item.get("paged_at") or {}).items()},
     )
+
+
+def _paged_at(before: dict[str, datetime], recipients: tuple[str, ...], at: datetime) -> dict[str, str]:
+    """The stored map of when each agent was last paged: `before`, with the recipients paged `at`."""
+    return {**{agent: iso_utc(moment) for agent, moment in before.items()}, **{agent: iso_utc(at) for agent in recipients}}
