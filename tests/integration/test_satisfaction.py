@@ -191,6 +191,26 @@ def test_not_asked_on_x_by_default(local):
     assert local.conversations().get_summary(summary.conversation_id).status is ConversationStatus.RESOLVED
 
 
+def test_a_voicemail_caller_is_asked_by_sms_and_rates_by_sms(local):
+    from local_stack.send import new_call_sid, voicemail_requests
+
+    ana = put_on_call()
+    caller = unique_number()
+    for path, form in voicemail_requests(caller, new_call_sid(), text="My router keeps rebooting, call me back.", duration=12):
+        signature = local.sign(form, path)
+        sent = requests.post(local.gateway_url + path, data=form, headers={"X-Twilio-Signature": signature}, timeout=60)
+        assert sent.status_code == 200, (path, sent.text)
+    conversation_id = local.conversations().find_identity(Identity(IdentityKind.PHONE, caller), consistent=True).conversation_id
+    summary = local.conversations().get_summary(conversation_id)
+    assert summary.channel is Channel.VOICE
+    actions.answer(conversation_id, ana, "Called you back: fixed.", summary.waiting_since + timedelta(minutes=3), desk(local))
+    actions.resolve(conversation_id, ana, summary.waiting_since + timedelta(minutes=4), desk(local))
+    (question,) = [m for m in drain_outbox() if m["purpose"] == "satisfaction"]
+    assert (question["channel"], question["to"], question["body"]) == ("sms", caller, QUESTION)
+    assert "we have your 5 out of 5" in sms(local, caller, "5 stars")
+    assert local.conversations().get_summary(conversation_id).rating.score == 5
+
+
 def email_customer(local) -> tuple[str, str]:
     """An email customer's message, stored and routed: (their address, the conversation id)."""
     address = f"grace.{unique_number()[-6:]}@customer.example"
