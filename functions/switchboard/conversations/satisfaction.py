@@ -136,20 +136,26 @@ def resolve_and_ask(conversation: Conversation, now: datetime, survey: Survey) -
         _queue_again(conversation, now, survey)
         return outcome
     if outcome is Outcome.ASKED:
-        asked = _question(conversation, now, survey)
-        if isinstance(asked, Outcome):
-            outcome = asked
-        else:
-            question, outbound = asked
-            try:
-                if survey.conversations.resolve_with_question(question, now):
-                    survey.outbox.send(replace(outbound, stream_message_id=question.message_id))
-                    return Outcome.ASKED
-            except DuplicateMessage:  # a concurrent retry stored it: it queues it
-                return Outcome.ASKED_AGAIN
-            outcome = Outcome.QUIET  # asked elsewhere meanwhile
+        outcome = _ask(conversation, now, survey)
+        if outcome in (Outcome.ASKED, Outcome.ASKED_AGAIN):
+            return outcome  # resolved with the question
     survey.conversations.resolve_conversation(conversation.conversation_id, now)
     return outcome
+
+
+def _ask(conversation: Conversation, now: datetime, survey: Survey) -> Outcome:
+    """Store the question with the resolution, then queue it; any other outcome wrote nothing."""
+    prepared = _question(conversation, now, survey)
+    if isinstance(prepared, Outcome):
+        return prepared
+    question, outbound = prepared
+    try:
+        if not survey.conversations.resolve_with_question(question, now):
+            return Outcome.QUIET  # the customer was asked on another conversation meanwhile
+    except DuplicateMessage:
+        return Outcome.ASKED_AGAIN  # a concurrent retry stored it, and queues it
+    survey.outbox.send(replace(outbound, stream_message_id=question.message_id))
+    return Outcome.ASKED
 
 
 def _due(conversation: Conversation, now: datetime, survey: Survey) -> Outcome:
