@@ -1,7 +1,8 @@
 """(k) `switchboard report` over 10,000 conversations on the local stack: Queries only.
 
 A LocalStack of its own is seeded with N conversations active in the last week (SMS,
-email, voice and X; most answered, half resolved) and 50 promised follow-ups; then the
+email, voice and X; most answered, half resolved, of those most asked how we did and
+half of them rated) and 50 promised follow-ups; then the
 report's reads and figures (what `cmd_report` does: the activity index, the on-call
 policy, the ByDue index) are timed in this process, 5 runs, counting every DynamoDB call
 by operation (a Scan would fail the figure); then once through the `switchboard report`
@@ -52,12 +53,16 @@ def _seed(count: int, now: datetime) -> float:
             "customer_identity": {"kind": "phone", "value": f"+1415{n:07d}"}, "channel": CHANNELS[n % 4],
             "status": "resolved" if n % 2 else "waiting_on_customer", "created_at": iso_utc(created), "last_activity_at": iso_utc(active),
             "message_count": 3, "last_message_preview": "my invoice shows two charges", "reply_to": {"channel": CHANNELS[n % 4], "address": f"+1415{n:07d}"},
-            keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION, keys.ACTIVITY_SK: f"{iso_utc(active)}#{conversation_id}",
+            keys.ACTIVITY_PK: keys.ACTIVITY_PARTITION, keys.ACTIVITY_SK: keys.activity_sort_key(iso_utc(active), conversation_id),
         }
         if n % 10:  # nine in ten answered
             item.update(first_response_seconds=60 + (n * 37) % 3600, first_response_at=iso_utc(created + timedelta(minutes=5)))
         if n % 2:
             item["resolved_at"] = iso_utc(active)
+            if n % 10 and CHANNELS[n % 4] != "x":  # answered, resolved: asked how we did
+                item.update(surveyed_at=iso_utc(active), survey_message_id=f"q{n}")
+                if n % 4 == 1:
+                    item["rating"] = {"score": 1 + n % 5, "channel": "sms", "at": iso_utc(active + timedelta(minutes=2))}
         items.append(item)
         if n < 50:
             items.append({
@@ -140,7 +145,8 @@ def figure_k(report: Report, count: int) -> None:
         + ", ".join(f"{name} {n}" for name, n in sorted(k["calls"].items())))
     say(f"  the command as a user runs it (a fresh interpreter, --json): {k['command_s']:.2f} s")
     say(f"  team row: {team.conversations:,} conversations, {team.answered:,} answered, {team.within_target_share or 0:.0%} within target,"
-        f" {team.resolved:,} resolved, {team.follow_ups_due} follow-ups due")
+        f" {team.resolved:,} resolved, {team.follow_ups_due} follow-ups due,"
+        f" {team.satisfaction_responses:,} ratings of {team.satisfaction_asked:,} asked (mean {team.satisfaction_mean or 0:.1f})")
     scanned = k["calls"].get("Scan", 0)
     met, miss = at_most(k["median_s"], REPORT_TARGET_S, " s", "{:.2f}")
     if scanned:
