@@ -13,9 +13,11 @@ from switchboard.oncall.commands import (
     ACK_WORDS,
     HELP_TEXT,
     HELP_WORDS,
+    LATER_WORDS,
     NO_CODE_PROBLEM,
     RESOLVE_WORDS,
     TAKE_WORDS,
+    WAITING_WORDS,
     AgentCommand,
     CommandKind,
     parse_agent_sms,
@@ -175,14 +177,17 @@ def test_later_without_a_time_asks_when_rather_than_answering_the_customer():
 
 # Property tests.
 
-ALL_KEYWORDS = ACK_WORDS | RESOLVE_WORDS | HELP_WORDS | {word.replace(' ', '') for word in TAKE_WORDS}
+ALL_KEYWORDS = ACK_WORDS | RESOLVE_WORDS | HELP_WORDS | WAITING_WORDS | {word.replace(' ', '') for word in TAKE_WORDS}
 codes = st.integers(min_value=0, max_value=999_999).map(str)
 
 
 def could_be_a_keyword(text: str) -> bool:
-    """Wider than the parser's own rule: the text with everything but letters removed."""
+    """Wider than the parser's own rule: the text with everything but letters removed, or a
+    first word that asks for a follow-up ("REMIND 3h")."""
     letters = re.sub(r"[\W\d_]+", "", unicodedata.normalize("NFKC", text)).casefold()
-    return letters in ALL_KEYWORDS or not letters
+    words = unicodedata.normalize("NFKC", text).casefold().split()
+    first = re.sub(r"[\W\d_]+", "", words[0]) if words else ""
+    return letters in ALL_KEYWORDS or not letters or first in LATER_WORDS
 
 
 reply_texts = st.text(min_size=1, max_size=200).filter(

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
+from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.conversations.satisfaction import Outcome as SurveyOutcome
 from switchboard.conversations.satisfaction import Survey, resolve_and_ask
-from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
 from switchboard.oncall.answered import tell_others
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
@@ -166,10 +166,10 @@ def resolve(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> Ou
     """Resolve the conversation; after an agent's answer the customer is asked how we did
     (conversations/satisfaction.py: stored with the resolution, once)."""
     conversation = _conversation(conversation_id, desk)
-    asked = None
     if desk.survey is not None:
         asked = resolve_and_ask(conversation, now, desk.survey)
     else:
+        asked = None
         desk.conversations.resolve_conversation(conversation.conversation_id, now)
     desk.pages.settle(conversation_id, PageStatus.RESOLVED, agent.agent_id, now)
     _tell_others(conversation_id, conversation, agent, "resolved", now, desk)
