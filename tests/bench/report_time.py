@@ -61,7 +61,7 @@ def _seed(count: int, now: datetime) -> float:
             item["resolved_at"] = iso_utc(active)
             if n % 10 and CHANNELS[n % 4] != "x":  # answered, resolved: asked how we did
                 item.update(surveyed_at=iso_utc(active), survey_message_id=f"q{n}")
-                if n % 4 == 1:
+                if n % 8 == 1:  # half of them answer
                     item["rating"] = {"score": 1 + n % 5, "channel": "sms", "at": iso_utc(active + timedelta(minutes=2))}
         items.append(item)
         if n < 50:
