@@ -322,7 +322,7 @@ class Gateway:
                 route, parameters = found
                 bucket = gateway.buckets.get(route.route_key)
                 if bucket is not None and not bucket.take():
-                    return self._reply(429, {"Content-Type": "application/json"}, b'{"message":"Too Many Requests"}', started, route.function_id)
+                    return self._reply(429, {"Content-Type": "application/json"}, b'{"message":"Too Many Requests"}', started, route)
                 headers = list(self.headers.items())
                 authorizer = None
                 if route.authorization == AUTHORIZATION_IAM:
@@ -330,7 +330,7 @@ class Gateway:
                         access_key = verify_signature(self.command, self.path, headers, body, credentials=gateway.credentials, now=gateway.clock())
                     except SignatureRejected as rejected:
                         payload = json.dumps({"message": rejected.message}).encode("utf-8")
-                        return self._reply(403, {"Content-Type": "application/json"}, payload, started, route.function_id)
+                        return self._reply(403, {"Content-Type": "application/json"}, payload, started, route)
                     authorizer = iam_authorizer(access_key)
                 event = api_gateway_event(route, self.command, self.path, headers, body, self.client_address[0], parameters, authorizer)
                 try:
@@ -341,11 +341,11 @@ class Gateway:
                 except Exception:
                     traceback.print_exc(file=gateway.log)
                     status, headers, payload = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
-                self._reply(status, headers, payload, started, route.function_id)
+                self._reply(status, headers, payload, started, route)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-            def _reply(self, status: int, headers: dict[str, str], payload: bytes, started: float, function: str = "-") -> None:
+            def _reply(self, status: int, headers: dict[str, str], payload: bytes, started: float, route: Any = None) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -354,7 +354,9 @@ class Gateway:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
                 elapsed = (time.perf_counter() - started) * 1000
-                print(f"{self.command} {urlsplit(self.path).path} → {function} {status} {elapsed:.0f} ms", file=gateway.log, flush=True)
+                # The route, not the path: a path may hold a link's token, which no log keeps.
+                request = route.route_key if route else f"{self.command} {urlsplit(self.path).path}"
+                print(f"{request} → {route.function_id if route else '-'} {status} {elapsed:.0f} ms", file=gateway.log, flush=True)
 
             def log_message(self, format: str, *args: Any) -> None:  # our own line above replaces it
                 pass

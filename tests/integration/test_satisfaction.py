@@ -9,6 +9,7 @@ times.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -227,7 +228,7 @@ def email_customer(local) -> tuple[str, str]:
     return address, stored["conversation_id"]
 
 
-def test_by_email_five_links_whose_get_records_nothing_and_whose_post_rates_with_a_comment(local):
+def test_by_email_five_links_whose_get_records_nothing_and_whose_post_rates_with_a_comment(local, monkeypatch):
     ana = put_on_call()
     address, conversation_id = email_customer(local)
     start = local.conversations().get_summary(conversation_id).waiting_since
@@ -246,6 +247,8 @@ def test_by_email_five_links_whose_get_records_nothing_and_whose_post_rates_with
     assert token not in stored.body, "the stream keeps no token: only its digest is stored"
 
     page = lambda score: f"{local.gateway_url}/rate/{token}?score={score}"  # noqa: E731
+    gateway_log = io.StringIO()
+    monkeypatch.setattr(local.gateway, "log", gateway_log)
     with recorded_calls(clients.dynamodb()) as calls:
         # A mail scanner follows every link: it sees forms, and nothing is recorded.
         for _, _, score in links:
@@ -269,6 +272,8 @@ def test_by_email_five_links_whose_get_records_nothing_and_whose_post_rates_with
         assert requests.post(forged, data={"score": "1"}, timeout=30).status_code == 404
     assert local.conversations().get_summary(conversation_id).rating.score == 5
     assert drain_agent_messages() == [], "a rating pages nobody"
+    assert "POST /rate/{token} → SatisfactionLinksFunction 200" in gateway_log.getvalue()
+    assert token not in gateway_log.getvalue(), "no log keeps a link's token"
 
     # The public function touched only survey links and conversation summaries.
     assert {call.action for call in calls} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
