@@ -85,6 +85,7 @@ def _report_once(now: datetime) -> tuple[float, Counter, list]:
 
     from switchboard.conversations.report import FollowUp, parse_since, report
     from switchboard.oncall.config import load_config
+    from switchboard.oncall.schedule import open_seconds
     from switchboard.store.conversations import ConversationStore
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStatus, PageStore
@@ -96,11 +97,12 @@ def _report_once(now: datetime) -> tuple[float, Counter, list]:
     since = parse_since("7d", now)
     store = ConversationStore(client, table)
     conversations = store.list_conversations(limit=100_000, active_since=since)
-    policy = load_config(OncallStore(client, table)).policy
+    config = load_config(OncallStore(client, table))
     promised = PageStore(client, table).follow_ups()
     channels = {c.conversation_id: c.channel.value for c in conversations}
     follow_ups = [FollowUp(channels.get(p.conversation_id, "unknown"), p.status != PageStatus.SNOOZED) for p in promised]
-    figures = report(conversations, since, policy.first_response_target, follow_ups)
+    figures = report(conversations, since, config.policy.first_response_target, follow_ups,
+                     waited_in_hours=lambda start, end: open_seconds(config.schedule, start, end))
     return time.perf_counter() - started, calls, figures
 
 

@@ -106,3 +106,23 @@ def test_satisfaction_per_channel_and_for_the_team_counts_ratings_given_in_the_p
     assert figures["voice"].satisfaction_responses == 0 and figures["voice"].satisfaction_mean is None
     team = figures[TEAM]
     assert (team.satisfaction_asked, team.satisfaction_responses, team.satisfaction_good_share, team.satisfaction_mean) == (5, 4, 0.5, 3.5)
+
+
+def test_within_target_counts_the_wait_in_business_hours_only():
+    from dataclasses import replace
+
+    from switchboard.oncall.schedule import Schedule, open_seconds
+
+    berlin = Schedule(time_zone="Europe/Berlin", business_hours="Mon-Fri 09:00-17:00")
+    # Written at 16:59 on a Friday (winter: 15:59 UTC), answered at 09:02 on Monday.
+    friday = datetime(2026, 11, 27, 15, 59, tzinfo=timezone.utc)
+    monday = datetime(2026, 11, 30, 8, 2, tzinfo=timezone.utc)
+    waited = (monday - friday).total_seconds()
+    overnight = replace(conversation(Channel.SMS, waited), first_response_at=monday)
+    at_noon = replace(conversation(Channel.SMS, 600), first_response_at=monday + timedelta(hours=3))  # 10 minutes, all open
+    since = monday - timedelta(days=7)
+    in_hours = {f.channel: f for f in report([overnight, at_noon], since, lambda channel: 5, waited_in_hours=lambda a, b: open_seconds(berlin, a, b))}
+    assert open_seconds(berlin, friday, monday) == 3 * 60, "one minute on Friday, two on Monday"
+    assert in_hours["sms"].within_target == 1, "the overnight wait was 3 business minutes; the noon one 10"
+    wall_clock = {f.channel: f for f in report([overnight, at_noon], since, lambda channel: 5)}
+    assert wall_clock["sms"].within_target == 0

@@ -22,6 +22,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from switchboard.conversations.report import FollowUp, parse_since, report
     from switchboard.models import utc_now
     from switchboard.oncall.config import load_config
+    from switchboard.oncall.schedule import open_seconds
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pages import PageStatus, PageStore
 
@@ -34,13 +35,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
         store = open_conversation_store()
         conversations = store.list_conversations(limit=MAX_CONVERSATIONS, active_since=since)
-        policy = load_config(OncallStore(client, table)).policy
+        config = load_config(OncallStore(client, table))
+        policy = config.policy
         promised = PageStore(client, table).follow_ups()
         channels = {c.conversation_id: c.channel.value for c in conversations}
         missing = [page.conversation_id for page in promised if page.conversation_id not in channels]
         channels.update({c.conversation_id: c.channel.value for c in store.get_conversations(missing)})
     follow_ups = [FollowUp(channels.get(page.conversation_id, "unknown"), page.status != PageStatus.SNOOZED) for page in promised]
-    figures = report(conversations, since, policy.first_response_target, follow_ups)
+    figures = report(conversations, since, policy.first_response_target, follow_ups,
+                     waited_in_hours=lambda start, end: open_seconds(config.schedule, start, end))
     if args.json:
         print_json({"since": to_json_dict(since), "until": to_json_dict(now), "channels": [to_json_dict(f) for f in figures],
                     "truncated": len(conversations) >= MAX_CONVERSATIONS})
@@ -56,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     def hours(seconds: float | None) -> str:
         return "-" if seconds is None else f"{seconds / 3600:.1f} h"
 
-    def within(f) -> str:
+    def within(f) -> str:  # minutes in business hours, as the acknowledgement promises
         target = f" of {f.first_response_target_minutes} min" if f.first_response_target_minutes else ""
         return "-" if f.within_target_share is None else f"{f.within_target_share:.0%}{target}"
 

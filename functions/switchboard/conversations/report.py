@@ -39,7 +39,7 @@ class ChannelFigures:
     first_response_p90_seconds: float | None
     resolved: int  # resolved in the period
     first_response_target_minutes: int | None  # the channel's target (None for the team row)
-    within_target: int  # of `answered`, answered within their channel's target
+    within_target: int  # of `answered`, answered within their channel's target (in business hours)
     within_target_share: float | None  # within_target / answered
     resolution_median_seconds: float | None  # from the conversation's start to its resolution
     follow_ups_due: int  # promised and still ahead
@@ -67,9 +67,12 @@ def report(
     since: datetime,
     target_minutes: Callable[[str], int] = lambda channel: 10,
     follow_ups: Iterable[FollowUp] = (),
+    waited_in_hours: Callable[[datetime, datetime], float] | None = None,
 ) -> list[ChannelFigures]:
     """Figures per channel (the channel of each conversation's latest customer message),
-    then the team's row over all of them."""
+    then the team's row over all of them. `waited_in_hours(start, end)`: the seconds of a
+    wait that fell in business hours (the on-call schedule's), which is what a target
+    promises; without it the whole wait counts."""
     by_channel: dict[str, list[Conversation]] = {}
     for conversation in conversations:
         by_channel.setdefault(conversation.channel.value, []).append(conversation)
@@ -77,22 +80,22 @@ def report(
     for follow_up in follow_ups:
         promised.setdefault(follow_up.channel, []).append(follow_up)
     rows = [
-        _figures(channel, by_channel.get(channel, []), since, target_minutes, promised.get(channel, []), per_channel=True)
+        _figures(channel, by_channel.get(channel, []), since, target_minutes, promised.get(channel, []), True, waited_in_hours)
         for channel in sorted(set(by_channel) | set(promised))
     ]
     if rows:
         everything = [c for group in by_channel.values() for c in group]
-        rows.append(_figures(TEAM, everything, since, target_minutes, [f for group in promised.values() for f in group], per_channel=False))
+        rows.append(_figures(TEAM, everything, since, target_minutes, [f for group in promised.values() for f in group], False, waited_in_hours))
     return rows
 
 
 def _figures(
     channel: str, group: list[Conversation], since: datetime, target_minutes: Callable[[str], int],
-    follow_ups: list[FollowUp], per_channel: bool,
+    follow_ups: list[FollowUp], per_channel: bool, waited_in_hours: Callable[[datetime, datetime], float] | None,
 ) -> ChannelFigures:
     answered = [c for c in group if c.first_response_seconds is not None and c.first_response_at and c.first_response_at >= since]
     waits = sorted(c.first_response_seconds for c in answered)  # type: ignore[misc]
-    within = sum(1 for c in answered if c.first_response_seconds <= target_minutes(c.channel.value) * 60)  # type: ignore[operator]
+    within = sum(1 for c in answered if _counted_wait(c, waited_in_hours) <= target_minutes(c.channel.value) * 60)
     resolved = [c for c in group if c.status is ConversationStatus.RESOLVED and c.resolved_at and c.resolved_at >= since]
     resolutions = sorted((c.resolved_at - c.created_at).total_seconds() for c in resolved)  # type: ignore[operator]
     scores = [c.rating.score for c in group if c.rating and c.rating.at >= since]
@@ -114,6 +117,14 @@ def _figures(
         satisfaction_good_share=sum(1 for score in scores if score >= 4) / len(scores) if scores else None,
         satisfaction_mean=statistics.fmean(scores) if scores else None,
     )
+
+
+def _counted_wait(conversation: Conversation, waited_in_hours: Callable[[datetime, datetime], float] | None) -> float:
+    waited = float(conversation.first_response_seconds or 0)
+    if waited_in_hours is None or conversation.first_response_at is None:
+        return waited
+    answered = conversation.first_response_at
+    return waited_in_hours(answered - timedelta(seconds=waited), answered)
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:

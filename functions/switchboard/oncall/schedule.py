@@ -251,6 +251,36 @@ def next_opening(schedule: Schedule, at: datetime) -> datetime | None:
     return min((when for when in candidates if when >= at and hours.is_open(when)), default=None)
 
 
+def open_seconds(schedule: Schedule, start: datetime, end: datetime) -> float:
+    """How many seconds between `start` and `end` fall in business hours: the time a
+    customer waited that counts against a first-response target (a message at 23:00 that
+    is answered at 09:03 waited 3 minutes of them). DST-correct: a window is its local
+    wall times on that day."""
+    start, end = _utc(start, "the start"), _utc(end, "the end")
+    if end <= start:
+        return 0.0
+    hours = _business_hours(schedule)
+    first_day, last_day = start.astimezone(hours.zone).date() - timedelta(days=1), end.astimezone(hours.zone).date()
+    total = 0.0
+    day = first_day
+    while day <= last_day:
+        for window_start, window_end in _windows_on(hours, day):
+            total += max(0.0, (min(end, window_end) - max(start, window_start)).total_seconds())
+        day += timedelta(days=1)
+    return total
+
+
+@lru_cache(maxsize=4096)
+def _windows_on(hours: BusinessHours, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """The day's opening windows as UTC instants (a report asks for the same days thousands of times)."""
+    zone = hours.zone
+    return tuple(
+        (local_instant(zone, day, opens), local_instant(zone, day + timedelta(days=1), time(0)) if closes is None else local_instant(zone, day, closes))
+        for weekday, opens, closes in hours.windows
+        if weekday == day.weekday()
+    )
+
+
 def _possible_openings(hours: BusinessHours, at: datetime):
     """Every instant at which the hours may go from closed to open, from the day before
     `at` (a fall-back can take the clock back across midnight) for two weeks: each
