@@ -53,6 +53,9 @@ run: setup
 
 test: setup
 	@command -v chromium >/dev/null || infra/install-chromium.sh
+	@# Our sources' bytecode, written even where PYTHONDONTWRITEBYTECODE is set: the suite
+	@# starts hundreds of `switchboard` and local-stack processes, each would compile them.
+	@$(PY) -m compileall -q -j 0 functions/switchboard infra tests >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Each moment is computed from today (infra/test_clock.py); CI runs plain `make test`.
