@@ -182,11 +182,11 @@ class Settings:
 
     @property
     def satisfaction_channel_list(self) -> tuple[str, ...]:
-        return () if self.satisfaction_channels == "none" else tuple(self.satisfaction_channels.split(","))
+        return _channel_list(self.satisfaction_channels)
 
     @property
     def acknowledge_channel_list(self) -> tuple[str, ...]:
-        return () if self.acknowledge_channels == "none" else tuple(self.acknowledge_channels.split(","))
+        return _channel_list(self.acknowledge_channels)
 
     def rate_per_second(self, channel: str) -> float:
         return float(getattr(self, f"{channel}_rate_per_second", "1"))
@@ -231,6 +231,8 @@ _RATE = r"(?!0+(\.0*)?$)\d{1,4}(\.\d{1,3})?"
 
 # Text that goes into email headers and TwiML: one line, no control characters.
 _ONE_LINE = r"[^\x00-\x1f\x7f\u2028\u2029]{{1,{}}}"
+# Which customers' channels an automatic message goes to: "sms,email,voice", or "none".
+_CHANNEL_LIST = r"none|(sms|email|voice|x)(,(sms|email|voice|x))*"
 
 # field → (environment variable, pattern its value must match)
 _VARIABLES: dict[str, tuple[str, str]] = {
@@ -265,13 +267,13 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "voice_greeting_open": ("VOICE_GREETING_OPEN", _ONE_LINE.format(500)),
     "voice_greeting_closed": ("VOICE_GREETING_CLOSED", _ONE_LINE.format(500)),
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
-    "acknowledge_channels": ("ACKNOWLEDGE_CHANNELS", r"none|(sms|email|voice|x)(,(sms|email|voice|x))*"),
+    "acknowledge_channels": ("ACKNOWLEDGE_CHANNELS", _CHANNEL_LIST),
     "acknowledge_quiet_hours": ("ACKNOWLEDGE_QUIET_HOURS", r"[1-9]\d{0,3}"),
     "acknowledge_text_open": ("ACKNOWLEDGE_TEXT_OPEN", _ONE_LINE.format(300)),
     "acknowledge_text_closed": ("ACKNOWLEDGE_TEXT_CLOSED", _ONE_LINE.format(300)),
     "waiting_resolve_days": ("WAITING_RESOLVE_DAYS", r"[1-9]\d{0,2}"),
     "waiting_closing_text": ("WAITING_CLOSING_TEXT", _ONE_LINE.format(300)),
-    "satisfaction_channels": ("SATISFACTION_CHANNELS", r"none|(sms|email|voice|x)(,(sms|email|voice|x))*"),
+    "satisfaction_channels": ("SATISFACTION_CHANNELS", _CHANNEL_LIST),
     "satisfaction_quiet_days": ("SATISFACTION_QUIET_DAYS", r"\d{1,3}"),
     "satisfaction_answer_days": ("SATISFACTION_ANSWER_DAYS", r"[1-9]\d{0,2}"),
     "satisfaction_text_sms": ("SATISFACTION_TEXT_SMS", _ONE_LINE.format(300)),
@@ -303,6 +305,10 @@ _TEMPLATES: dict[str, frozenset[str]] = {
     "satisfaction_text_sms": frozenset({"brand"}),
     "satisfaction_text_email": frozenset({"brand"}),
 }
+
+
+def _channel_list(value: str) -> tuple[str, ...]:
+    return () if value == "none" else tuple(value.split(","))
 
 
 def _template_problem(text: str, allowed: frozenset[str]) -> str | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from switchboard.oncall.bundling import PagerState, on_note
-from switchboard.store.pagers import PagerStore
+from switchboard.store.pagers import WRITE_ATTEMPTS, PagerStore
 from switchboard.store.pages import Page
 
 # Agents paged about the conversation this recently hear that it was answered.
 RECENT = timedelta(hours=1)
-PAGER_ATTEMPTS = 8
 
 
 def agents_to_tell(page: Page, acting_agent_id: str, now: datetime) -> list[str]:
@@ -30,7 +29,7 @@ def tell_others(page: Page | None, acting_agent_id: str, note: str, now: datetim
     """Leave `note` for each agent to tell (in their pager state); who they are."""
     told = agents_to_tell(page, acting_agent_id, now) if page else []
     for agent_id in told:
-        for _ in range(PAGER_ATTEMPTS):  # routers and the tick write the same pager: optimistic
+        for _ in range(WRITE_ATTEMPTS):  # routers and the tick write the same pager: optimistic
             document, version = pagers.get(agent_id)
             decision = on_note(PagerState.from_document(document), note, now)
             if pagers.put(agent_id, decision.state.to_document(), version):

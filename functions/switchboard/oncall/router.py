@@ -24,7 +24,7 @@ from switchboard.oncall.pages import PageItem, digest_text, page_text, short_nam
 from switchboard.oncall.policy import EscalationPolicy, Step, deadline, first_step, next_reachable, next_step
 from switchboard.oncall.schedule import AfterHoursMode, Agent, PageDecision, page_decision
 from switchboard.store.conversations import ConversationStore
-from switchboard.store.pagers import PagerStore
+from switchboard.store.pagers import WRITE_ATTEMPTS, PagerStore
 from switchboard.store.pages import Page, PageStatus, PageStore
 from switchboard.store.queue import OutboxQueue
 
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 # When nobody at all can be reached (no agents, nobody on call), look again this often.
 NOBODY_RETRY = timedelta(minutes=5)
-# Optimistic writes of one agent's pager state: attempts before giving up (and retrying the record).
-PAGER_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -238,7 +236,7 @@ def _deliver(agent: Agent, item: PageItem, conversation_id: str, key: str, now: 
     was and a retry pages again under the same key; if the pager changed meanwhile, the
     decision is taken again (at worst a conversation both paged and listed in a digest).
     """
-    for _ in range(PAGER_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         document, version = board.pagers.get(agent.agent_id)
         decision = on_page(PagerState.from_document(document), conversation_id, now, board.bundling)
         if decision.action is Action.SEND_PAGE:
@@ -253,7 +251,7 @@ def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
     a failure in between leaves the digest pending for the next tick, which sends it under
     the same key (the window's end), so the agent gets it once."""
     agent = board.config.agents.get(agent_id)
-    for _ in range(PAGER_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         document, version = board.pagers.get(agent_id)
         state = PagerState.from_document(document)
         if state.window_ends_at is None or state.window_ends_at > now:

@@ -376,28 +376,22 @@ class ConversationStore:
         DuplicateMessage when this acknowledgement is stored already (a retry).
         The customer's wait, the status and the first response are untouched.
         """
-        try:
-            self._append_by_agent(
-                message, route, message_id, Direction.OUTBOUND,
-                "SET acknowledged_at = :now, acknowledged_message_id = :acknowledged ADD message_count :one",
-                {
-                    ":acknowledged": acknowledged,
-                    ":now": iso_utc(message.received_at),
-                    ":waiting": ConversationStatus.WAITING_ON_US.value,
-                    ":began": iso_utc(began_wait_at),
-                    ":quiet": iso_utc(quiet_since),
-                },
-                {"#status": "status"},
-                condition=(
-                    " AND #status = :waiting AND waiting_since = :began AND attribute_not_exists(answered_at)"
-                    " AND (attribute_not_exists(acknowledged_at) OR acknowledged_at < :quiet)"
-                ),
-            )
-        except ClientError as error:
-            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._append_if(
+            message, route, message_id, Direction.OUTBOUND,
+            "SET acknowledged_at = :now, acknowledged_message_id = :acknowledged ADD message_count :one",
+            {
+                ":acknowledged": acknowledged,
+                ":now": iso_utc(message.received_at),
+                ":waiting": ConversationStatus.WAITING_ON_US.value,
+                ":began": iso_utc(began_wait_at),
+                ":quiet": iso_utc(quiet_since),
+            },
+            {"#status": "status"},
+            condition=(
+                " AND #status = :waiting AND waiting_since = :began AND attribute_not_exists(answered_at)"
+                " AND (attribute_not_exists(acknowledged_at) OR acknowledged_at < :quiet)"
+            ),
+        )
 
     def append_internal(self, message: InboundMessage, route: Route, message_id: str) -> None:
         """A note between agents (a takeover): in the stream, but the customer's wait and
@@ -435,6 +429,18 @@ class ConversationStore:
             *extra,
         ]
         self._write_claimed(transaction, first_claim=0, claims=len(claims))
+
+    def _append_if(self, *args: Any, extra: Iterable[dict[str, Any]] = (), **kwargs: Any) -> bool:
+        """_append_by_agent, with False (nothing written) when the conversation's condition
+        or an `extra` item's fails: the write is no longer true to make."""
+        extra = list(extra)
+        try:
+            self._append_by_agent(*args, extra=extra, **kwargs)
+        except ClientError as error:
+            if is_transaction_cancelled(error) and "ConditionalCheckFailed" in cancellation_codes(error)[-1 - len(extra):]:
+                return False
+            raise
+        return True
 
     def current_conversation(self, customer_id: str) -> str | None:
         item = self._client.get_item(
@@ -621,21 +627,15 @@ class ConversationStore:
                 keys.TTL_ATTRIBUTE: int(question.link_expires_at.timestamp()) if question.link_expires_at else None,
             }
             extra.append({"Put": {"TableName": self._table, "Item": to_item(link), "ConditionExpression": "attribute_not_exists(pk)"}})
-        try:
-            self._append_by_agent(
-                message, route, question.message_id, Direction.OUTBOUND,
-                _RESOLVED.replace(" REMOVE", f", surveyed_at = :now, survey_message_id = :question, {_ACTIVE} REMOVE") + " ADD message_count :one",
-                {":resolved": ConversationStatus.RESOLVED.value, ":now": at, ":question": question.message_id,
-                 ":activity": keys.activity_sort_key(at, route.conversation_id)},
-                {"#status": "status"},
-                condition=" AND attribute_not_exists(survey_message_id)",
-                extra=extra,
-            )
-        except ClientError as error:
-            if is_transaction_cancelled(error) and "ConditionalCheckFailed" in cancellation_codes(error)[-1 - len(extra):]:
-                return False
-            raise
-        return True
+        return self._append_if(
+            message, route, question.message_id, Direction.OUTBOUND,
+            _RESOLVED.replace(" REMOVE", f", surveyed_at = :now, survey_message_id = :question, {_ACTIVE} REMOVE") + " ADD message_count :one",
+            {":resolved": ConversationStatus.RESOLVED.value, ":now": at, ":question": question.message_id,
+             ":activity": keys.activity_sort_key(at, route.conversation_id)},
+            {"#status": "status"},
+            condition=" AND attribute_not_exists(survey_message_id)",
+            extra=extra,
+        )
 
     def customer_surveyed_at(self, customer_id: str) -> datetime | None:
         """When the customer was last asked how we did, on any conversation."""
@@ -663,17 +663,11 @@ class ConversationStore:
         keeps it from the router: it pages nobody) and on the conversation, which stays
         as it is (resolved). Only the first answer rates; False when the conversation was
         not asked or is rated already; DuplicateMessage on a retry."""
-        try:
-            self._append_by_agent(
-                message, route, message_id, Direction.INBOUND, f"SET rating = :rating, {_ACTIVE} ADD message_count :one",
-                {":rating": _rating_item(rating), ":now": iso_utc(rating.at), ":activity": keys.activity_sort_key(iso_utc(rating.at), route.conversation_id)},
-                condition=" AND attribute_exists(survey_message_id) AND attribute_not_exists(rating)",
-            )
-        except ClientError as error:
-            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._append_if(
+            message, route, message_id, Direction.INBOUND, f"SET rating = :rating, {_ACTIVE} ADD message_count :one",
+            {":rating": _rating_item(rating), ":now": iso_utc(rating.at), ":activity": keys.activity_sort_key(iso_utc(rating.at), route.conversation_id)},
+            condition=" AND attribute_exists(survey_message_id) AND attribute_not_exists(rating)",
+        )
 
     def rate(self, conversation_id: str, rating: Rating) -> bool:
         """A rating from a link: the latest one counts (a customer may change their mind).
@@ -769,18 +763,12 @@ class ConversationStore:
                 ExpressionAttributeValues=to_values(values),
             )
         message, route, message_id = closing
-        try:
-            self._append_by_agent(
-                message, route, message_id, Direction.OUTBOUND,
-                f"SET {resolved}, closing_message_id = :closing REMOVE waiting_since, answered_at, awaiting_reply_since, auto_resolve_at"
-                " ADD message_count :one",
-                {**values, ":closing": message_id}, {"#status": "status"}, condition=" AND " + condition,
-            )
-        except ClientError as error:
-            if is_transaction_cancelled(error) and cancellation_codes(error)[-1] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._append_if(
+            message, route, message_id, Direction.OUTBOUND,
+            f"SET {resolved}, closing_message_id = :closing REMOVE waiting_since, answered_at, awaiting_reply_since, auto_resolve_at"
+            " ADD message_count :one",
+            {**values, ":closing": message_id}, {"#status": "status"}, condition=" AND " + condition,
+        )
 
     def closing_queued(self, conversation_id: str, message_id: str) -> None:
         """The closing note left for the customer: the conversation leaves the ByDue index."""

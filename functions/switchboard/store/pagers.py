@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from switchboard.store import keys
+
+# Optimistic writes of one agent's pager: attempts before giving up (the caller's retry then reads again).
+WRITE_ATTEMPTS = 8
 from switchboard.store.dynamo import from_item, to_item, to_values, update_if
 
 
