@@ -7,11 +7,10 @@ reply in their own thread, X customers by a reply to their post.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Callable
 
 from switchboard.channel_limits import X_POST_MAX_LENGTH
-from datetime import datetime
-
 from switchboard.models import Channel, Conversation, Identity, InboundMessage, MessageKind, OutboundMessage, OutboundPurpose
 from switchboard.reply_address import reply_address
 from switchboard.store.keys import EMAIL_MESSAGE_ID

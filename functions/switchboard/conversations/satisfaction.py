@@ -276,11 +276,16 @@ def _asked_by_sms(conversation: Conversation) -> bool:
     return reply_destination(conversation)["channel"] in SMS_REPLY_CHANNELS
 
 
+def rated_by_link(token: str, now: datetime, conversations: ConversationStore) -> Route | None:
+    """The conversation an email link rates; None when the link is malformed, unknown or expired."""
+    if not 0 < len(token) <= 64:
+        return None
+    return conversations.find_survey_link(token_digest(token), now)
+
+
 def link_rating(token: str, score: int, comment: str, now: datetime, conversations: ConversationStore) -> Rating | None:
     """Record a rating from an email link; None when the link is unknown or expired."""
-    if not token or len(token) > 64 or score not in SCORES:
-        return None
-    route = conversations.find_survey_link(token_digest(token), now)
+    route = rated_by_link(token, now, conversations) if score in SCORES else None
     if route is None:
         return None
     rating = Rating(score, Channel.EMAIL.value, now, " ".join(comment.split())[:MAX_COMMENT_LENGTH])

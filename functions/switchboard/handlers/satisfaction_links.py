@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.conversations.satisfaction import MAX_COMMENT_LENGTH, SCORE_WORDS, SCORES, link_rating, token_digest
+from switchboard.conversations.satisfaction import MAX_COMMENT_LENGTH, SCORE_WORDS, SCORES, link_rating, rated_by_link
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
 from switchboard.public_page import page
@@ -48,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def _form(token: str, score: int | None, store: ConversationStore) -> dict[str, Any]:
-    if not _known(token, store):
+    if rated_by_link(token, utc_now(), store) is None:
         return _unknown()
     choices = "".join(
         f'<label><input type="radio" name="score" value="{value}" required{" checked" if value == score else ""}> '
@@ -78,10 +78,6 @@ def _record(token: str, body: bytes, store: ConversationStore) -> dict[str, Any]
     metrics.add_dimension(name="channel", value=rating.channel)
     metrics.add_metric(name="Ratings", unit=MetricUnit.Count, value=1)
     return page(200, "Thank you", f"<p>We have your {rating.score} out of 5. It helps {html.escape(settings.brand_name)} get better.</p>")
-
-
-def _known(token: str, store: ConversationStore) -> bool:
-    return 0 < len(token) <= 64 and store.find_survey_link(token_digest(token), utc_now()) is not None
 
 
 def _score(text: str) -> int | None:
