@@ -46,10 +46,20 @@ NOT_SHIPPED = frozenset({
 })
 # Our code that no function imports: the command-line tool and its helpers.
 NOT_SHIPPED_CODE = ("switchboard/cli",)
-# The AWS services the functions have clients for (switchboard/store/clients.py; a test
-# keeps the two in step). botocore ships the models of all 400+ services (26 MB), and a
-# cold start's first client lists every one of their directories to find its own.
-BOTOCORE_SERVICES = frozenset({"dynamodb", "s3", "ses", "sqs", "ssm"})
+# The AWS operations the functions call, by the service of each client they make
+# (switchboard/store/clients.py). botocore ships the models of all 400+ services (26 MB),
+# and a cold start's first client lists every one of their directories to find its own;
+# a client's first creation parses its whole model (SSM's: 144 operations for our one).
+# Tests keep this true: the services match clients.py, every action a function's role
+# grants is kept, and every call a function makes during the integration suite is kept.
+BOTOCORE_OPERATIONS: dict[str, frozenset[str]] = {
+    "dynamodb": frozenset({"BatchGetItem", "DeleteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"}),
+    "s3": frozenset({"GetObject", "ListObjectsV2", "PutObject"}),
+    "ses": frozenset({"SendRawEmail"}),
+    "sqs": frozenset({"ChangeMessageVisibility", "SendMessage", "SendMessageBatch"}),
+    "ssm": frozenset({"GetParameter"}),
+}
+BOTOCORE_SERVICES = frozenset(BOTOCORE_OPERATIONS)
 # Mappings in a botocore model whose keys are names (a member may be called "documentation").
 MODEL_NAME_MAPS = frozenset({"operations", "shapes", "members"})
 # Kept whole: botocore reads each client context parameter's documentation (model.py).
@@ -100,19 +110,22 @@ def build_layer(artifacts: Path) -> None:
         if subprocess.run(command).returncode != 0:
             raise BuildError("pip could not install functions/requirements.txt (its output is above)")
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: nothing runs them
-    keep_botocore_models(target / "botocore" / "data", BOTOCORE_SERVICES)
+    keep_botocore_models(target / "botocore" / "data", BOTOCORE_OPERATIONS)
     compile_bytecode(target)
 
 
-def keep_botocore_models(data: Path, services: frozenset[str]) -> None:
-    """botocore's data for the named services only, read as fast as a first client can.
+def keep_botocore_models(data: Path, operations: dict[str, frozenset[str]]) -> None:
+    """botocore's data for the named services' operations only, read as fast as a first client can.
 
     A cold start's first client parses endpoints.json (1.2 MB: every service's endpoints in
     every partition) and its service model (SSM's is 950 KB, three quarters documentation)
     with an OrderedDict per object: 40 ms of a 65 ms first client. So: every other service's
     directory goes, endpoints.json keeps the named services' entries (and every partition's
-    regions), and each service-2.json.gz becomes a service-2.json without documentation.
+    regions), and each service-2.json.gz becomes a service-2.json of the named operations and
+    the shapes they reach, without documentation (SSM's: 2 KB); paginators and waiters keep
+    what names those operations, and the examples go.
     """
+    services = frozenset(operations)
     missing = services - {path.name for path in data.iterdir() if path.is_dir()}
     if missing:
         raise BuildError(f"botocore has no model for {', '.join(sorted(missing))}")
@@ -121,15 +134,62 @@ def keep_botocore_models(data: Path, services: frozenset[str]) -> None:
             shutil.rmtree(path)
     endpoint_prefixes = set()  # endpoints.json names a service by its prefix (SES: "email")
     for compressed in data.glob("*/*/service-2.json.gz"):
+        service = compressed.parent.parent.name
         model = json.loads(gzip.decompress(compressed.read_bytes()))
         endpoint_prefixes.add(model["metadata"]["endpointPrefix"])
+        model = only_operations(model, operations[service])
         compressed.with_name("service-2.json").write_text(json.dumps(without_documentation(model), separators=(",", ":")))
         compressed.unlink()
+        _keep_named_operations(compressed.with_name("paginators-1.json"), "pagination", operations[service])
+        _keep_named_operations(compressed.with_name("waiters-2.json"), "waiters", operations[service])
+        compressed.with_name("examples-1.json").unlink(missing_ok=True)
     endpoints_file = data / "endpoints.json"
     endpoints = json.loads(endpoints_file.read_text())
     for partition in endpoints["partitions"]:
         partition["services"] = {name: entry for name, entry in partition["services"].items() if name in endpoint_prefixes}
     endpoints_file.write_text(json.dumps(endpoints, separators=(",", ":")))
+
+
+def only_operations(model: dict, kept: frozenset[str]) -> dict:
+    """A service model with the kept operations and every shape they reach (inputs, outputs,
+    errors, and the members of those, all the way down)."""
+    unknown = kept - set(model["operations"])
+    if unknown:
+        raise BuildError(f"{model['metadata']['serviceId']} has no operation {', '.join(sorted(unknown))}")
+    operations = {name: operation for name, operation in model["operations"].items() if name in kept}
+    reached: set[str] = set()
+    waiting = [name for operation in operations.values() for name in _shape_names(operation)]
+    while waiting:
+        name = waiting.pop()
+        if name not in reached:
+            reached.add(name)
+            waiting.extend(_shape_names(model["shapes"][name]))
+    shapes = {name: shape for name, shape in model["shapes"].items() if name in reached}
+    return {**model, "operations": operations, "shapes": shapes}
+
+
+def _shape_names(node: object) -> list[str]:
+    """The shapes a part of a model refers to: each {"shape": name} in it."""
+    if isinstance(node, list):
+        return [name for value in node for name in _shape_names(value)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["shape"]] if isinstance(node.get("shape"), str) else []
+    # A member may be called "shape" too: only a string under "shape" is a reference.
+    return own + [name for key, value in node.items() if not (key == "shape" and isinstance(value, str)) for name in _shape_names(value)]
+
+
+def _keep_named_operations(path: Path, section: str, kept: frozenset[str]) -> None:
+    """Paginators (keyed by operation) and waiters (each naming its operation) for the kept operations."""
+    if not path.exists():
+        return
+    document = json.loads(path.read_text())
+    entries = document.get(section, {})
+    document[section] = {
+        name: entry for name, entry in entries.items()
+        if (name if section == "pagination" else entry.get("operation")) in kept
+    }
+    path.write_text(json.dumps(document, separators=(",", ":")))
 
 
 def without_documentation(node: object, keys_are_names: bool = False) -> object:

@@ -23,7 +23,7 @@ import functools
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, Template
@@ -50,6 +50,8 @@ class Call:
     action: str  # "dynamodb:GetItem"
     resource: str  # the ARN IAM checks
     leading_keys: tuple[str, ...] = ()  # DynamoDB partition key values
+    # The API operation that made it ("dynamodb:TransactWriteItems"); not part of what IAM checks.
+    operation: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         keys = f" pk={list(self.leading_keys)}" if self.leading_keys else ""
@@ -89,7 +91,8 @@ def every_call() -> Iterator[dict[str, list[Call]]]:
         function_id = CURRENT_FUNCTION.get()
         if function_id is not None:
             model = client.meta.service_model
-            calls = _calls(model.signing_name, model.operation_model(operation_name).name, api_params)
+            name = model.operation_model(operation_name).name
+            calls = [replace(call, operation=f"{model.service_name}:{name}") for call in _calls(model.signing_name, name, api_params)]
             with lock:
                 by_function.setdefault(function_id, []).extend(calls)
         return original(client, operation_name, api_params)
@@ -105,6 +108,16 @@ def refused(function_id: str, calls: list[Call], template: Template | None = Non
     """The calls the function's role does not grant, each with why (empty: all granted)."""
     statements = policy_statements(function_id, template or Template())
     return [f"{call}: not granted to {function_id}" for call in dict.fromkeys(calls) if not any(_allows(s, call) for s in statements)]
+
+
+def not_in_the_layer(calls_by_function: dict[str, list]) -> list[str]:
+    """The calls whose operation the layer's trimmed botocore has no model for: in AWS
+    the client would have no such method."""
+    from lambda_artifact import load_build_artifacts  # functions/ is no package
+
+    kept = {f"{service}:{operation}" for service, operations in load_build_artifacts().BOTOCORE_OPERATIONS.items() for operation in operations}
+    return sorted({f"{call.operation} by {function_id}: not in BOTOCORE_OPERATIONS"
+                   for function_id, calls in calls_by_function.items() for call in calls if call.operation not in kept})
 
 
 def policy_statements(function_id: str, template: Template) -> list[dict[str, Any]]:

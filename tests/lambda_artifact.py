@@ -88,8 +88,10 @@ def shape_of(shape):
     return described
 # One request per service, built to the last byte and stopped before it is sent: the
 # endpoint rule set, the client context parameters and the serializer all run.
-REQUESTS = {"dynamodb": ("list_tables", {}), "s3": ("get_object", {"Bucket": "bucket", "Key": "key"}), "ses": ("list_identities", {}),
-            "sqs": ("list_queues", {}), "ssm": ("get_parameter", {"Name": "/switchboard/x", "WithDecryption": True})}
+REQUESTS = {"dynamodb": ("get_item", {"TableName": "table", "Key": {"pk": {"S": "x"}}}), "s3": ("get_object", {"Bucket": "bucket", "Key": "key"}),
+            "ses": ("send_raw_email", {"RawMessage": {"Data": b"Subject: x"}}),
+            "sqs": ("send_message", {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "MessageBody": "x"}),
+            "ssm": ("get_parameter", {"Name": "/switchboard/x", "WithDecryption": True})}
 class Built(Exception):
     pass
 def stop(request, **_):

@@ -106,15 +106,18 @@ def every_aws_call_is_recorded():
 def pytest_sessionfinish(session, exitstatus):
     if not _CALLS_BY_FUNCTION:
         return  # no integration test ran
-    from iam_grants import refused
+    from iam_grants import not_in_the_layer, refused
 
     problems = [problem for function_id, calls in sorted(_CALLS_BY_FUNCTION.items()) for problem in refused(function_id, calls)]
+    problems += not_in_the_layer(_CALLS_BY_FUNCTION)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     counted = sum(len(set(calls)) for calls in _CALLS_BY_FUNCTION.values())
     if not problems:
-        reporter.write_line(f"IAM: {counted} distinct calls of {len(_CALLS_BY_FUNCTION)} functions, each granted by the function's own role")
+        reporter.write_line(f"IAM: {counted} distinct calls of {len(_CALLS_BY_FUNCTION)} functions, each granted by the function's own role"
+                            " and its operation kept in the layer's botocore")
         return
-    reporter.write_line(f"IAM: {len(problems)} calls the functions' roles would refuse in AWS (template.yaml Policies):", red=True)
+    reporter.write_line(f"IAM: {len(problems)} calls the functions' roles would refuse in AWS (template.yaml Policies),"
+                        " or whose operation the layer's botocore lacks (functions/build_artifacts.py BOTOCORE_OPERATIONS):", red=True)
     for problem in problems:
         reporter.write_line(f"  {problem}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED

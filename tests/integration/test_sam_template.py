@@ -153,10 +153,11 @@ def test_no_shipped_module_imports_what_is_not_shipped(build: Build) -> None:
     assert offenders == []
 
 
-def test_the_layers_trimmed_botocore_reads_as_the_full_one_but_for_documentation(host_build: Build) -> None:
-    """endpoints.json keeps only our services, their models lose their documentation
-    (build_artifacts.keep_botocore_models): every shape, operation, region and endpoint
-    botocore makes of them is the same as from the venv's untrimmed botocore."""
+def test_the_layers_trimmed_botocore_reads_as_the_full_one_for_the_operations_kept(host_build: Build) -> None:
+    """endpoints.json keeps only our services, their models only the operations the functions
+    call, without documentation (build_artifacts.keep_botocore_models): every operation kept,
+    every shape it reaches, every region and endpoint botocore makes of them, and a request
+    built to the last byte, are the same as from the venv's untrimmed botocore."""
     import botocore
 
     services = sorted(build_artifacts.BOTOCORE_SERVICES)
@@ -167,6 +168,10 @@ def test_the_layers_trimmed_botocore_reads_as_the_full_one_but_for_documentation
     for service in services:
         assert full[service].pop("documented") and not trimmed[service].pop("documented"), service
         assert full[service]["endpoints"]["cn-north-1"].endswith(".amazonaws.com.cn"), "the check covers every partition"
+        kept = build_artifacts.BOTOCORE_OPERATIONS[service]
+        assert set(trimmed[service]["operations"]) == kept and len(full[service]["operations"]) > len(kept), service
+        full[service]["operations"] = {name: operation for name, operation in full[service]["operations"].items() if name in kept}
+        full[service]["shapes"] = {name: shape for name, shape in full[service]["shapes"].items() if name in trimmed[service]["shapes"]}
         assert trimmed[service] == full[service], service
 
 

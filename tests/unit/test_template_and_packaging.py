@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
+
 from local_stack.paths import REPO_ROOT
 from local_stack.resources import create_table_request
 from local_stack.template import Template
@@ -226,3 +228,63 @@ def test_the_layers_botocore_models_lose_their_documentation_and_nothing_else():
         "errors": [{"shape": "Oops"}],
         "clientContextParams": {"ForcePathStyle": {"type": "boolean", "documentation": "botocore reads this one"}},
     }
+
+
+def test_the_layers_botocore_models_keep_the_named_operations_and_every_shape_they_reach():
+    build_artifacts = _build_artifacts()
+    model = {
+        "metadata": {"serviceId": "Example"},
+        "operations": {
+            "GetThing": {"input": {"shape": "GetThingInput"}, "output": {"shape": "Thing"}, "errors": [{"shape": "NotFound"}]},
+            "ListThings": {"input": {"shape": "ListInput"}, "output": {"shape": "ListOutput"}},
+        },
+        "shapes": {
+            "GetThingInput": {"type": "structure", "members": {"shape": {"shape": "Id"}}},  # a member called "shape"
+            "Thing": {"type": "structure", "members": {"tags": {"shape": "Tags"}, "parts": {"shape": "Parts"}}},
+            "Tags": {"type": "map", "key": {"shape": "Key"}, "value": {"shape": "Value"}},
+            "Parts": {"type": "list", "member": {"shape": "Thing"}},  # recursive
+            "NotFound": {"type": "structure", "members": {}},
+            "Id": {"type": "string"}, "Key": {"type": "string"}, "Value": {"type": "string"},
+            "ListInput": {"type": "structure", "members": {"cursor": {"shape": "Cursor"}}},
+            "ListOutput": {"type": "structure", "members": {}}, "Cursor": {"type": "string"},
+        },
+    }
+    trimmed = build_artifacts.only_operations(model, frozenset({"GetThing"}))
+    assert set(trimmed["operations"]) == {"GetThing"}
+    assert set(trimmed["shapes"]) == {"GetThingInput", "Id", "Thing", "Tags", "Key", "Value", "Parts", "NotFound"}
+    assert trimmed["metadata"] == model["metadata"]
+    with pytest.raises(build_artifacts.BuildError, match="Example has no operation PutThing"):
+        build_artifacts.only_operations(model, frozenset({"GetThing", "PutThing"}))
+
+
+# IAM actions that are no API operation of their own, and the operation that needs them.
+_OPERATION_OF_ACTION = {"dynamodb:ConditionCheckItem": "dynamodb:TransactWriteItems", "s3:ListBucket": "s3:ListObjectsV2"}
+
+
+def test_the_layer_keeps_every_operation_a_functions_own_policy_grants():
+    """A function can call only what its role grants; the layer's botocore must have each
+    such operation (the integration suite also checks every call the functions make)."""
+    from iam_grants import _expanded
+
+    build_artifacts = _build_artifacts()
+    kept = {f"{service}:{operation}" for service, operations in build_artifacts.BOTOCORE_OPERATIONS.items() for operation in operations}
+    template = Template()
+    resources = _expanded(str(template.path))
+    granted = set()
+    for function_id in template.functions():
+        for policy in resources[f"{function_id}Role"]["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                granted |= {action for action in actions if action.split(":")[0] in build_artifacts.BOTOCORE_SERVICES}
+    assert {"dynamodb:Query", "ssm:GetParameter", "ses:SendRawEmail", "s3:PutObject", "sqs:SendMessage"} <= granted
+    assert {_OPERATION_OF_ACTION.get(action, action) for action in granted} <= kept
+
+
+def test_a_call_whose_operation_the_layer_lacks_fails_the_integration_suite():
+    """The session check of tests/integration/conftest.py names each such call."""
+    from iam_grants import Call, not_in_the_layer
+
+    kept = Call("dynamodb:GetItem", "arn:aws:dynamodb:::table/t", ("X",), operation="dynamodb:GetItem")
+    scan = Call("dynamodb:Scan", "arn:aws:dynamodb:::table/t", operation="dynamodb:Scan")
+    assert not_in_the_layer({"SomeFunction": [kept, scan]}) == ["dynamodb:Scan by SomeFunction: not in BOTOCORE_OPERATIONS"]
+    assert not_in_the_layer({"SomeFunction": [kept]}) == []
