@@ -52,7 +52,7 @@ run: setup
 	PORT=$(PORT) $(VENV)/bin/switchboard local up --port $(PORT)
 
 test: setup
-	@command -v chromium >/dev/null || infra/install-chromium.sh
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || infra/install-chromium.sh
 	@# Our sources' bytecode, written even where PYTHONDONTWRITEBYTECODE is set: the suite
 	@# starts hundreds of `switchboard` and local-stack processes, each would compile them.
 	@$(PY) -m compileall -q -j 0 functions/switchboard infra tests >/dev/null
@@ -60,7 +60,7 @@ test: setup
 
 # Each moment is computed from today (infra/test_clock.py); CI runs plain `make test`.
 test-clock: setup
-	@command -v chromium >/dev/null || infra/install-chromium.sh
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || infra/install-chromium.sh
 	$(PY) infra/test_clock.py $(CLOCKS) -- $(PYTEST_ARGS)
 
 bench: setup

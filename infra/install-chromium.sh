@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The status page's browser test renders it in headless Chromium; install Debian's when we can.
+# The browser tests (the status page, the agents' pages) drive headless Chromium through
+# ChromeDriver; install Debian's pair (their versions always match) when we can.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then exit 0; fi
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Chromium for the status page's browser test (chromium) ..."
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  echo "installing Chromium and ChromeDriver for the browser tests (chromium, chromium-driver) ..."
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 else
-  echo "the status page's browser test needs Chromium: install it (e.g. apt-get install chromium)" >&2
+  echo "the browser tests need Chromium and ChromeDriver: install them (e.g. apt-get install chromium chromium-driver)" >&2
   exit 1
 fi

@@ -105,6 +105,7 @@ def put_on_call(business_hours: str = "always", time_zone: str = "UTC"):
 
     import boto3
 
+    from switchboard.models import utc_now
     from switchboard.oncall.config import add_agent, load_config, set_policy, set_rotation
     from switchboard.oncall.policy import EscalationPolicy, parse_level
     from switchboard.oncall.schedule import Agent
@@ -118,7 +119,7 @@ def put_on_call(business_hours: str = "always", time_zone: str = "UTC"):
             client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
     store = OncallStore(client, table)
     ana = Agent("ana", "Ana Lima", unique_number())
-    add_agent(store, load_config(store), ana)
+    add_agent(store, load_config(store), ana, utc_now())
     set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5),
                  time_zone=time_zone, business_hours=business_hours)
     set_policy(store, load_config(store), EscalationPolicy((parse_level("schedule:5"),), first_response_minutes=30, first_response_by_channel=(("sms", 5),)))

@@ -19,8 +19,17 @@ HEADERS = {
 }
 
 
-def page(status: int, title: str, content: str, style: str = "") -> dict[str, Any]:
-    """An API Gateway response holding a page; `content` is HTML (callers escape what they insert)."""
+# The agents' pages (agent_pages/) hold customers' messages: never framed, never indexed.
+PRIVATE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+}
+
+
+def page(status: int, title: str, content: str, style: str = "", private: bool = False) -> dict[str, Any]:
+    """An API Gateway response holding a page; `content` is HTML (callers escape what they insert).
+    A private page (an agent's) gets PRIVATE_HEADERS besides."""
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -28,4 +37,4 @@ def page(status: int, title: str, content: str, style: str = "") -> dict[str, An
         f"<style>{STYLE}{style}</style>"
         f"</head><body><main><h1>{html.escape(title)}</h1>{content}</main></body></html>"
     )
-    return {"statusCode": status, "headers": dict(HEADERS), "body": body}
+    return {"statusCode": status, "headers": {**HEADERS, **(PRIVATE_HEADERS if private else {})}, "body": body}

@@ -133,6 +133,15 @@ class Settings:
     # ---- "12 answered by Ana Lima" to the other agents paged about it (oncall/answered.py) ----
     tell_other_agents: str = "on"
 
+    # ---- the agents' pages (agent_pages/) ----
+    # Page SMS and digests link to the conversation's page ("on"/"off").
+    agent_page_links: str = "on"
+    # A page's link works this many hours (and never once the conversation is resolved).
+    agent_link_hours: int = 24
+    # A sign-in link works this many minutes, once; the session it opens this many hours.
+    agent_sign_in_minutes: int = 15
+    agent_session_hours: int = 12
+
     # ---- X mentions ----
     # The support account as "<numeric user id>:<username>" (the username is optional).
     x_support_account: str = ""
@@ -279,6 +288,10 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "satisfaction_text_sms": ("SATISFACTION_TEXT_SMS", _ONE_LINE.format(300)),
     "satisfaction_text_email": ("SATISFACTION_TEXT_EMAIL", _ONE_LINE.format(300)),
     "tell_other_agents": ("TELL_OTHER_AGENTS", r"on|off"),
+    "agent_page_links": ("AGENT_PAGE_LINKS", r"on|off"),
+    "agent_link_hours": ("AGENT_LINK_HOURS", r"[1-9]\d{0,3}"),
+    "agent_sign_in_minutes": ("AGENT_SIGN_IN_MINUTES", r"[1-9]\d{0,2}"),
+    "agent_session_hours": ("AGENT_SESSION_HOURS", r"[1-9]\d{0,3}"),
     "x_support_account": ("X_SUPPORT_ACCOUNT", r"\d{1,20}(:@?\w{1,15})?"),
     "x_bearer_token_parameter": ("X_BEARER_TOKEN_PARAMETER", r"\S+"),
     "x_delivery": ("X_DELIVERY", r"api|outbox|off"),

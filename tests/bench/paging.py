@@ -35,12 +35,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _team(agent_phone: str) -> None:
     import boto3
 
+    from switchboard.models import utc_now
     from switchboard.oncall.config import add_agent, load_config, set_rotation
     from switchboard.oncall.schedule import Agent
     from switchboard.store.oncall import OncallStore
 
     store = OncallStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
-    add_agent(store, load_config(store), Agent("ana", "Ana", agent_phone))
+    add_agent(store, load_config(store), Agent("ana", "Ana", agent_phone), utc_now())
     set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=clock(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest_helpers import drain_outbox, run_cli, sqs_event, unique_number
 from local_stack.send import twilio_sms_form
-from switchboard.models import Identity, IdentityKind
+from switchboard.models import Identity, IdentityKind, utc_now
 from switchboard.oncall.config import add_agent, load_config
 from switchboard.oncall.schedule import Agent
 from switchboard.store.oncall import OncallStore
@@ -45,7 +45,7 @@ def paged(local, sms_form):
     client, name = table()
     store = OncallStore(client, name)
     agent = Agent(f"agent-{unique_number()[-4:]}", "Ana Lima", unique_number())
-    add_agent(store, load_config(store), agent)
+    add_agent(store, load_config(store), agent, utc_now())
     customer = unique_number()
     assert local.post_sms(sms_form(customer, "my invoice shows two charges")).status_code == 200
     route = local.conversations().find_identity(Identity(IdentityKind.PHONE, customer), consistent=True)
@@ -114,7 +114,7 @@ def another_agent(name: str) -> Agent:
     client, table_name = table()
     store = OncallStore(client, table_name)
     agent = Agent(f"{name.split()[0].lower()}-{unique_number()[-4:]}", name, unique_number())
-    add_agent(store, load_config(store), agent)
+    add_agent(store, load_config(store), agent, utc_now())
     return agent
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest_helpers import drain_agent_messages, drain_outbox, run_cli, unique_number
 from local_stack.template import Resolver, Template
 from local_stack.stack import LOCAL_PARAMETERS
-from switchboard.models import Channel, OutboundMessage, OutboundPurpose
+from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def on_call(local):
     schedule_before = client.get_item(TableName=table, Key=schedule_key).get("Item")
     store = OncallStore(client, table)
     agent = Agent(f"rita-{unique_number()[-4:]}", "Rita Moreno", unique_number())
-    add_agent(store, load_config(store), agent)
+    add_agent(store, load_config(store), agent, utc_now())
     set_rotation(store, load_config(store), agent_ids=(agent.agent_id,), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")
     yield agent
     if schedule_before:  # later tests find the schedule as it was

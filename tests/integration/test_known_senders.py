@@ -18,6 +18,7 @@ import pytest
 from conftest_helpers import run_cli, unique_number
 from switchboard.channels.sms import normalize_sms
 from switchboard.conversations.inbound import record_inbound
+from switchboard.models import utc_now
 from switchboard.oncall.config import add_agent, load_config
 from switchboard.oncall.schedule import Agent
 from switchboard.store import clients
@@ -107,7 +108,7 @@ def test_a_number_that_becomes_an_agents_phone_is_a_command_at_once(local, sms_f
     first = sms_form(body="hello, I am a customer for now")
     assert local.post_sms(first).status_code == 200
     store = OncallStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
-    add_agent(store, load_config(store), Agent(f"agent-{unique_number()[-4:]}", "Bo Chen", first["From"]))
+    add_agent(store, load_config(store), Agent(f"agent-{unique_number()[-4:]}", "Bo Chen", first["From"]), utc_now())
 
     response = local.post_sms(sms_form(first["From"], "HELP"))
     assert response.status_code == 200

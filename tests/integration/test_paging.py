@@ -13,7 +13,7 @@ from conftest_helpers import drain_agent_messages, route_message, unique_number
 from local_stack.invoke import invoke
 from local_stack.send import twilio_sms_form
 from local_stack.template import Template
-from switchboard.models import Identity, IdentityKind
+from switchboard.models import Identity, IdentityKind, utc_now
 from switchboard.oncall.config import add_agent, load_config, set_policy, set_rotation
 from switchboard.oncall.policy import parse_level, EscalationPolicy
 from switchboard.oncall.router import switchboard_from, tick
@@ -40,7 +40,7 @@ def team(local):
     store = OncallStore(client, table)
     ana, ben = Agent("ana", "Ana Lima", unique_number()), Agent("ben", "Ben Okafor", unique_number())
     for agent in (ana, ben):
-        add_agent(store, load_config(store), agent)
+        add_agent(store, load_config(store), agent, utc_now())
     from datetime import date, time
 
     set_rotation(store, load_config(store), agent_ids=("ana",), handoff_time=time(0), length_days=7, starts_on=date(2026, 1, 5), time_zone="UTC", business_hours="always")

@@ -12,7 +12,7 @@ import pytest
 from conftest_helpers import sqs_event, unique_number
 from local_stack.invoke import invoke
 from local_stack.template import Template
-from switchboard.models import Channel, OutboundMessage, OutboundPurpose
+from switchboard.models import Channel, OutboundMessage, OutboundPurpose, utc_now
 from switchboard.store.outbox import OutboxStore
 
 pytestmark = pytest.mark.integration
@@ -136,7 +136,7 @@ def test_an_answer_refused_for_good_is_marked_and_its_agent_told_not_sent(local,
 
     store = OncallStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
     agent = Agent(f"dee-{unique_number()[-4:]}", "Dee Moss", unique_number())
-    add_agent(store, load_config(store), agent)
+    add_agent(store, load_config(store), agent, utc_now())
     customer, now = unique_number(), datetime.now(timezone.utc)
     stored = record_inbound(InboundMessage(Channel.SMS, "test", f"stop-{customer}", Identity(IdentityKind.PHONE, customer), now, body="refund?"), local.conversations())
     answer_id = "01" + uuid.uuid4().hex[:24].upper()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -292,3 +293,33 @@ def test_a_digest_never_exceeds_its_segments(items, max_segments):
         shown = len(re.findall(r"\[\d+\] (?:ESC )?(?:SMS|CALL|EMAIL|X) ", text))
         assert shown >= 1  # at least the first conversation is always named
         assert str(len(items)) in text
+
+
+LINK = "https://abcdefghij.execute-api.eu-west-1.amazonaws.com/c/" + "T" * 22
+
+
+def test_a_page_with_its_link_still_fits_one_segment_the_preview_giving_way():
+    long = PageItem("12", "sms", "Jane D", "my invoice for November shows two charges and I was told last week it would be fixed")
+
+    text = page_text(replace(long, link=LINK))
+
+    assert text.endswith(f"Reply 12 ACK or 12 <answer> {LINK}")
+    assert segments(text) == 1 and septets(text) <= 160
+    assert text.startswith('[12] SMS Jane D: "my invoice') and '..."' in text
+
+
+def test_a_link_with_no_room_or_outside_gsm7_is_left_out():
+    item = PageItem("12", "sms", "Jane D", "hello")
+
+    assert page_text(replace(item, link="https://" + "x" * 140 + "/c/token")) == page_text(item)
+    assert page_text(replace(item, link="https://support.łódź.example/c/token")) == page_text(item)
+
+
+def test_a_digest_links_each_conversation_it_shows_and_the_inbox_for_the_rest():
+    items = [replace(PageItem(str(10 + n), "email", f"Customer {n}", "where is my order?"), link=f"{LINK[:-2]}{n:02d}") for n in range(12)]
+
+    text = digest_text(items, inbox_link="https://abcdefghij.execute-api.eu-west-1.amazonaws.com/inbox")
+
+    shown = [item for item in items if item.link in text]
+    assert 2 <= len(shown) < 12 and segments(text) <= 3
+    assert f"+{12 - len(shown)} more: https://abcdefghij.execute-api.eu-west-1.amazonaws.com/inbox" in text

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from switchboard.conversations.satisfaction import SatisfactionPolicy, email_question, parse_score, token_digest
+from switchboard.conversations.satisfaction import SatisfactionPolicy, email_question, parse_score
+from switchboard.link_tokens import token_digest
 from switchboard.settings import SettingsError, load_settings
 
 BASE = {"TABLE_NAME": "switchboard", "QUARANTINE_BUCKET": "quarantine", "SWITCHBOARD_PUBLIC_URL": "https://support.example.com/", "TWILIO_AUTH_TOKEN_PARAMETER": "/p"}

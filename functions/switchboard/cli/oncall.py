@@ -123,6 +123,7 @@ def _config_change(args: argparse.Namespace, change) -> Any:
 
 
 def cmd_oncall_agents_add(args: argparse.Namespace) -> int:
+    from switchboard.models import utc_now
     from switchboard.oncall.config import add_agent, agent_id_for
     from switchboard.oncall.schedule import Agent
 
@@ -130,7 +131,7 @@ def cmd_oncall_agents_add(args: argparse.Namespace) -> int:
     if isinstance(phone, str) or phone.kind.value != "phone":
         raise CliError(f"--phone {args.phone!r} is not a phone number", EXIT_USAGE)
     agent = Agent(args.id or agent_id_for(args.name), args.name.strip(), phone.value, args.email.lower() if args.email else None)
-    added = _config_change(args, lambda store, config: add_agent(store, config, agent))
+    added = _config_change(args, lambda store, config: add_agent(store, config, agent, utc_now()))
     emit(args, to_json_dict(added), f"agent {added.agent_id}: {added.name} {added.phone}")
     return 0
 

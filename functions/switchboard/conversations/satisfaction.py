@@ -22,9 +22,7 @@ without reopening it or paging anyone: the router's FilterCriteria skip kind "ra
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +31,7 @@ from typing import Any
 from ulid import ULID
 
 from switchboard.conversations.replies import SMS_REPLY_CHANNELS, CannotReply, opted_out, reply_destination, stored_form, to_customer
+from switchboard.link_tokens import new_token, plausible, token_digest
 from switchboard.models import (
     Channel,
     Conversation,
@@ -63,11 +62,6 @@ def parse_score(text: str) -> int | None:
     """The score an SMS reply gives, when the reply is a score and nothing else."""
     match = _SCORE_REPLY.fullmatch(text)
     return int(match.group(1)) if match else None
-
-
-def token_digest(token: str) -> str:
-    """How a link token is stored: whoever reads the table cannot rate for the customer."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Outcome(StrEnum):
@@ -178,7 +172,7 @@ def _due(conversation: Conversation, now: datetime, survey: Survey) -> Outcome:
 
 def _question(conversation: Conversation, now: datetime, survey: Survey) -> tuple[SurveyQuestion, OutboundMessage] | Outcome:
     policy = survey.policy
-    token = secrets.token_urlsafe(16) if _by_email(conversation) else None
+    token = new_token() if _by_email(conversation) else None
     try:
         outbound, also_known_as = _outbound(conversation, token, survey)
     except CannotReply:
@@ -200,7 +194,7 @@ def _queue_again(conversation: Conversation, now: datetime, survey: Survey) -> N
     """Queue the stored question again, under the same outbox key: however often a retry
     queues it, the sender sends it once. An email gets a fresh link token (only digests are
     stored); whichever email arrives, its links work."""
-    token = secrets.token_urlsafe(16) if _by_email(conversation) else None
+    token = new_token() if _by_email(conversation) else None
     route = Route(conversation.customer_id, conversation.conversation_id)
     if token:
         survey.conversations.put_survey_link(token_digest(token), route, now + survey.policy.answer_within)
@@ -278,7 +272,7 @@ def _asked_by_sms(conversation: Conversation) -> bool:
 
 def rated_by_link(token: str, now: datetime, conversations: ConversationStore) -> Route | None:
     """The conversation an email link rates; None when the link is malformed, unknown or expired."""
-    if not 0 < len(token) <= 64:
+    if not plausible(token):
         return None
     return conversations.find_survey_link(token_digest(token), now)
 

@@ -131,37 +131,19 @@ def _keyword(message: InboundMessage, keyword: Keyword, lookup: Lookup, now: dat
 def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dict[str, Any]:
     """Carry out an agent's command and answer the agent in the TwiML response."""
     # Imported here: only agents' SMS need the on-call code, customers' stay lean.
-    from switchboard.conversations.satisfaction import SatisfactionPolicy, Survey
-    from switchboard.oncall.actions import Desk, run_command
+    from switchboard.oncall.actions import run_command
     from switchboard.oncall.commands import parse_agent_sms
-    from switchboard.oncall.config import get_agent, load_config, on_call_now
+    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.desk import desk_from
     from switchboard.store.oncall import OncallStore
-    from switchboard.store.pagers import PagerStore
-    from switchboard.store.pages import PageStore
-    from switchboard.store.queue import OutboxQueue
-    from switchboard.store.subscribers import SubscriberStore
 
     settings.require("outbox_queue_url")
-    oncall = OncallStore(clients.dynamodb(), settings.table_name)
-    agent = get_agent(oncall, agent_id)
+    agent = get_agent(OncallStore(clients.dynamodb(), settings.table_name), agent_id)
     if agent is None:  # the mark outlived the agent: treat the text as a customer's
         record_inbound(message, conversation_store(), settings.conversation_idle)
         return xml_response(EMPTY_TWIML)
     command = parse_agent_sms(message.body)
-    desk = Desk(
-        conversation_store(),
-        PageStore(clients.dynamodb(), settings.table_name),
-        OutboxQueue(clients.sqs(), settings.outbox_queue_url),
-        settings.support_email_address,
-        on_call_at=lambda moment: on_call_now(oncall, moment),
-        schedule=lambda: load_config(oncall).schedule,
-        wait_for_reply=settings.wait_for_reply,
-        survey=Survey(
-            SatisfactionPolicy.from_settings(settings), conversation_store(), SubscriberStore(clients.dynamodb(), settings.table_name),
-            OutboxQueue(clients.sqs(), settings.outbox_queue_url), settings.support_email_address,
-        ),
-        pagers=PagerStore(clients.dynamodb(), settings.table_name) if settings.tell_other_agents == "on" else None,
-    )
+    desk = desk_from(settings)
     outcome = run_command(command, agent, now, desk, request_id=message.provider_id)
     logger.info("agent command", extra={"agent_id": agent_id, "command": command.kind.value, "conversation_id": outcome.conversation_id})
     metrics.add_metric(name="AgentCommands", unit=MetricUnit.Count, value=1)

@@ -76,25 +76,31 @@ def run_command(command: AgentCommand, agent: Agent, now: datetime, desk: Desk, 
     conversation_id = desk.pages.conversation_for_code(command.code or "")
     if conversation_id is None:
         return Outcome(f"No conversation {command.code}: check the number in the page. HELP for commands.")
+    return act(command.kind, conversation_id, agent, command.text or "", now, desk, request_id)
+
+
+def act(kind: CommandKind, conversation_id: str, agent: Agent, text: str, now: datetime, desk: Desk, request_id: str) -> Outcome:
+    """One action on a conversation, by SMS or from its page (agent_pages/), under the same
+    rules: anything but TAKE only on what is the agent's (may_act)."""
     try:
-        if command.kind is CommandKind.TAKE:
+        if kind is CommandKind.TAKE:
             return take(conversation_id, agent, now, desk, request_id)
         refusal = _refusal(conversation_id, agent, now, desk)
         if refusal:
             return Outcome(refusal, conversation_id)
-        if command.kind is CommandKind.ACK:
+        if kind is CommandKind.ACK:
             return acknowledge(conversation_id, agent, now, desk)
-        if command.kind is CommandKind.RESOLVE:
+        if kind is CommandKind.RESOLVE:
             return resolve(conversation_id, agent, now, desk)
-        if command.kind is CommandKind.LATER:
+        if kind is CommandKind.LATER:
             try:
-                until = parse_later(command.text or "", now, desk.schedule())
+                until = parse_later(text, now, desk.schedule())
             except LaterError as error:
                 return Outcome(f"{error}. Nothing done.", conversation_id)
             return snooze(conversation_id, agent, until, now, desk, request_id)
-        if command.kind is CommandKind.WAITING:
+        if kind is CommandKind.WAITING:
             return wait_on_customer(conversation_id, agent, now, desk, request_id)
-        return answer(conversation_id, agent, command.text or "", now, desk, request_id)
+        return answer(conversation_id, agent, text, now, desk, request_id)
     except ActionError as error:
         return Outcome(str(error), conversation_id)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ulid import ULID
 
+from switchboard.models import iso_utc
 from switchboard.oncall.policy import DEFAULT_POLICY, EscalationPolicy, validate_policy
 from switchboard.oncall.schedule import (
     AfterHoursMode,
@@ -80,7 +81,7 @@ def agent_id_for(name: str) -> str:
     return slug or "agent"
 
 
-def add_agent(store: OncallStore, config: OncallConfig, agent: Agent) -> Agent:
+def add_agent(store: OncallStore, config: OncallConfig, agent: Agent, now: datetime) -> Agent:
     """Add or update an agent (same id: update). Phone numbers are unique among agents."""
     if not AGENT_ID.fullmatch(agent.agent_id):
         raise ConfigError(f"agent id {agent.agent_id!r} must be lower-case letters, digits and dashes (at most 32)")
@@ -90,11 +91,23 @@ def add_agent(store: OncallStore, config: OncallConfig, agent: Agent) -> Agent:
         if other.phone == agent.phone and other.agent_id != agent.agent_id:
             raise ConfigError(f"{agent.phone} is already the phone of agent {other.agent_id}")
     previous = config.agents.get(agent.agent_id)
+    # A new agent's access starts now: links issued to someone removed under the same id stay void.
+    agent = replace(agent, access_since=previous.access_since if previous else now)
     try:
         store.put_agent(_agent_document(agent), previous.phone if previous else None)
     except AgentPhoneTaken:
         raise ConfigError(f"{agent.phone} is already the phone of another agent") from None
     return agent
+
+
+def sign_out_everywhere(store: OncallStore, config: OncallConfig, agent_id: str, now: datetime) -> Agent:
+    """Void every link, sign-in link and session issued to the agent so far (a lost phone)."""
+    agent = config.agents.get(agent_id)
+    if agent is None:
+        raise ConfigError(f"no agent {agent_id!r}; agents: {', '.join(sorted(config.agents)) or 'none yet'}")
+    signed_out = replace(agent, access_since=now)
+    store.put_agent(_agent_document(signed_out), agent.phone)
+    return signed_out
 
 
 def remove_agent(store: OncallStore, config: OncallConfig, agent_id: str, now: datetime) -> Agent:
@@ -172,11 +185,15 @@ def _check(schedule: Schedule, agents: dict[str, Agent]) -> None:
 
 
 def _agent(item: dict[str, Any]) -> Agent:
-    return Agent(item["agent_id"], item["name"], item["phone"], item.get("email"))
+    since = item.get("access_since")
+    return Agent(item["agent_id"], item["name"], item["phone"], item.get("email"), datetime.fromisoformat(since) if since else None)
 
 
 def _agent_document(agent: Agent) -> dict[str, Any]:
-    return {"agent_id": agent.agent_id, "name": agent.name, "phone": agent.phone, "email": agent.email}
+    document = {"agent_id": agent.agent_id, "name": agent.name, "phone": agent.phone, "email": agent.email}
+    if agent.access_since is not None:
+        document["access_since"] = iso_utc(agent.access_since)
+    return document
 
 
 def _schedule_document(schedule: Schedule) -> dict[str, Any]:

@@ -6,7 +6,7 @@ two-part one; a single character outside GSM-7 (a curly quote, an emoji) would t
 whole text into UCS-2 and shrink a segment from 160 characters to 70. So everything a
 customer wrote is folded to GSM-7 with `to_gsm7`, and previews are cut to fit.
 
-    [12] SMS Jane D: "my invoice shows..." Reply 12 ACK or 12 <answer>
+    [12] SMS Jane D: "my invoice shows..." Reply 12 ACK or 12 <answer> https://support.example.com/c/<token>
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class PageItem:
     preview: str  # the start of the customer's message, any Unicode
     escalated: bool = False
     follow_up: bool = False  # an agent's LATER came due
+    link: str = ""  # the conversation's page (agent_pages/links.py); "" for none
 
 
 CHANNEL_LABELS = {"sms": "SMS", "voice": "CALL", "email": "EMAIL", "x": "X"}
@@ -135,14 +136,21 @@ ELLIPSIS = "..."
 
 
 def page_text(item: PageItem) -> str:
-    """One GSM-7 segment naming the conversation, its customer and the start of the message.
+    """One GSM-7 segment naming the conversation, its customer and the start of the message,
+    then the link to the conversation's page when there is one.
 
-    The preview is cut first; a name longer than NAME_MAX_SEPTETS is cut always. Only a
-    code so long that the reply instruction alone overflows makes more than one segment.
+    The preview is cut first; a name longer than NAME_MAX_SEPTETS is cut always. A link
+    that leaves no room for even a cut name (a very long public URL), or is not GSM-7, is
+    left out. Only a code so long that the reply instruction alone overflows makes more
+    than one segment.
     """
     code = to_gsm7(item.code)
     head = ("ESCALATED " if item.escalated else "FOLLOW-UP " if item.follow_up else "") + f"[{code}] {_label(item.channel)}"
     tail = f"Reply {code} ACK or {code} <answer>"
+    if item.link:
+        with_link = f"{tail} {item.link}"
+        if is_gsm7(item.link) and septets(_page(head, "x" * MIN_PREVIEW_SEPTETS, "", with_link)) <= SINGLE_SEPTETS:
+            tail = with_link
     name = cut(to_gsm7(item.customer) or "unknown", NAME_MAX_SEPTETS)
     preview = to_gsm7(item.preview)
 
@@ -162,9 +170,10 @@ def _page(head: str, name: str, preview: str, tail: str, quoted: bool = False) -
     return f"{head} {name}. {tail}"  # a missed call, an empty email: nothing to quote
 
 
-def digest_text(items: list[PageItem], max_segments: int = 3, notes: tuple[str, ...] = ()) -> str:
+def digest_text(items: list[PageItem], max_segments: int = 3, notes: tuple[str, ...] = (), inbox_link: str = "") -> str:
     """Many waiting conversations in one SMS of at most max_segments GSM-7 segments:
-    the total, as many conversations as fit (each with a short preview), how many more.
+    the total, as many conversations as fit (each with a short preview, or its link, when
+    items have links), how many more (and where the inbox lists them all).
     Notes ("12 answered by Ana Lima") come first, in one segment beside conversations."""
     if max_segments < 1:
         raise ValueError("max_segments must be at least 1")
@@ -177,12 +186,14 @@ def digest_text(items: list[PageItem], max_segments: int = 3, notes: tuple[str, 
 
     def compose(entries: list[str]) -> str:
         hidden = total - len(entries)
-        more = [f"+{hidden} more (switchboard conversations list)."] if hidden else []
+        where = f": {inbox_link}" if inbox_link and is_gsm7(inbox_link) else " (switchboard conversations list)."
+        more = [f"+{hidden} more{where}"] if hidden else []
         return " ".join([header, *entries, *more, footer])
 
     shown: list[str] = []
     for item in items:  # stops at the first that does not fit: 1,000 items cost ~20 steps
-        sizes = DIGEST_ENTRY_SIZES if not shown else DIGEST_ENTRY_SIZES[:1]
+        # Later entries keep their preview; with a link, they may give it up to fit.
+        sizes = DIGEST_ENTRY_SIZES if not shown else DIGEST_ENTRY_SIZES[:2 if item.link else 1]
         entries = (_digest_entry(item, *size) for size in sizes)
         entry = next((e for e in entries if segments(compose([*shown, e])) <= max_segments), None)
         if entry is None:
@@ -209,7 +220,8 @@ def _digest_entry(item: PageItem, name_septets: int, preview_septets: int) -> st
     name = cut(to_gsm7(item.customer) or "unknown", name_septets)
     preview = cut(to_gsm7(item.preview), preview_septets)
     entry = f"[{to_gsm7(item.code)}] {label} {name}"
-    return f'{entry} "{preview}"' if preview else entry
+    entry = f'{entry} "{preview}"' if preview else entry
+    return f"{entry} {item.link}" if item.link and is_gsm7(item.link) else entry
 
 
 def _label(channel: str) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
+from switchboard.agent_pages.links import PageLinks
+from switchboard.link_tokens import new_token
 from switchboard.models import Channel, Conversation, ConversationStatus, OutboundMessage, OutboundPurpose, iso_utc
 from switchboard.observability import logger
 from switchboard.oncall.bundling import Action, BundlingSettings, PagerState, flush, on_page
@@ -23,6 +25,7 @@ from switchboard.oncall.config import OncallConfig, load_config
 from switchboard.oncall.pages import PageItem, digest_text, page_text, short_name
 from switchboard.oncall.policy import EscalationPolicy, Step, deadline, first_step, next_reachable, next_step
 from switchboard.oncall.schedule import AfterHoursMode, Agent, PageDecision, page_decision
+from switchboard.store.agent_access import AgentAccessStore
 from switchboard.store.conversations import ConversationStore
 from switchboard.store.pagers import WRITE_ATTEMPTS, PagerStore
 from switchboard.store.pages import Page, PageStatus, PageStore
@@ -55,6 +58,8 @@ class Switchboard:
     outbox: OutboxQueue
     load_config: Callable[[], OncallConfig]
     bundling: BundlingSettings = field(default_factory=BundlingSettings)
+    # The link to each conversation's page in pages and digests; None: no links.
+    links: PageLinks | None = None
     _config: OncallConfig | None = None
 
     @property
@@ -70,6 +75,9 @@ def switchboard_from(settings: "Settings") -> Switchboard:
     from switchboard.store.oncall import OncallStore
 
     dynamodb = clients.dynamodb()
+    links = None
+    if settings.agent_page_links == "on":
+        links = PageLinks(AgentAccessStore(dynamodb, settings.table_name), settings.public_url, timedelta(hours=settings.agent_link_hours))
     return Switchboard(
         conversations=ConversationStore(dynamodb, settings.table_name),
         pages=PageStore(dynamodb, settings.table_name),
@@ -79,6 +87,7 @@ def switchboard_from(settings: "Settings") -> Switchboard:
         bundling=BundlingSettings(
             window=timedelta(seconds=settings.bundling_window_seconds), cap=settings.page_cap_per_15_minutes
         ),
+        links=links,
     )
 
 
@@ -240,6 +249,8 @@ def _deliver(agent: Agent, item: PageItem, conversation_id: str, key: str, now: 
         document, version = board.pagers.get(agent.agent_id)
         decision = on_page(PagerState.from_document(document), conversation_id, now, board.bundling)
         if decision.action is Action.SEND_PAGE:
+            if board.links is not None and not item.link:  # a retry under the same key is dropped by the sender; its link expires unused
+                item = replace(item, link=board.links.issue(agent.agent_id, conversation_id, now))
             board.outbox.send(_sms(agent, page_text(item), OutboundPurpose.PAGE, key, conversation_id, item.code))
         if board.pagers.put(agent.agent_id, decision.state.to_document(), version):
             return
@@ -260,15 +271,27 @@ def _flush(agent_id: str, now: datetime, board: Switchboard) -> int:
         # A removed agent's digest is dropped.
         sends = bool(result.send_digest or result.send_notes) and agent is not None
         if sends:
-            items = [
-                _summary_item(c.short_code or "?", c, escalated=False)
-                for c in board.conversations.get_conversations(result.send_digest or ())
-            ]
+            conversations = board.conversations.get_conversations(result.send_digest or ())
             key = f"digest#{agent_id}#{iso_utc(state.window_ends_at)}"
-            board.outbox.send(_sms(agent, digest_text(items, notes=result.send_notes), OutboundPurpose.DIGEST, key, None, None))
+            board.outbox.send(_sms(agent, _digest(agent_id, conversations, result.send_notes, now, board), OutboundPurpose.DIGEST, key, None, None))
         if board.pagers.put(agent_id, result.state.to_document(), version):
             return int(sends)
     return 0
+
+
+def _digest(agent_id: str, conversations: list[Conversation], notes: tuple[str, ...], now: datetime, board: Switchboard) -> str:
+    """The digest's text; with links on, each conversation it shows links to its page (only
+    those are stored: a digest of a thousand conversations shows a handful)."""
+    items = [_summary_item(c.short_code or "?", c, escalated=False) for c in conversations]
+    if board.links is None:
+        return digest_text(items, notes=notes)
+    tokens = [new_token() for _ in conversations]
+    items = [replace(item, link=board.links.url(token)) for item, token in zip(items, tokens)]
+    text = digest_text(items, notes=notes, inbox_link=board.links.inbox)
+    for conversation, item, token in zip(conversations, items, tokens):
+        if item.link in text:
+            board.links.keep(token, agent_id, conversation.conversation_id, now)
+    return text
 
 
 def _summary_item(code: str, conversation: Conversation, escalated: bool) -> PageItem:

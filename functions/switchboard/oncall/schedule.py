@@ -76,6 +76,9 @@ class Agent:
     name: str
     phone: str  # E.164, already normalized by the caller
     email: str | None = None
+    # Links, sign-in links and sessions issued before this are void (added, or signed out
+    # everywhere); None: all of theirs count (an agent added before there were any).
+    access_since: datetime | None = None
 
 
 @dataclass(frozen=True)

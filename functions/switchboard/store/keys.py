@@ -9,6 +9,9 @@ One table, generic key names, items told apart by their key prefixes:
 | conversation  | CONVERSATION#<conversation id>      | CONVERSATION       |
 | reply token   | REPLYTOKEN#<token>                  | REPLYTOKEN         |
 | survey link   | SURVEY#<sha-256 of the token>       | SURVEY             |
+| agent link    | AGENTLINK#<sha-256 of the token>    | AGENTLINK          |
+| sign-in link  | SIGNIN#<sha-256 of the token>       | SIGNIN             |
+| agent session | SESSION#<sha-256 of the token>      | SESSION            |
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
@@ -127,6 +130,21 @@ def reply_token_key(token: str) -> dict[str, str]:
 def survey_key(token_digest: str) -> dict[str, str]:
     """A satisfaction link's token (only its digest is stored) → its conversation."""
     return {PK: f"SURVEY#{token_digest}", SK: "SURVEY"}
+
+
+def agent_link_key(token_digest: str) -> dict[str, str]:
+    """An agent's link to one conversation's page (agent_pages/): the agent and the conversation."""
+    return {PK: f"AGENTLINK#{token_digest}", SK: "AGENTLINK"}
+
+
+def sign_in_key(token_digest: str) -> dict[str, str]:
+    """A one-time sign-in link sent to an agent's phone or address."""
+    return {PK: f"SIGNIN#{token_digest}", SK: "SIGNIN"}
+
+
+def session_key(token_digest: str) -> dict[str, str]:
+    """A signed-in agent's session (the cookie holds the token)."""
+    return {PK: f"SESSION#{token_digest}", SK: "SESSION"}
 
 
 def customer_key(customer_id: str) -> dict[str, str]:
