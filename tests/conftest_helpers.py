@@ -6,7 +6,8 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 
 def wait_for_quarantine(local, matches: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
@@ -160,3 +161,29 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 120):
     from local_stack.paths import REPO_ROOT
 
     return subprocess.run([sys.executable, "-m", "switchboard.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def chrome_driver(scratch) -> Iterator[Any]:
+    """Headless Chromium at a phone's size, driven through Debian's chromedriver (selenium)."""
+    import shutil
+
+    import pytest
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if binary is None or driver is None:
+        pytest.fail("chromium and chromedriver are not installed: run infra/install-chromium.sh (make test does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={scratch}/chromium-profile"):
+        options.add_argument(argument)
+    # A phone's viewport (a headless window is at least 500 px wide).
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 1400, "pixelRatio": 1}})
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    browser.set_page_load_timeout(30)
+    try:
+        yield browser
+    finally:
+        browser.quit()

@@ -228,6 +228,7 @@ class OutboundPurpose(StrEnum):
     SATISFACTION = "satisfaction"  # "how did we do?", to the customer, automatic
     NOTICE = "notice"  # an incident update, to a subscriber
     SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
+    SIGN_IN = "sign_in"  # a one-time link to the agents' inbox, to an agent's phone or address
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class WebhookRequest:
     source_ip: str | None
     request_id: str | None
     path_parameters: dict[str, str] = field(default_factory=dict)  # {name} parts of the route
+    cookies: dict[str, str] = field(default_factory=dict)  # payload 2.0 moves Cookie headers here
 
     @classmethod
     def from_api_gateway(cls, event: dict[str, Any]) -> "WebhookRequest":
@@ -60,6 +61,7 @@ class WebhookRequest:
             source_ip=(context.get("http") or {}).get("sourceIp"),
             request_id=context.get("requestId"),
             path_parameters=dict(event.get("pathParameters") or {}),
+            cookies=dict(cookie.strip().partition("=")[::2] for cookie in event.get("cookies") or [] if "=" in cookie),
         )
 
     def public_url(self, base_url: str) -> str:

@@ -54,6 +54,8 @@ def api_gateway_event(route: Route, method: str, target: str, headers: list[tupl
     for name, value in headers:  # repeated headers are joined with commas, as API Gateway does
         key = name.lower()
         merged[key] = f"{merged[key]},{value}" if key in merged else value
+    # Payload 2.0 moves the Cookie header into `cookies`, one entry per cookie.
+    cookies = [cookie.strip() for cookie in merged.pop("cookie", "").replace(",", ";").split(";") if cookie.strip()]
     content_type = merged.get("content-type", "")
     is_text = content_type.startswith(_TEXT_TYPES)
     now = datetime.now(timezone.utc)
@@ -77,6 +79,8 @@ def api_gateway_event(route: Route, method: str, target: str, headers: list[tupl
         },
         "isBase64Encoded": bool(body) and not is_text,
     }
+    if cookies:
+        event["cookies"] = cookies
     if authorizer is not None:
         event["requestContext"]["authorizer"] = authorizer
     if url.query:
@@ -91,16 +95,16 @@ def api_gateway_event(route: Route, method: str, target: str, headers: list[tupl
     return event
 
 
-def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
-    """A function's return value → status, headers, body (payload format 2.0 rules)."""
+def http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A function's return value → status, headers, body (payload format 2.0 rules: each of
+    `cookies` becomes a Set-Cookie header of its own)."""
     if isinstance(result, dict) and "statusCode" in result:
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
-        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-        for cookie in result.get("cookies") or []:
-            headers.setdefault("Set-Cookie", cookie)
+        headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+        headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
         return int(result["statusCode"]), headers, raw
-    return 200, {"Content-Type": "application/json"}, json.dumps(result).encode("utf-8")
+    return 200, [("Content-Type", "application/json")], json.dumps(result).encode("utf-8")
 
 
 # ---- IAM authorization: AWS Signature Version 4, as API Gateway checks it ----------------
@@ -345,9 +349,9 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-            def _reply(self, status: int, headers: dict[str, str], payload: bytes, started: float, route: Any = None) -> None:
+            def _reply(self, status: int, headers: dict[str, str] | list[tuple[str, str]], payload: bytes, started: float, route: Any = None) -> None:
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in headers.items() if isinstance(headers, dict) else headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -18,7 +17,7 @@ import boto3
 import pytest
 import requests
 
-from conftest_helpers import drain_agent_messages, drain_outbox, put_on_call, route_message, run_cli, unique_number
+from conftest_helpers import chrome_driver, drain_agent_messages, drain_outbox, put_on_call, route_message, run_cli, unique_number
 from local_stack.invoke import invoke
 from local_stack.paths import REPO_ROOT
 from local_stack.send import new_ses_message_id, ses_receipt_event, twilio_sms_form
@@ -207,22 +206,8 @@ def test_resolving_from_the_page_ends_its_link(local, paged):
 
 @pytest.fixture
 def chrome(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if binary is None or driver is None:
-        pytest.fail("chromium and chromedriver are not installed: run infra/install-chromium.sh (make test does)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(argument)
-    # A phone's viewport (headless windows are at least 500 px wide).
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 1400, "pixelRatio": 1}})
-    browser = webdriver.Chrome(service=Service(driver), options=options)
-    browser.set_page_load_timeout(30)
-    yield browser
-    browser.quit()
+    with chrome_driver(tmp_path) as browser:
+        yield browser
 
 
 def test_in_chromium_the_agent_reads_the_history_answers_and_the_customer_gets_it(local, paged, chrome):

@@ -27,10 +27,20 @@ def test_a_form_post_becomes_a_base64_v2_event():
     assert event["requestContext"]["http"] == {**event["requestContext"]["http"], "method": "POST", "sourceIp": "10.0.0.1"}
 
 
+def test_cookies_move_from_the_headers_to_the_events_cookies_as_api_gateway_does():
+    route = Route("GET", "/inbox", "AgentPagesFunction")
+    event = api_gateway_event(route, "GET", "/inbox", [("Cookie", "a=1; b=2"), ("Cookie", "c=3"), ("Accept", "text/html")], b"", "10.0.0.1", {})
+    assert event["cookies"] == ["a=1", "b=2", "c=3"]
+    assert "cookie" not in event["headers"] and event["headers"]["accept"] == "text/html"
+    assert "cookies" not in api_gateway_event(route, "GET", "/inbox", [], b"", "10.0.0.1", {})
+
+
 def test_responses_follow_payload_format_2():
-    assert http_response({"statusCode": 201, "headers": {"A": "b"}, "body": "hi"}) == (201, {"A": "b"}, b"hi")
+    assert http_response({"statusCode": 201, "headers": {"A": "b"}, "body": "hi"}) == (201, [("A", "b")], b"hi")
+    cookies = {"statusCode": 303, "headers": {"Location": "/"}, "cookies": ["a=1; Secure", "b=2; HttpOnly"]}
+    assert http_response(cookies)[1] == [("Location", "/"), ("Set-Cookie", "a=1; Secure"), ("Set-Cookie", "b=2; HttpOnly")]
     assert http_response({"statusCode": 200, "body": base64.b64encode(b"\x00").decode(), "isBase64Encoded": True})[2] == b"\x00"
-    assert http_response({"ok": True}) == (200, {"Content-Type": "application/json"}, b'{"ok": true}')
+    assert http_response({"ok": True}) == (200, [("Content-Type", "application/json")], b'{"ok": true}')
 
 
 def test_template_references_resolve_to_local_names():

@@ -29,7 +29,7 @@ class Visitor:
 def by_link(token: str, now: datetime, access: AgentAccessStore, oncall: OncallStore, conversations: ConversationStore) -> Visitor | None:
     """The agent and conversation a page SMS's link opens; None for any link that does not."""
     grant = access.find_link(token_digest(token), now) if plausible(token) else None
-    agent = _still_theirs(grant, oncall)
+    agent = still_theirs(grant, oncall)
     if grant is None or agent is None or grant.conversation_id is None:
         return None
     route = conversations.follow_conversation(grant.conversation_id)  # a merge may have moved it
@@ -43,11 +43,11 @@ def by_link(token: str, now: datetime, access: AgentAccessStore, oncall: OncallS
 
 def by_session(token: str, now: datetime, access: AgentAccessStore, oncall: OncallStore) -> Visitor | None:
     grant = access.find_session(token_digest(token), now) if plausible(token) else None
-    agent = _still_theirs(grant, oncall)
+    agent = still_theirs(grant, oncall)
     return Visitor(agent, token) if agent is not None else None
 
 
-def _still_theirs(grant: Grant | None, oncall: OncallStore) -> Agent | None:
+def still_theirs(grant: Grant | None, oncall: OncallStore) -> Agent | None:
     """The grant's agent, unless removed or signed out everywhere since it was issued."""
     if grant is None:
         return None

@@ -19,6 +19,7 @@ from switchboard.plain_text import has_unprintable, one_line
 AUTO_SUBMITTED = {
     OutboundPurpose.NOTICE: "auto-generated",
     OutboundPurpose.SUBSCRIPTION: "auto-generated",
+    OutboundPurpose.SIGN_IN: "auto-generated",
     OutboundPurpose.ACKNOWLEDGEMENT: "auto-replied",
     OutboundPurpose.CLOSING: "auto-generated",
     OutboundPurpose.SATISFACTION: "auto-generated",
@@ -44,7 +45,7 @@ def build_email(message: OutboundMessage, from_address: str, from_name: str = "S
     email["From"] = formataddr((one_line(from_name) or "Support", from_address))
     email["To"] = message.to
     # Notices are news, not answers: their subject stands alone.
-    notice = message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION)
+    notice = message.purpose in (OutboundPurpose.NOTICE, OutboundPurpose.SUBSCRIPTION, OutboundPurpose.SIGN_IN)
     email["Subject"] = one_line(fields.get("subject", "")) if notice else reply_subject(fields.get("subject", ""))
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = f"<{fields['message_id']}>" if fields.get("message_id") else make_msgid(domain=from_address.partition("@")[2])

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from switchboard.cli.environment import data_environment, required_env
-from switchboard.cli.errors import EXIT_USAGE, CliError
+from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from switchboard.cli.output import emit, print_json
 from switchboard.cli.references import parse_customer_reference
 from switchboard.models import to_json_dict
@@ -145,6 +145,47 @@ def cmd_oncall_agents_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents_login_link(args: argparse.Namespace) -> int:
+    """A one-time sign-in link to the agents' inbox, as the agent's own request would send."""
+    from datetime import timedelta
+
+    import boto3
+
+    from switchboard.agent_pages.sign_in import SignIn, issue_link
+    from switchboard.cli.environment import function_settings
+    from switchboard.models import utc_now
+    from switchboard.oncall.config import get_agent
+    from switchboard.store.agent_access import AgentAccessStore
+    from switchboard.store.queue import OutboxQueue
+    from switchboard.store.rate_limits import RateLimits
+
+    with data_environment(args.stack):
+        pages = function_settings(args.stack, "AgentPagesFunction")
+        client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
+        store = _oncall_store()
+        agent = get_agent(store, args.id)
+        if agent is None:
+            raise CliError(f"no agent {args.id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
+        sign_in = SignIn(
+            AgentAccessStore(client, table), store, RateLimits(client, table), OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
+            pages.public_url, timedelta(minutes=pages.agent_sign_in_minutes), timedelta(hours=pages.agent_session_hours),
+            pages.brand_name, pages.default_phone_region,
+        )
+        link = issue_link(agent, utc_now(), sign_in)
+    emit(args, {"agent_id": agent.agent_id, "link": link, "minutes": pages.agent_sign_in_minutes},
+         f"{link}\n(works once, for {pages.agent_sign_in_minutes} minutes; it signs in as {agent.name})")
+    return 0
+
+
+def cmd_agents_sign_out(args: argparse.Namespace) -> int:
+    from switchboard.models import utc_now
+    from switchboard.oncall.config import sign_out_everywhere
+
+    signed_out = _config_change(args, lambda store, config: sign_out_everywhere(store, config, args.id, utc_now()))
+    emit(args, to_json_dict(signed_out), f"agent {signed_out.agent_id}: every link, sign-in link and session issued so far no longer works")
+    return 0
+
+
 def cmd_oncall_rotation_set(args: argparse.Namespace) -> int:
     from switchboard.models import utc_now
     from switchboard.oncall.config import set_rotation
@@ -245,7 +286,14 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     oncall_show.add_argument("--next", type=int, default=4, metavar="N", help="also list the next N shifts (default 4)")
     data_options(oncall_show)
     oncall_show.set_defaults(run=cmd_oncall_show)
-    agents = oncall.add_parser("agents", help="the people who can be on call").add_subparsers(dest="agents_action", required=True, metavar="ACTION")
+    _add_agents_parsers(oncall.add_parser("agents", help="the people who can be on call"), data_options)
+    # The same, shorter: `switchboard agents login-link ana`.
+    _add_agents_parsers(commands.add_parser("agents", help="the people who can be on call (= oncall agents)"), data_options)
+    _add_schedule_parsers(oncall, data_options)
+
+
+def _add_agents_parsers(parser: Any, data_options: Any) -> None:
+    agents = parser.add_subparsers(dest="agents_action", required=True, metavar="ACTION")
     agent_add = agents.add_parser("add", help="add an agent (or update one: same --id)")
     agent_add.add_argument("name", help='the agent\'s name, e.g. "Ana Lima"')
     agent_add.add_argument("--phone", required=True, help="the agent's mobile number (pages go there; SMS from it are commands)")
@@ -257,6 +305,17 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     agent_remove.add_argument("id", help="the agent's id")
     data_options(agent_remove)
     agent_remove.set_defaults(run=cmd_oncall_agents_remove)
+    login_link = agents.add_parser("login-link", help="print a one-time sign-in link to the agents' inbox (/inbox) for an agent")
+    login_link.add_argument("id", help="the agent's id")
+    data_options(login_link)
+    login_link.set_defaults(run=cmd_agents_login_link)
+    sign_out = agents.add_parser("sign-out", help="void every link, sign-in link and session issued to an agent so far (a lost phone)")
+    sign_out.add_argument("id", help="the agent's id")
+    data_options(sign_out)
+    sign_out.set_defaults(run=cmd_agents_sign_out)
+
+
+def _add_schedule_parsers(oncall: Any, data_options: Any) -> None:
     rotation = oncall.add_parser("rotation", help="the rotation").add_subparsers(dest="rotation_action", required=True, metavar="ACTION")
     rotation_set = rotation.add_parser(
         "set",

@@ -857,6 +857,23 @@ class ConversationStore:
         )
         return [_conversation(item) for item in items][:limit]
 
+    def waiting_on_us(self, active_since: datetime, limit: int = 200) -> list[Conversation]:
+        """Conversations waiting on us, active since `active_since`, oldest wait first (a
+        Query on the activity index, filtered on status: no Scan)."""
+        items = query_items(
+            self._client,
+            TableName=self._table,
+            IndexName=keys.ACTIVITY_INDEX,
+            KeyConditionExpression="activity_pk = :partition AND activity_sk >= :since",
+            FilterExpression="#status = :waiting",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({
+                ":partition": keys.ACTIVITY_PARTITION, ":since": iso_utc(active_since), ":waiting": ConversationStatus.WAITING_ON_US.value,
+            }),
+        )
+        waiting = [_conversation(item) for item in items]
+        return sorted(waiting, key=lambda c: c.waiting_since or c.last_activity_at)[:limit]
+
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The summary and every message in order, from one partition."""
         summary: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from switchboard.models import iso_utc
 from switchboard.store import keys
 from switchboard.store.dynamo import (
+    batch_get,
     cancellation_codes,
     from_item,
     is_transaction_cancelled,
@@ -280,6 +281,11 @@ class PageStore:
             TableName=self._table, Key=to_item(keys.page_key(conversation_id)), ConsistentRead=True
         ).get("Item")
         return _page(from_item(item)) if item else None
+
+    def get_pages(self, conversation_ids: list[str]) -> dict[str, Page]:
+        """The pages of these conversations (BatchGetItem), by conversation id; those without one are absent."""
+        items = batch_get(self._client, self._table, [keys.page_key(cid) for cid in dict.fromkeys(conversation_ids)], None, True)
+        return {page.conversation_id: page for page in map(_page, items)}
 
     def due(self, now: datetime, limit: int = 500) -> Iterator[Page]:
         """Open pages whose next escalation time has come, oldest first (a Query on ByDue)."""
