@@ -44,9 +44,10 @@ STATUS_NAMES = {
 }
 
 
-def conversation_page(view: ConversationView, zone: ZoneInfo, csrf: str, submission: str, outcome: str = "") -> str:
+def conversation_page(view: ConversationView, zone: ZoneInfo, csrf: str, submission: str, outcome: str = "", signed_in: bool = False) -> str:
     """The page's content (public_page.page wraps it): `submission` keys the forms, so a
-    repeated submission of one form sends nothing twice."""
+    repeated submission of one form sends nothing twice. A signed-in agent's page links the
+    customer's other conversations (a link opens its one conversation only)."""
     conversation = view.conversation
     parts = [
         f'<p class="outcome" role="status">{_e(outcome)}</p>' if outcome else "",
@@ -55,7 +56,7 @@ def conversation_page(view: ConversationView, zone: ZoneInfo, csrf: str, submiss
         "<h2>Conversation</h2>",
         f'<ol class="stream">{"".join(_message(message, view, zone) for message in conversation.messages)}</ol>',
         _actions(conversation, csrf, submission),
-        _others(view, zone),
+        _others(view, zone, signed_in),
     ]
     return "".join(parts)
 
@@ -157,15 +158,20 @@ def _actions(conversation: Conversation, csrf: str, submission: str) -> str:
     )
 
 
-def _others(view: ConversationView, zone: ZoneInfo) -> str:
+def _others(view: ConversationView, zone: ZoneInfo, linked: bool) -> str:
     if not view.other_conversations:
         return ""
     rows = "".join(
-        f"<li>{_e(CHANNEL_NAMES.get(other.channel.value, other.channel.value))} · {_e(STATUS_NAMES.get(other.status, str(other.status)))}"
+        f"<li>{_other_name(other, linked)} · {_e(STATUS_NAMES.get(other.status, str(other.status)))}"
         f" · {_when(other.last_activity_at, zone)}: {_e(other.last_message_preview)}</li>"
         for other in view.other_conversations
     )
     return f"<h2>Other conversations</h2><ul>{rows}</ul>"
+
+
+def _other_name(other: Conversation, linked: bool) -> str:
+    name = _e(CHANNEL_NAMES.get(other.channel.value, other.channel.value))
+    return f'<a href="/inbox/c/{_e(other.conversation_id)}">{name}</a>' if linked else name
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:

@@ -125,8 +125,9 @@ def _show(visitor: Visitor, conversation_id: str, outcome: str = "") -> dict[str
     if view is None:
         return _unknown()
     csrf = csrf_token(visitor.secret, _purpose(conversation_id))
-    content = conversation_page(view, ZoneInfo(settings.business_time_zone), csrf, str(ULID()), outcome)
-    if visitor.conversation_id is None:
+    signed_in = visitor.conversation_id is None
+    content = conversation_page(view, ZoneInfo(settings.business_time_zone), csrf, str(ULID()), outcome, signed_in)
+    if signed_in:
         content = '<p class="sub"><a href="/inbox">← Inbox</a></p>' + content
     return page(200, page_title(view.conversation), content, STYLE, private=True)
 
