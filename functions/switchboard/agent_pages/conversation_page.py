@@ -73,7 +73,7 @@ def _customer(view: ConversationView, zone: ZoneInfo) -> str:
     waiting = f", since {_when(conversation.waiting_since, zone)}" if conversation.waiting_since and conversation.status is ConversationStatus.WAITING_ON_US else ""
     return (
         f'<p class="sub">{_e(STATUS_NAMES.get(conversation.status, str(conversation.status)))}{waiting}'
-        f" · {conversation.message_count} messages · started {_when(conversation.created_at, zone)}</p>"
+        f" · {conversation.message_count} message{'' if conversation.message_count == 1 else 's'} · started {_when(conversation.created_at, zone)}</p>"
         f"<h2>Customer</h2><ul>{listed}</ul>"
     )
 
