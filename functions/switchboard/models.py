@@ -39,6 +39,7 @@ class MessageKind(StrEnum):
     MESSAGE = "message"
     VOICEMAIL = "voicemail"
     MISSED_CALL = "missed_call"  # the caller hung up before the beep
+    CALL = "call"  # a call an agent took live (oncall/live_calls.py): never pages
     TAKEOVER = "takeover"  # an agent took the conversation over (`12 TAKE`)
     ACKNOWLEDGEMENT = "acknowledgement"  # our automatic "we have your message" (not a response)
     FOLLOW_UP = "follow_up"  # an agent will follow up (`12 LATER 3h`, `12 WAITING`): a note between agents

@@ -99,6 +99,18 @@ class Settings:
         " and we will get back to you as soon as we open."
     )
     voicemail_max_seconds: int = 120
+    # Live answering (oncall/live_calls.py): ring the agents the escalation policy names,
+    # screened, before voicemail: "always", "business_hours" (when the line is open), "never".
+    live_answering: str = "business_hours"
+    # What the caller hears first when someone may answer ({brand}); then ringing.
+    live_greeting: str = "Thanks for calling {brand}. Connecting you to someone from the team."
+    # Each agent's phone rings this long: below a typical carrier voicemail pickup (~20 s),
+    # so the agent's own voicemail never takes the call.
+    dial_timeout_seconds: int = 18
+    # The caller hears ringing this long at most, across every agent tried, then voicemail.
+    max_ring_seconds: int = 60
+    # Answered calls are recorded (both sides, from the answer), and the caller told so first.
+    call_recording: str = "off"
 
     # ---- the automatic acknowledgement (conversations/acknowledgement.py) ----
     # The channels whose new or reopened conversations hear when to expect a person
@@ -276,6 +288,11 @@ _VARIABLES: dict[str, tuple[str, str]] = {
     "voice_greeting_open": ("VOICE_GREETING_OPEN", _ONE_LINE.format(500)),
     "voice_greeting_closed": ("VOICE_GREETING_CLOSED", _ONE_LINE.format(500)),
     "voicemail_max_seconds": ("VOICEMAIL_MAX_SECONDS", r"[1-9]\d{0,3}"),
+    "live_answering": ("LIVE_ANSWERING", r"always|business_hours|never"),
+    "live_greeting": ("LIVE_GREETING", _ONE_LINE.format(300)),
+    "dial_timeout_seconds": ("DIAL_TIMEOUT_SECONDS", r"[5-9]|[1-5]\d|60"),
+    "max_ring_seconds": ("MAX_RING_SECONDS", r"[1-9]\d{0,2}"),
+    "call_recording": ("CALL_RECORDING", r"on|off"),
     "acknowledge_channels": ("ACKNOWLEDGE_CHANNELS", _CHANNEL_LIST),
     "acknowledge_quiet_hours": ("ACKNOWLEDGE_QUIET_HOURS", r"[1-9]\d{0,3}"),
     "acknowledge_text_open": ("ACKNOWLEDGE_TEXT_OPEN", _ONE_LINE.format(300)),
@@ -315,6 +332,7 @@ _TEMPLATES: dict[str, frozenset[str]] = {
     "acknowledge_text_open": frozenset({"brand", "minutes"}),
     "acknowledge_text_closed": frozenset({"brand", "back"}),
     "waiting_closing_text": frozenset({"brand"}),
+    "live_greeting": frozenset({"brand"}),
     "satisfaction_text_sms": frozenset({"brand"}),
     "satisfaction_text_email": frozenset({"brand"}),
 }

@@ -36,6 +36,13 @@ def call_message(local, call_sid: str):
     return conversation, matching[0]
 
 
+def test_with_live_answering_off_the_suites_calls_go_to_voicemail_whatever_the_hour(local):
+    """tests/integration/conftest.py turns it off; test_live_calls.py turns it on per test."""
+    from switchboard.handlers import voice_webhook
+
+    assert voice_webhook.settings.live_answering == "never"
+
+
 def test_an_incoming_call_is_answered_with_a_greeting_and_a_transcribed_recording(local):
     caller = unique_number()
     response = post(local, "/webhooks/twilio/voice", twilio_call_form(caller, new_call_sid(), CallStatus="ringing"))

@@ -259,6 +259,8 @@ def test_the_templates_stream_filters_page_for_customer_messages_only_and_fan_ou
     assert not router.matches(inserted(**message, unverified={"BOOL": True}))
     assert router.matches(inserted(**{**message, "kind": {"S": "voicemail"}}))
     assert not router.matches(inserted(**{**message, "kind": {"S": "rating"}})), "a satisfaction score pages nobody"
+    assert not router.matches(inserted(**{**message, "kind": {"S": "call"}})), "a call an agent took live pages nobody"
+    assert router.matches(inserted(**{**message, "kind": {"S": "missed_call"}})), "a missed call pages"
     assert not router.matches(inserted(type={"S": "message"}, direction={"S": "outbound"}))
     job = inserted(type={"S": "fanout"}, update_id={"S": "u1"})
     assert fanout.matches(job) and not router.matches(job)

@@ -189,6 +189,16 @@ def _caller(raw: str, region: str, call_sid: str) -> Identity:
     return Identity(IdentityKind.PHONE, number)
 
 
+def caller_identity(value: str) -> Identity:
+    """A caller as _caller made them, from the number it kept (E.164, or withheld:<CallSid>)."""
+    return Identity(IdentityKind.PHONE, value, display_name="Withheld number" if value.startswith("withheld:") else None)
+
+
+def caller_number(form: dict[str, str], region: str) -> str:
+    """The caller of an incoming call, as stored (E.164, or withheld:<CallSid>)."""
+    return _caller(form.get("From", ""), region, _required(form, "CallSid", CALL_SID)).value
+
+
 def _support_number(raw: str, region: str) -> str | None:
     """The number called, in E.164 like SMS recipients; as given if it is not a number (a SIP address)."""
     if not raw.strip():

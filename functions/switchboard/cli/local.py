@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.cli.environment import local_stack_attached, required_env
-from switchboard.cli.errors import EXIT_USAGE, CliError
+from switchboard.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from switchboard.cli.output import print_json
 
 
@@ -161,6 +161,43 @@ def cmd_local_send_voicemail(args: argparse.Namespace) -> int:
     return 0 if worst < 300 else 1
 
 
+def cmd_local_send_call(args: argparse.Namespace) -> int:
+    """A call as Twilio plays it: the hunt's every signed request, following each TwiML answer."""
+    import boto3
+
+    from local_stack.paths import LOCAL_DIR
+    from local_stack.phone_call import CallScript, play_call
+    from local_stack.send import new_call_sid, post_signed_form
+    from local_stack.stack import local_auth_token
+    from switchboard.oncall.config import get_agent
+    from switchboard.store.oncall import OncallStore
+
+    state = _running_gateway()
+    keys: dict[str, str] = {}
+    with local_stack_attached():
+        store = OncallStore(boto3.client("dynamodb"), required_env("TABLE_NAME"))
+        for agent_id, key in [*((a, "2") for a in args.decline or ()), *(((args.answer, "1"),) if args.answer else ())]:
+            agent = get_agent(store, agent_id)
+            if agent is None:
+                raise CliError(f"no agent {agent_id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
+            keys[agent.phone] = key
+    call_sid = args.call_sid or new_call_sid()
+    token = local_auth_token(LOCAL_DIR)
+
+    def post(path: str, form: dict[str, str]) -> tuple[int, str]:
+        return post_signed_form(f"http://127.0.0.1:{state['gateway_port']}", state["public_url"], path, form, token)
+
+    script = CallScript(keys=keys, talk_seconds=args.talk, voicemail=args.voicemail, hang_up_on_attempt=args.hang_up_on)
+    try:
+        steps = play_call(post, state["public_url"], args.sender, call_sid, script, to=args.to)
+    except RuntimeError as error:
+        raise CliError(str(error)) from None
+    for step in steps:
+        print(f"POST {step.path} → {step.status} {' '.join(step.body.split())[:300]}")
+    print(f"CallSid {call_sid}", file=sys.stderr)
+    return 0
+
+
 def cmd_local_send_mention(args: argparse.Namespace) -> int:
     import responses
 
@@ -241,6 +278,24 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     voicemail.add_argument("--call-sid", help="CallSid to use (repeat one to see callbacks merge into one message)")
     voicemail.add_argument("text", nargs="?", default="", help="what the transcription says (empty: transcription failed)")
     voicemail.set_defaults(run=cmd_local_send_voicemail)
+
+    call = send.add_parser(
+        "call",
+        help="a call put through to the agents (live answering): every signed request Twilio makes, following the hunt",
+        description="Plays one incoming call against the running local stack as Twilio would: each agent the hunt rings "
+        "lets it ring out, unless --answer or --decline names them (they pick up and press 1, or 2); then voicemail.",
+    )
+    call.add_argument("--from", dest="sender", required=True, help="the caller's number, e.g. +14155550100")
+    call.add_argument("--to", default="+15005550006", help="the support number (default +15005550006)")
+    who = call.add_mutually_exclusive_group()
+    who.add_argument("--answer", metavar="AGENT", help="this agent picks up and presses 1 when rung")
+    who.add_argument("--no-answer", action="store_true", help="nobody picks up (the default)")
+    call.add_argument("--decline", action="append", metavar="AGENT", help="this agent picks up and presses 2 (repeatable)")
+    call.add_argument("--voicemail", metavar="TEXT", help="the caller leaves this message if voicemail answers (default: hangs up)")
+    call.add_argument("--hang-up-on", type=int, metavar="N", help="the caller hangs up while the N-th agent's phone rings")
+    call.add_argument("--talk", type=int, default=95, metavar="SECONDS", help="how long an answered call lasts (default 95)")
+    call.add_argument("--call-sid", help="CallSid to use (repeat one to see the callbacks change nothing twice)")
+    call.set_defaults(run=cmd_local_send_call)
 
     mention = send.add_parser(
         "mention",

@@ -1,6 +1,11 @@
-"""Twilio Voice webhooks: greet and record the caller, then keep the voicemail in their conversation.
+"""Twilio Voice webhooks: put the caller through to a person, or greet and record them,
+and keep the call (answered, missed, a voicemail) in their conversation.
 
-POST /webhooks/twilio/voice               incoming call → greeting + <Record> (TwiML)
+POST /webhooks/twilio/voice               incoming call → ring an agent (live answering,
+                                          oncall/live_calls.py), else greeting + <Record> (TwiML)
+POST /webhooks/twilio/voice/screen        an agent picked up → "Press 1 to accept" (<Gather>)
+POST /webhooks/twilio/voice/screened      their key press → bridge, or hang up their leg
+POST /webhooks/twilio/voice/dialed        an attempt ended → the next agent, voicemail, or hang up
 POST /webhooks/twilio/voice/recorded      <Record> action → the voicemail, then hang up
 POST /webhooks/twilio/voice/recording     recording status callback → the voicemail
 POST /webhooks/twilio/voice/transcription transcription callback → its text on the voicemail
@@ -46,11 +51,15 @@ def conversation_store() -> ConversationStore:
 @webhook
 def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
     form = twilio_form(request)
-    logger.set_correlation_id(form.get("CallSid"))
+    query = dict(parse_qsl(request.query))
+    logger.set_correlation_id(query.get("call") or form.get("CallSid"))
     if request.path == VOICE_PATH:
         return _answer(form, now)
-    part = call_part(request.path, form, dict(parse_qsl(request.query)), now, settings.default_phone_region)
+    if request.path in HUNT_PATHS:
+        return _hunt(request.path, form, query, now)
+    part = call_part(request.path, form, query, now, settings.default_phone_region)
     if part is not None:
+        part = _with_hunt(part, form.get("CallSid", ""))
         result = record_part(part.message, part.updates, conversation_store(), settings.conversation_idle)
         logger.append_keys(caller=mask_phone(part.message.sender.value))
         logger.info(
@@ -71,5 +80,87 @@ def _answer(form: dict[str, str], now: datetime) -> dict[str, Any]:
     logger.info("call answered", extra={"open": open_now, "caller": mask_phone(form.get("From"))})
     metrics.add_dimension(name="channel", value="voice")
     metrics.add_metric(name="CallsAnswered", unit=MetricUnit.Count, value=1)
+    if settings.live_answering != "never":
+        from switchboard.channels.voice import caller_number
+        from switchboard.oncall.live_calls import incoming
+
+        called = form.get("To", "")
+        ringing = incoming(form["CallSid"], caller_number(form, settings.default_phone_region), called, open_now, now, _line())
+        if ringing is not None:
+            metrics.add_metric(name="CallsPutThrough", unit=MetricUnit.Count, value=1)
+            return xml_response(ringing)
+    return _voicemail(form, open_now)
+
+
+def _voicemail(form: dict[str, str], open_now: bool) -> dict[str, Any]:
     greeting = settings.voice_greeting_open if open_now else settings.voice_greeting_closed
     return xml_response(greeting_twiml(settings.public_url, form, greeting, settings.voicemail_max_seconds))
+
+
+def _hunt(path: str, form: dict[str, str], query: dict[str, str], now: datetime) -> dict[str, Any]:
+    """A step of putting the call through (oncall/live_calls.py); its TwiML answer."""
+    from switchboard.channels.voice_live import DIALED_PATH, SCREEN_PATH
+    from switchboard.oncall import live_calls
+
+    call_sid, number = _hunt_call(query)
+    line = _line()
+    if path == SCREEN_PATH:
+        return xml_response(live_calls.screen(call_sid, number, now, line))
+    if path != DIALED_PATH:
+        twiml = live_calls.screened(call_sid, number, form.get("Digits", ""), now, line)
+        logger.info("call screened", extra={"attempt": number, "accepted": form.get("Digits") == "1"})
+        return xml_response(twiml)
+    dialed = live_calls.dialed(call_sid, number, form.get("DialCallStatus", ""), form.get("DialCallSid"), form.get("DialCallDuration", ""), now, line)
+    logger.info("call attempt ended", extra={"attempt": number, "dial_status": form.get("DialCallStatus"), "next": dialed.outcome})
+    metrics.add_dimension(name="channel", value="voice")
+    metrics.add_metric(name={"answered": "CallsTakenLive", "next": "CallAttemptsMissed", "voicemail": "CallsToVoicemail"}[dialed.outcome],
+                       unit=MetricUnit.Count, value=1)
+    if dialed.twiml is not None:
+        return xml_response(dialed.twiml)
+    caller, called = query.get("caller", ""), query.get("called", "")
+    return _voicemail({**form, "From": caller, "To": called, "CallSid": call_sid}, business_hours.is_open(now))
+
+
+def _hunt_call(query: dict[str, str]) -> tuple[str, int]:
+    """The caller's CallSid and the attempt a hunt callback is about (from the URL Twilio signed)."""
+    from switchboard.channels.voice import CALL_SID
+    from switchboard.errors import RejectedRequest
+
+    call_sid, attempt = query.get("call", ""), query.get("attempt", "")
+    if not CALL_SID.fullmatch(call_sid) or not attempt.isdigit() or not 1 <= int(attempt) <= 100:
+        raise RejectedRequest(400, "the callback URL names no call and attempt of ours")
+    return call_sid, int(attempt)
+
+
+def _with_hunt(part, call_sid: str):
+    """A missed call's or voicemail's part, with what the hunt tried (who was rung, abandoned)."""
+    if settings.live_answering == "never" or not call_sid:
+        return part
+    from dataclasses import replace
+
+    from switchboard.oncall.live_calls import hunt_fields
+
+    fields = hunt_fields(_line().calls.get(call_sid))
+    if not fields:
+        return part
+    updates = None if part.updates is None else {**part.updates, **{f"provider_fields.{k}": v for k, v in fields.items()}}
+    return replace(part, message=replace(part.message, provider_fields={**part.message.provider_fields, **fields}), updates=updates)
+
+
+def _line():
+    from switchboard.oncall.config import load_config
+    from switchboard.oncall.live_calls import Line, LiveAnswering
+    from switchboard.store.calls import CallStore
+    from switchboard.store.customers import CustomerStore
+    from switchboard.store.oncall import OncallStore
+    from switchboard.store.pages import PageStore
+
+    dynamodb = clients.dynamodb()
+    return Line(
+        LiveAnswering.from_settings(settings), CallStore(dynamodb, settings.table_name), conversation_store(),
+        CustomerStore(dynamodb, settings.table_name), PageStore(dynamodb, settings.table_name),
+        lambda: load_config(OncallStore(dynamodb, settings.table_name)), settings.conversation_idle,
+    )
+
+
+HUNT_PATHS = frozenset({VOICE_PATH + "/screen", VOICE_PATH + "/screened", VOICE_PATH + "/dialed"})

@@ -363,6 +363,26 @@ class ConversationStore:
             {"#status": "status"},
         )
 
+    def answered_by_call(self, conversation_id: str, now: datetime) -> bool:
+        """An agent took the customer's call: answered now, the first response counted now if
+        none was (from the wait the call started or joined), and the conversation waits on
+        the customer. False when the conversation is gone or was merged away."""
+        summary = self.get_summary(conversation_id)
+        if summary is None:
+            return False
+        waited = (now - summary.waiting_since) if summary.waiting_since else timedelta(0)
+        return update_if(
+            self._client, TableName=self._table, Key=to_item(keys.conversation_key(conversation_id)),
+            UpdateExpression="SET #status = :waiting, answered_at = :now, first_response_at = if_not_exists(first_response_at, :now),"
+                             " first_response_seconds = if_not_exists(first_response_seconds, :waited) REMOVE waiting_since",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({
+                ":waiting": ConversationStatus.WAITING_ON_CUSTOMER.value, ":now": iso_utc(now),
+                ":waited": Decimal(str(round(max(waited.total_seconds(), 0), 3))),
+            }),
+        )
+
     def append_acknowledgement(
         self, message: InboundMessage, route: Route, message_id: str, acknowledged: str, began_wait_at: datetime, quiet_since: datetime
     ) -> bool:

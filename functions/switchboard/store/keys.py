@@ -12,6 +12,7 @@ One table, generic key names, items told apart by their key prefixes:
 | agent link    | AGENTLINK#<sha-256 of the token>    | AGENTLINK          |
 | sign-in link  | SIGNIN#<sha-256 of the token>       | SIGNIN             |
 | agent session | SESSION#<sha-256 of the token>      | SESSION            |
+| live call     | CALL#<CallSid>                      | CALL               |
 | message       | CONVERSATION#<conversation id>      | MESSAGE#<ulid>     |
 | provider id   | PROVIDER#<provider>#<provider id>   | PROVIDER           |
 | x checkpoint  | CHECKPOINT#x-mentions#<account id>  | CHECKPOINT         |
@@ -145,6 +146,11 @@ def sign_in_key(token_digest: str) -> dict[str, str]:
 def session_key(token_digest: str) -> dict[str, str]:
     """A signed-in agent's session (the cookie holds the token)."""
     return {PK: f"SESSION#{token_digest}", SK: "SESSION"}
+
+
+def call_key(call_sid: str) -> dict[str, str]:
+    """A call being put through to a person (oncall/live_calls.py): whom it rang, who took it."""
+    return {PK: f"CALL#{call_sid}", SK: "CALL"}
 
 
 def customer_key(customer_id: str) -> dict[str, str]:
