@@ -15,6 +15,7 @@
 (j) inbound SMS with 10% (then 60%) of DynamoDB requests failing: stored once, duplicated, lost, replay (faults.py)
 (k) `switchboard report` over 10,000 conversations: Queries only, its time (report_time.py)
 (l) an agent's conversation page over 200 messages: server time, one Query (agent_page.py)
+(m) putting a call through: the TwiML answer time of each step of the hunt (live_calls.py)
 
 This script is the runner: the options, the temporary directory and clean environment,
 the order of the figures, the cleanup and the summary; each figure lives in the script
@@ -42,6 +43,7 @@ from common import REPO_ROOT, Tracked, clean_environment, stop_own_children
 from email_parse import figure_e
 from faults import figure_j
 from imports import figure_a
+from live_calls import figure_m
 from notices import figure_h, figure_i
 from paging import figure_f_g
 from report import Report, say
@@ -58,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=None, metavar="N", help="messages per throughput run (default 1000; 60 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of every figure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data) and print its path")
-    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i", "j", "k", "l"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
+    parser.add_argument("--only", choices=["a", "b", "c", "e", "f", "h", "i", "j", "k", "l", "m"], action="append", help="run only these figures (c includes d, f includes g); repeatable")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = 60 if args.quick else 1000
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_count = 100 if args.quick else 1000
     raw_warmup = 100 if args.quick else 500
     warmup = 10 if args.quick else 50
-    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i", "j", "k", "l"])
+    only = set(args.only or ["a", "b", "c", "e", "f", "h", "i", "j", "k", "l", "m"])
     report = Report()
     tracked = Tracked()
     interrupted = False
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             figure_k(report, 1000 if args.quick else 10_000)
         if "l" in only:
             figure_l(report, 200, 50 if args.quick else 200)
+        if "m" in only:
+            figure_m(report, 20 if args.quick else 100)
         if "c" in only:
             with contextlib.ExitStack() as cd_cleanups:
                 figure_c_d(report, tmp, base_env, args.messages, raw_count, raw_warmup, warmup, tracked, cd_cleanups)
