@@ -230,6 +230,7 @@ class OutboundPurpose(StrEnum):
     NOTICE = "notice"  # an incident update, to a subscriber
     SUBSCRIPTION = "subscription"  # "confirm your subscription" and the like, to a subscriber
     SIGN_IN = "sign_in"  # a one-time link to the agents' inbox, to an agent's phone or address
+    CALLBACK = "callback"  # `12 CALL`: a call to the agent's phone, then put through to the customer
 
 
 @dataclass(frozen=True)

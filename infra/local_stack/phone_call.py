@@ -26,6 +26,7 @@ class Step:
     path: str  # without the query
     status: int
     body: str
+    sent: tuple[str, dict[str, str]] = ("", {})  # the request as posted (path and query, form): to send it again
 
 
 @dataclass
@@ -48,7 +49,7 @@ def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: C
     def request(url: str, form: dict[str, str]) -> ElementTree.Element | None:
         path = _local(url, public_url)
         status, body = post(path, form)
-        steps.append(Step(path.split("?")[0], status, body))
+        steps.append(Step(path.split("?")[0], status, body, (path, form)))
         if status >= 300:
             raise RuntimeError(f"POST {path} answered {status}: {body[:300]}")
         return ElementTree.fromstring(body) if body.lstrip().startswith("<") else None
@@ -110,3 +111,31 @@ def _local(url: str, public_url: str) -> str:
         raise RuntimeError(f"a callback outside the public URL: {url}")
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def play_callback(post: Post, public_url: str, twiml_url: str, agent_phone: str, key: str = "1", customer_answers: bool = True,
+                  talk_seconds: int = 95, support_number: str = LOCAL_SUPPORT_NUMBER) -> list[Step]:
+    """`12 CALL` as Twilio plays it once the agent's phone rings: they answer, press `key`;
+    the customer's phone answers (or not), they talk, the call ends."""
+    steps: list[Step] = []
+    call_sid = new_leg_sid()
+    form = twilio_call_form(support_number, call_sid, agent_phone, CallStatus="in-progress", Direction="outbound-api")
+
+    def request(url: str, fields: dict[str, str]) -> ElementTree.Element | None:
+        path = _local(url, public_url)
+        status, body = post(path, fields)
+        steps.append(Step(path.split("?")[0], status, body, (path, fields)))
+        if status >= 300:
+            raise RuntimeError(f"POST {path} answered {status}: {body[:300]}")
+        return ElementTree.fromstring(body) if body.lstrip().startswith("<") else None
+
+    screening = request(twiml_url, form)
+    gather = screening.find("Gather") if screening is not None else None
+    if gather is None:
+        return steps
+    dialing = request(gather.get("action", ""), {**form, "Digits": key})
+    dial = dialing.find("Dial") if dialing is not None else None
+    if dial is not None:
+        outcome = {"DialCallStatus": "completed", "DialCallDuration": str(talk_seconds)} if customer_answers else {"DialCallStatus": "no-answer"}
+        request(dial.get("action", ""), {**form, "DialCallSid": new_leg_sid(), **outcome})
+    return steps

@@ -9,17 +9,19 @@ test says it is after hours.
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
 from urllib.parse import urlencode
 
 import boto3
 import pytest
 import requests
 
-from conftest_helpers import drain_agent_messages, drain_outbox, route_message, unique_number
+from conftest_helpers import drain_agent_messages, drain_outbox, route_message, sqs_event, unique_number
 from local_stack.phone_call import CallScript, play_call
 from local_stack.send import LOCAL_SUPPORT_NUMBER, new_call_sid, twilio_call_form
 from switchboard.hours import parse_business_hours
@@ -225,3 +227,74 @@ def test_a_forged_callback_is_refused(local, team):
     moved = requests.post(local.gateway_url + path, data=urlencode(form), timeout=30,
                           headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": local.sign(form, signed_for)})
     assert moved.status_code == 403
+
+
+# ---- 12 CALL: an agent calls the customer back through the support number -----------------
+
+
+def agent_texts(local, agent, text: str) -> str:
+    from local_stack.send import twilio_sms_form
+
+    answer = local.post_sms(twilio_sms_form(agent.phone, text))
+    assert answer.status_code == 200
+    return ElementTree.fromstring(answer.text).findtext("Message")
+
+
+def test_12_call_rings_the_agent_then_puts_them_through_and_logs_the_call(local, team, sms_form):
+    from local_stack.invoke import invoke
+    from local_stack.phone_call import play_callback
+    from local_stack.template import Template
+    from switchboard.store.outbox import OutboxStore
+
+    ana, ben = team
+    form = sms_form(body="Can someone call me? It is urgent")
+    local.post_sms(form)
+    conversation_id = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True).conversation_id
+    route_message(conversation_id, form["MessageSid"])
+    drain_outbox()
+    code = local.conversations().get_summary(conversation_id).short_code
+
+    said = agent_texts(local, ana, f"{code} CALL")
+
+    assert said.startswith("Calling you now: answer, then press 1")
+    (ring,) = [m for m in drain_outbox() if m["purpose"] == "callback"]
+    assert (ring["channel"], ring["to"], ring["body"]) == ("voice", ana.phone, form["From"])
+    invoke(Template().functions()["SenderFunction"], sqs_event(json.dumps(ring)))  # as the outbox queue's consumer would
+    (kept,) = [m for m in OutboxStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"]).list_sms(ana.phone, limit=5) if m["body"].startswith("(call) ")]
+    steps = play_callback(poster(local), local.public_url, kept["body"].removeprefix("(call) "), ana.phone, talk_seconds=185)
+
+    assert [s.path.rsplit("/", 1)[-1] for s in steps] == ["callback", "connect", "done"]
+    screening = ElementTree.fromstring(steps[0].body).find("Gather/Say").text
+    assert " ".join(form["From"]) in screening and "Press 1 to call now." in screening
+    dial = ElementTree.fromstring(steps[1].body).find("Dial")
+    assert (dial.get("callerId"), dial.find("Number").text) == (LOCAL_SUPPORT_NUMBER, form["From"])
+    conversation = local.conversations().get_conversation(conversation_id)
+    (logged,) = [m for m in conversation.messages if m.kind is MessageKind.CALL]
+    assert logged.direction.value == "outbound" and logged.sender.value == "ana"
+    assert logged.body == "Ana Lima called back: 3 min 5 s on the phone"
+    assert conversation.answered_at is not None and conversation.status.value == "waiting_on_customer"
+    # Twilio's retry of the last callback logs nothing twice.
+    assert poster(local)(*steps[-1].sent)[0] == 200
+    assert len([m for m in local.conversations().get_conversation(conversation_id).messages if m.kind is MessageKind.CALL]) == 1
+
+
+def test_12_call_for_an_email_customer_says_there_is_no_number(local, team):
+    from local_stack.invoke import invoke
+    from local_stack.send import new_ses_message_id, ses_receipt_event
+    from local_stack.stack import LOCAL_SUPPORT_EMAIL
+    from local_stack.template import Template
+    from switchboard.store.mail import MailStore
+
+    ana, ben = team
+    email = EmailMessage()
+    email["From"], email["To"], email["Subject"] = f"dana.{unique_number()[-5:]}@customer.example", LOCAL_SUPPORT_EMAIL, "Help"
+    email.set_content("Please help")
+    ses_id = new_ses_message_id()
+    MailStore(boto3.client("s3"), os.environ["MAIL_BUCKET"], "inbound/").put_raw(ses_id, bytes(email))
+    (stored,) = invoke(Template().functions()["EmailFunction"], ses_receipt_event(bytes(email), ses_id, [LOCAL_SUPPORT_EMAIL], received_at=datetime.now().astimezone()))["messages"]
+    route_message(stored["conversation_id"], ses_id)
+    drain_outbox()
+    code = local.conversations().get_summary(stored["conversation_id"]).short_code
+
+    assert "wrote by email: there is no number to call" in agent_texts(local, ana, f"{code} CALL")
+    assert [m for m in drain_outbox() if m["purpose"] == "callback"] == []

@@ -149,7 +149,7 @@ def test_codes_have_at_most_six_digits():
 
 def test_help_text_fits_one_gsm7_segment():
     assert is_gsm7(HELP_TEXT) and segments(HELP_TEXT) == 1
-    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "12 LATER 3h", "12 WAITING", "HELP"):
+    for needed in ("12 ACK", "12 RESOLVE", "12 TAKE", "12 LATER 3h", "12 WAITING", "12 CALL", "HELP"):
         assert needed in HELP_TEXT
     # The examples it gives are read as it says.
     assert parse_agent_sms("12 ACK").kind is ACK
@@ -158,6 +158,9 @@ def test_help_text_fits_one_gsm7_segment():
     assert parse_agent_sms("12 TAKE").kind is TAKE
     assert parse_agent_sms("12 LATER 3h") == AgentCommand(CommandKind.LATER, code="12", text="3h")
     assert parse_agent_sms("12 WAITING") == AgentCommand(CommandKind.WAITING, code="12")
+    assert parse_agent_sms("12 CALL") == AgentCommand(CommandKind.CALL, code="12")
+    assert parse_agent_sms("call back 12") == AgentCommand(CommandKind.CALL, code="12")
+    assert parse_agent_sms("12 call me tomorrow") == reply("12", "call me tomorrow"), "only the keyword alone calls"
 
 
 @pytest.mark.parametrize("body, when", [

@@ -18,6 +18,9 @@ from urllib.parse import urlencode
 
 from switchboard.channels.voice import VOICE_PATH
 
+CALLBACK_PATH = VOICE_PATH + "/callback"  # `12 CALL`: the agent answered our call to them
+CALLBACK_CONNECT_PATH = VOICE_PATH + "/callback/connect"  # they pressed a key: 1 dials the customer
+CALLBACK_DONE_PATH = VOICE_PATH + "/callback/done"  # the call to the customer ended
 SCREEN_PATH = VOICE_PATH + "/screen"
 SCREENED_PATH = VOICE_PATH + "/screened"
 DIALED_PATH = VOICE_PATH + "/dialed"
@@ -89,4 +92,42 @@ def declined_twiml() -> str:
 
     response = VoiceResponse()
     response.hangup()
+    return str(response)
+
+
+# ---- calling a customer back (`12 CALL`) ---------------------------------------------------
+
+
+def callback_url(public_url: str, conversation_id: str, agent_id: str, customer: str) -> str:
+    """Where Twilio fetches the TwiML once the agent answers our call to them."""
+    from switchboard.channels.twilio_webhook import retried
+
+    return retried(f"{public_url}{CALLBACK_PATH}?" + urlencode({"conversation": conversation_id, "agent": agent_id, "customer": customer}))
+
+
+def callback_screen_twiml(public_url: str, query: str, customer_words: str) -> str:
+    """The agent answered: 1 calls the customer (so their own voicemail never does)."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from switchboard.channels.twilio_webhook import retried
+
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=SCREEN_SECONDS, action=retried(f"{public_url}{CALLBACK_CONNECT_PATH}?{query}"), method="POST")
+    gather.say(f"Switchboard call back to {customer_words}. Press {ACCEPT_DIGIT} to call now.")
+    response.hangup()
+    return str(response)
+
+
+def callback_dial_twiml(public_url: str, query: str, customer: str, support_number: str, timeout: int, record: bool) -> str:
+    """Put the agent through to the customer, who sees the support number."""
+    from twilio.twiml.voice_response import Dial, VoiceResponse
+
+    from switchboard.channels.twilio_webhook import retried
+
+    response = VoiceResponse()
+    response.say("Calling.")
+    dial = Dial(action=retried(f"{public_url}{CALLBACK_DONE_PATH}?{query}"), method="POST", timeout=timeout, caller_id=support_number,
+                record="record-from-answer-dual" if record else None)
+    dial.number(customer)
+    response.append(dial)
     return str(response)

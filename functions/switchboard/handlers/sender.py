@@ -123,7 +123,22 @@ def _send_now(message: OutboundMessage) -> Sent:
         return Sent(f"x-{settings.x_delivery}", x_sender().direct_message(message.to, message.body), x_status)
     if message.channel is Channel.X:
         return Sent(f"x-{settings.x_delivery}", x_sender().send(message.to, message.body), x_status)
+    if message.channel is Channel.VOICE and message.purpose is OutboundPurpose.CALLBACK:
+        from switchboard.channels.voice_live import callback_url
+
+        url = callback_url(settings.public_url, message.conversation_id or "", message.agent_id or "", message.body)
+        return call_sender().call(message.to, url, None)
     raise PermanentSendFailure(None, f"sending on {message.channel.value} is not supported yet")
+
+
+@cache
+def call_sender():
+    from switchboard.channels.voice_outbound import LocalCalls, TwilioCalls
+
+    if settings.sms_delivery == "twilio":  # the same account and number as the SMS
+        token = get_secret(settings.twilio_auth_token_parameter, settings.secret_max_age_seconds)
+        return TwilioCalls(settings.twilio_account_sid, token, settings.twilio_sender, settings.provider_timeout_seconds)
+    return LocalCalls(OutboxStore(clients.dynamodb(), settings.table_name))
 
 
 def deliver(document: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +180,8 @@ def _send_document(document: dict[str, Any]) -> dict[str, Any]:
             PageStore(clients.dynamodb(), settings.table_name).expedite(message.conversation_id, utc_now())
         if message.purpose is OutboundPurpose.CUSTOMER_REPLY:
             _answer_undelivered(message, failure.reason)
+        if message.purpose is OutboundPurpose.CALLBACK:
+            _call_failed(message, failure.reason)
         return {"status": "failed", "code": failure.code, "reason": failure.reason}
     logger.info("sent", extra={"to": to, "channel": message.channel.value, "purpose": message.purpose.value, "provider_id": sent.provider_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
@@ -184,6 +201,17 @@ def _answer_undelivered(message: OutboundMessage, reason: str) -> None:
         ConversationStore(clients.dynamodb(), settings.table_name), OncallStore(clients.dynamodb(), settings.table_name),
         OutboxQueue(clients.sqs(), settings.outbox_queue_url), utc_now(),
     )
+
+
+def _call_failed(message: OutboundMessage, reason: str) -> None:
+    """The agent was told "Calling you now"; tell them it will not ring."""
+    from switchboard.store.queue import OutboxQueue
+
+    settings.require("outbox_queue_url")
+    text = f"Switchboard could not call you back to the customer: {reason}."
+    OutboxQueue(clients.sqs(), settings.outbox_queue_url).send(OutboundMessage(
+        Channel.SMS, message.to, text, OutboundPurpose.AGENT_REPLY, f"{message.idempotency_key}#failed", message.conversation_id, message.agent_id,
+    ))
 
 
 def _opted_out_at_provider(message: OutboundMessage, failure: PermanentSendFailure) -> None:

@@ -6,6 +6,8 @@ POST /webhooks/twilio/voice               incoming call → ring an agent (live 
 POST /webhooks/twilio/voice/screen        an agent picked up → "Press 1 to accept" (<Gather>)
 POST /webhooks/twilio/voice/screened      their key press → bridge, or hang up their leg
 POST /webhooks/twilio/voice/dialed        an attempt ended → the next agent, voicemail, or hang up
+POST /webhooks/twilio/voice/callback[/connect|/done]  `12 CALL`: the agent answered our call, pressed 1
+                                          (put through to the customer), the call ended (logged)
 POST /webhooks/twilio/voice/recorded      <Record> action → the voicemail, then hang up
 POST /webhooks/twilio/voice/recording     recording status callback → the voicemail
 POST /webhooks/twilio/voice/transcription transcription callback → its text on the voicemail
@@ -57,6 +59,8 @@ def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
         return _answer(form, now)
     if request.path in HUNT_PATHS:
         return _hunt(request.path, form, query, now)
+    if request.path in CALLBACK_PATHS:
+        return _callback(request.path, form, query, now)
     part = call_part(request.path, form, query, now, settings.default_phone_region)
     if part is not None:
         part = _with_hunt(part, form.get("CallSid", ""))
@@ -121,6 +125,30 @@ def _hunt(path: str, form: dict[str, str], query: dict[str, str], now: datetime)
     return _voicemail({**form, "From": caller, "To": called, "CallSid": call_sid}, business_hours.is_open(now))
 
 
+def _callback(path: str, form: dict[str, str], query: dict[str, str], now: datetime) -> dict[str, Any]:
+    """A step of `12 CALL`: the agent answered, pressed a key, or the call to the customer ended."""
+    from urllib.parse import urlencode
+
+    from switchboard.channels.voice_live import CALLBACK_CONNECT_PATH, CALLBACK_PATH
+    from switchboard.errors import RejectedRequest
+    from switchboard.oncall import live_calls
+
+    conversation_id, agent_id, customer = query.get("conversation", ""), query.get("agent", ""), query.get("customer", "")
+    if not (conversation_id and agent_id and customer.startswith("+")):
+        raise RejectedRequest(400, "the callback URL names no conversation, agent and number of ours")
+    signed_query = urlencode({"conversation": conversation_id, "agent": agent_id, "customer": customer})
+    line = _line()
+    if path == CALLBACK_PATH:
+        return xml_response(live_calls.callback_answered(conversation_id, customer, signed_query, line))
+    if path == CALLBACK_CONNECT_PATH:
+        return xml_response(live_calls.callback_connect(form.get("Digits", ""), customer, form.get("From", ""), signed_query, line))
+    twiml = live_calls.callback_done(conversation_id, agent_id, form.get("CallSid", ""), form.get("DialCallStatus", ""),
+                                     form.get("DialCallDuration", ""), now, line)
+    logger.info("call back ended", extra={"conversation_id": conversation_id, "dial_status": form.get("DialCallStatus")})
+    metrics.add_metric(name="CallBacks", unit=MetricUnit.Count, value=1)
+    return xml_response(twiml)
+
+
 def _hunt_call(query: dict[str, str]) -> tuple[str, int]:
     """The caller's CallSid and the attempt a hunt callback is about (from the URL Twilio signed)."""
     from switchboard.channels.voice import CALL_SID
@@ -164,3 +192,4 @@ def _line():
 
 
 HUNT_PATHS = frozenset({VOICE_PATH + "/screen", VOICE_PATH + "/screened", VOICE_PATH + "/dialed"})
+CALLBACK_PATHS = frozenset({VOICE_PATH + "/callback", VOICE_PATH + "/callback/connect", VOICE_PATH + "/callback/done"})

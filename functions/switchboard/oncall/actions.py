@@ -21,10 +21,20 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
-from switchboard.conversations.replies import CannotReply, customer_label, reply_destination, stored_form, to_customer
+from switchboard.conversations.replies import SMS_REPLY_CHANNELS, CannotReply, customer_label, reply_destination, stored_form, to_customer
 from switchboard.conversations.satisfaction import Outcome as SurveyOutcome
 from switchboard.conversations.satisfaction import Survey, resolve_and_ask
-from switchboard.models import Conversation, ConversationStatus, Identity, IdentityKind, InboundMessage, MessageKind, OutboundPurpose
+from switchboard.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Identity,
+    IdentityKind,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+    OutboundPurpose,
+)
 from switchboard.oncall.answered import tell_others
 from switchboard.oncall.commands import HELP_TEXT, AgentCommand, CommandKind
 from switchboard.oncall.later import LaterError, parse_later
@@ -100,6 +110,8 @@ def act(kind: CommandKind, conversation_id: str, agent: Agent, text: str, now: d
             return snooze(conversation_id, agent, until, now, desk, request_id)
         if kind is CommandKind.WAITING:
             return wait_on_customer(conversation_id, agent, now, desk, request_id)
+        if kind is CommandKind.CALL:
+            return call_back(conversation_id, agent, desk, request_id)
         return answer(conversation_id, agent, text, now, desk, request_id)
     except ActionError as error:
         return Outcome(str(error), conversation_id)
@@ -214,6 +226,24 @@ def wait_on_customer(conversation_id: str, agent: Agent, now: datetime, desk: De
     said = _moment_in(resolve_at, zone)
     _note(conversation, agent, f"{agent.name} is waiting on the customer: resolved {said} without their reply.", now, desk, request_id)
     return Outcome(f"{label} waits on the customer: resolved {said} unless they answer.", conversation_id)
+
+
+def call_back(conversation_id: str, agent: Agent, desk: Desk, request_id: str) -> Outcome:
+    """Ring the agent's phone; when they answer and press 1, Twilio puts them through to
+    the customer with the support number as caller id (handlers/voice_webhook.py, which
+    also logs the call in the stream). Queued like any send: a retried SMS rings once."""
+    conversation = _conversation(conversation_id, desk)
+    label = customer_label(conversation)
+    destination = reply_destination(conversation)
+    if destination["channel"] not in SMS_REPLY_CHANNELS:
+        raise ActionError(f"{label} wrote by {destination['channel']}: there is no number to call.")
+    if destination["address"].startswith("withheld:"):
+        raise ActionError(f"{label} called from a withheld number: there is no number to call.")
+    desk.outbox.send(OutboundMessage(
+        Channel.VOICE, agent.phone, destination["address"], OutboundPurpose.CALLBACK, f"callback#{request_id}",
+        conversation.conversation_id, agent.agent_id,
+    ))
+    return Outcome(f"Calling you now: answer, then press 1 to be put through to {label}.", conversation_id)
 
 
 def _moment_in(moment: datetime, zone: ZoneInfo) -> str:

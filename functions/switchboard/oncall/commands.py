@@ -7,6 +7,8 @@
                          09:00", "12 snooze 90m"; oncall/later.py reads the time)
     12 WAITING           it waits on the customer: resolved by itself without their reply
                          (also "wait", "pending")
+    12 CALL              call the customer back through the support number: your phone
+                         rings first (also "call back", "callback")
     12 your answer       send "your answer" to the customer, on the customer's channel
     HELP                 the short how-to (also "?", "info")
 
@@ -17,7 +19,7 @@ Choices made:
   not one either: that is a number, not a code and an answer.
 - Codes are 1 to 6 digits and are normalized as numbers: "012" and "#12" and "[12]"
   (copied from a page) all mean "12".
-- ACK, RESOLVE, TAKE and WAITING are the exact keyword alone after the code, in any case, with an
+- ACK, RESOLVE, TAKE, WAITING and CALL are the exact keyword alone after the code, in any case, with an
   optional trailing "." or "!" ("Ack." from iOS autocorrect) and a forgiven dash or
   colon before it ("12 - done"). Anything longer, such as "12 ack, and I refunded you",
   is an answer for the customer. The keyword may also come first: "ACK 12", "done 12".
@@ -46,6 +48,7 @@ class CommandKind(StrEnum):
     TAKE = "take"
     LATER = "later"
     WAITING = "waiting"
+    CALL = "call"
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -59,8 +62,8 @@ class AgentCommand:
 
 
 HELP_TEXT = (
-    'Switchboard: "12 ACK" claims, "12 your answer" answers, "12 RESOLVE" closes, "12 TAKE" takes over, '
-    '"12 LATER 3h" pages again, "12 WAITING" waits on them. HELP'
+    'Switchboard: "12 ACK" claims, "12 your answer" answers, "12 RESOLVE" closes, "12 TAKE" takes, '
+    '"12 LATER 3h" snoozes, "12 WAITING" waits, "12 CALL" calls. HELP'
 )
 
 ACK_WORDS = frozenset({"ack", "a", "ok"})
@@ -69,6 +72,7 @@ TAKE_WORDS = frozenset({"take", "take over", "takeover", "mine"})
 HELP_WORDS = frozenset({"help", "?", "info"})
 LATER_WORDS = frozenset({"later", "snooze", "remind"})
 WAITING_WORDS = frozenset({"waiting", "wait", "pending"})
+CALL_WORDS = frozenset({"call", "call back", "callback"})
 
 EMPTY_PROBLEM = "the message was empty"
 NO_CODE_PROBLEM = "start with the conversation's number, e.g. 12 ACK"
@@ -144,7 +148,7 @@ def _is_help(message: str) -> bool:
 
 
 def _keyword_kind(words: str) -> CommandKind | None:
-    """ACK, RESOLVE, TAKE or WAITING when the words are exactly one of their keywords, else None.
+    """ACK, RESOLVE, TAKE, WAITING or CALL when the words are exactly one of their keywords, else None.
 
     A dash or colon before the keyword is forgiven ("12 - done"), and one "." or "!" after.
     """
@@ -157,6 +161,8 @@ def _keyword_kind(words: str) -> CommandKind | None:
         return CommandKind.TAKE
     if keyword in WAITING_WORDS:
         return CommandKind.WAITING
+    if keyword in CALL_WORDS:
+        return CommandKind.CALL
     return None
 
 

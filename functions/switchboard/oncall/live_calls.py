@@ -7,6 +7,7 @@ the caller's conversation, answered by them, the conversation's page acknowledge
 first response counted at that moment), and `dialed` the end of an attempt: the next
 agent (never one already rung on this call), or voicemail once nobody is left or the
 caller's ringing time is spent, or a hang-up after a conversation, with its talk time.
+`callback_*` put an agent who texted `12 CALL` through to the customer, and log it.
 
 Each step reads the call's state (store/calls.py) and writes idempotently, so Twilio's
 repeated or late callbacks give the same answer and change nothing twice.
@@ -24,6 +25,8 @@ from switchboard.channels.voice_live import (
     RECORDING_NOTICE,
     announcement,
     bridged_twiml,
+    callback_dial_twiml,
+    callback_screen_twiml,
     declined_twiml,
     dial_twiml,
     screen_twiml,
@@ -213,3 +216,56 @@ def _record_talk(call: LiveCall, talk_seconds: int, agent_name: str, line: Line)
     fields = {"AnsweredBy": call.accepted_by or "", "RingSeconds": ring, "TalkSeconds": str(talk_seconds)}
     record_part(_call_message(call, body, fields), {"body": body, "provider_fields.TalkSeconds": str(talk_seconds)},
                 line.conversations, line.conversation_idle)
+
+
+# ---- calling a customer back (`12 CALL`, oncall/actions.call_back) ------------------------
+
+
+def callback_answered(conversation_id: str, customer: str, query: str, line: Line) -> str:
+    """The agent answered our call to them: who they are about to call, and 1 to call."""
+    summary = line.conversations.get_summary(conversation_id)
+    name = summary.customer_name if summary else None
+    words = f"{name}, {' '.join(customer)}" if name else " ".join(customer)
+    return callback_screen_twiml(line.answering.public_url, query, words)
+
+
+def callback_connect(digits: str, customer: str, support_number: str, query: str, line: Line) -> str:
+    if digits.strip() != ACCEPT_DIGIT:
+        return declined_twiml()
+    timeout = max(line.answering.dial_timeout, 25)  # the customer's phone, not an agent's: let it ring
+    return callback_dial_twiml(line.answering.public_url, query, customer, support_number, timeout, line.answering.record)
+
+
+def callback_done(conversation_id: str, agent_id: str, call_sid: str, dial_status: str, duration: str, now: datetime, line: Line) -> str:
+    """The call back ended: it goes in the stream with the agent's name, answered (talk time;
+    the customer hears from us: their wait ends) or not (a note). Once per call."""
+    from ulid import ULID
+
+    from switchboard.models import Direction, Identity, IdentityKind
+    from switchboard.store.conversations import DuplicateMessage, Route
+
+    route = line.conversations.follow_conversation(conversation_id)
+    conversation = line.conversations.get_summary(route.conversation_id) if route else None
+    if conversation is None:
+        return declined_twiml()
+    agent = line.load_config().agents.get(agent_id)
+    name = agent.name if agent else agent_id
+    talk = int(duration) if duration.isdigit() else 0
+    answered = dial_status == "completed" and talk > 0
+    said = f"{name} called back: {talk // 60} min {talk % 60} s on the phone" if answered else f"{name} called back: {dial_status or 'no answer'}"
+    message = InboundMessage(
+        channel=Channel.VOICE, provider=PROVIDER, provider_id=call_sid, sender=Identity(IdentityKind.AGENT, agent_id, display_name=name),
+        received_at=now, kind=MessageKind.CALL, body=said,
+        provider_fields={"CallSid": call_sid, "Direction": Direction.OUTBOUND.value, "DialCallStatus": dial_status, "TalkSeconds": str(talk)},
+    )
+    message_id = str(ULID.from_datetime(now))
+    try:
+        if answered:
+            waited = now - conversation.waiting_since if conversation.waiting_since else None
+            line.conversations.append_outbound(message, Route(conversation.customer_id, conversation.conversation_id), message_id, waited)
+            line.pages.settle(conversation.conversation_id, PageStatus.ANSWERED, agent_id, now)
+        else:
+            line.conversations.append_internal(message, Route(conversation.customer_id, conversation.conversation_id), message_id)
+    except DuplicateMessage:
+        pass  # Twilio's retry: logged once
+    return declined_twiml()
