@@ -12,8 +12,7 @@ from datetime import datetime
 
 from switchboard.link_tokens import plausible, token_digest
 from switchboard.models import ConversationStatus
-from switchboard.oncall.config import get_agent
-from switchboard.oncall.schedule import Agent
+from switchboard.oncall.agents import Agent, get_agent
 from switchboard.store.agent_access import AgentAccessStore, Grant
 from switchboard.store.conversations import ConversationStore
 from switchboard.store.oncall import OncallStore

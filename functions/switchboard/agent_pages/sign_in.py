@@ -18,7 +18,7 @@ from switchboard.errors import RejectedRequest
 from switchboard.link_tokens import new_token, plausible, token_digest
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
 from switchboard.oncall.config import load_config
-from switchboard.oncall.schedule import Agent
+from switchboard.oncall.agents import Agent
 from switchboard.store.agent_access import AgentAccessStore, Grant
 from switchboard.store.oncall import OncallStore
 from switchboard.store.queue import OutboxQueue

@@ -102,7 +102,8 @@ def _desk_action(args: argparse.Namespace, act) -> Any:
     from switchboard.conversations.satisfaction import SatisfactionPolicy, Survey
     from switchboard.models import utc_now
     from switchboard.oncall.actions import ActionError, Desk
-    from switchboard.oncall.config import get_agent, load_config
+    from switchboard.oncall.agents import get_agent
+    from switchboard.oncall.config import load_config
     from switchboard.store.oncall import OncallStore
     from switchboard.store.pagers import PagerStore
     from switchboard.store.pages import PageStore

@@ -169,7 +169,7 @@ def cmd_local_send_call(args: argparse.Namespace) -> int:
     from local_stack.phone_call import CallScript, play_call
     from local_stack.send import new_call_sid, post_signed_form
     from local_stack.stack import local_auth_token
-    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.agents import get_agent
     from switchboard.store.oncall import OncallStore
 
     state = _running_gateway()

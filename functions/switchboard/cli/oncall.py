@@ -154,7 +154,7 @@ def cmd_agents_login_link(args: argparse.Namespace) -> int:
     from switchboard.agent_pages.sign_in import SignIn, issue_link
     from switchboard.cli.environment import function_settings
     from switchboard.models import utc_now
-    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.agents import get_agent
     from switchboard.store.agent_access import AgentAccessStore
     from switchboard.store.queue import OutboxQueue
     from switchboard.store.rate_limits import RateLimits

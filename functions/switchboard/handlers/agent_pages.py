@@ -36,7 +36,6 @@ from switchboard.agent_pages.conversation_view import presigned_attachments, rea
 from switchboard.link_tokens import csrf_matches, csrf_token
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
-from switchboard.oncall.commands import CommandKind
 from switchboard.public_page import page
 from switchboard.settings import get_settings
 from switchboard.store import clients
@@ -48,7 +47,7 @@ from switchboard.webhooks import WebhookRequest
 settings = get_settings()
 MAX_FORM_BYTES = 16384  # an answer of a few thousand characters, percent-encoded
 ATTACHMENT_URL_SECONDS = 300  # a presigned attachment link works this long
-ACTIONS = {"ack": CommandKind.ACK, "reply": CommandKind.REPLY, "resolve": CommandKind.RESOLVE, "take": CommandKind.TAKE}
+ACTIONS = {"ack": "ACK", "reply": "REPLY", "resolve": "RESOLVE", "take": "TAKE"}  # the form's action → its CommandKind
 _SUBMISSION = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a ULID
 # `__Host-`: the browser keeps these only from a secure origin, for the whole site, no Domain.
 SESSION_COOKIE = "__Host-switchboard-session"
@@ -98,11 +97,14 @@ def _conversation(request: WebhookRequest, visitor: Visitor | None, conversation
         return _private(413, "Too long", "<p>That answer is too long to send from here.</p>")
     if not csrf_matches(visitor.secret, _purpose(conversation_id), form.get("csrf", "")):
         return _private(403, "Form expired", "<p>This form is out of date. Open the page again and send it from there.</p>")
-    kind, submission = ACTIONS.get(form.get("action", "")), form.get("submission", "")
-    if kind is None or not _SUBMISSION.fullmatch(submission):
+    action, submission = ACTIONS.get(form.get("action", "")), form.get("submission", "")
+    if action is None or not _SUBMISSION.fullmatch(submission):
         return _private(400, "Unknown action", "<p>Choose Send answer, Acknowledge, Resolve or Take over.</p>")
     from switchboard.oncall.actions import act  # only a POST needs the desk
+    from switchboard.oncall.commands import CommandKind
     from switchboard.oncall.desk import desk_from
+
+    kind = CommandKind[action]
 
     outcome = act(kind, conversation_id, visitor.agent, form.get("text", ""), now, desk_from(settings), f"web-{submission}")
     logger.info("agent page action", extra={"action": kind.value})

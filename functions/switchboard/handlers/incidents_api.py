@@ -1,29 +1,23 @@
 """The incidents API (/incidents): open, update, resolve, list and show incidents.
 
 Never public: template.yaml puts IAM authorization on every route, so only signed
-requests from principals allowed `execute-api:Invoke` reach this function. Requests are
-validated by pydantic models (400 with the reason), and `Idempotency-Key` makes a
-retried POST a no-op, as the CLI's own commands are.
+requests from principals allowed `execute-api:Invoke` reach this function. Bodies are
+validated by pydantic models (incidents/api_requests.py; 400 with the reason), and
+`Idempotency-Key` makes a retried POST a no-op, as the CLI's own commands are.
+
+Routed by the event's routeKey, as template.yaml declares the routes: no web framework
+to import on a cold start (powertools' resolver and pydantic cost ~80 ms of it).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+import json
+from datetime import timedelta
+from typing import Any, Callable
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from switchboard.incident_model import (
-    ComponentStatus,
-    Impact,
-    IncidentError,
-    IncidentKind,
-    UpdateStatus,
-    to_document,
-)
+from switchboard.incident_model import IncidentError, to_document
 from switchboard.incidents.service import IncidentDesk
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
@@ -31,36 +25,15 @@ from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.incidents import IncidentStore
 from switchboard.store.notices import NoticeStore
+from switchboard.webhooks import WebhookRequest
 
 settings = get_settings()
-app = APIGatewayHttpResolver()
 
 
-class OpenIncident(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=1, max_length=5000)
-    impact: Impact = Impact.MINOR
-    components: list[str] = Field(default_factory=list, max_length=50)
-    status: UpdateStatus | None = None
-    kind: IncidentKind = IncidentKind.INCIDENT
-    scheduled_for: datetime | None = None
-    scheduled_until: datetime | None = None
-    notify: bool = True
-
-
-class AddUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: UpdateStatus
-    message: str = Field(min_length=1, max_length=5000)
-    notify: bool = True
-    affected: dict[str, ComponentStatus] = Field(default_factory=dict)
-
-
-class Resolve(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message: str = Field(default="", max_length=5000)
-    notify: bool = True
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _desk() -> IncidentDesk:
@@ -75,21 +48,23 @@ def _notices() -> NoticeStore:
     return NoticeStore(clients.dynamodb(), settings.table_name)
 
 
-def _body(model: type[BaseModel]) -> Any:
+def _body(model_name: str, request: WebhookRequest) -> Any:
+    from switchboard.incidents import api_requests
+
     try:
-        return model.model_validate(app.current_event.json_body or {})
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise BadRequestError(f"{where}: {first['msg']}") from None
+        document = json.loads(request.body or b"{}") or {}
     except ValueError:
-        raise BadRequestError("the body is not JSON") from None
+        raise Refused(400, "the body is not JSON") from None
+    try:
+        return api_requests.parsed(getattr(api_requests, model_name), document)
+    except api_requests.BadRequest as error:
+        raise Refused(400, str(error)) from None
 
 
-def _idempotency_key() -> str | None:
-    key = app.current_event.headers.get("idempotency-key")
+def _idempotency_key(request: WebhookRequest) -> str | None:
+    key = request.headers.get("idempotency-key")
     if key is not None and not (1 <= len(key) <= 100):
-        raise BadRequestError("Idempotency-Key must be 1 to 100 characters")
+        raise Refused(400, "Idempotency-Key must be 1 to 100 characters")
     return key
 
 
@@ -100,64 +75,72 @@ def _with_deliveries(incident: Any) -> dict[str, Any]:
     return document
 
 
-@app.get("/incidents")
-def list_incidents() -> dict[str, Any]:
-    days = app.current_event.get_query_string_value("days", "90")
+def list_incidents(request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    from urllib.parse import parse_qs
+
+    days = parse_qs(request.query).get("days", ["90"])[0]
     if not days.isdigit() or not 1 <= int(days) <= 3650:
-        raise BadRequestError("days must be a whole number from 1 to 3650")
+        raise Refused(400, "days must be a whole number from 1 to 3650")
     found = _incidents().list(since=utc_now() - timedelta(days=int(days)))
-    return {"incidents": [to_document(incident) for incident in found]}
+    return 200, {"incidents": [to_document(incident) for incident in found]}
 
 
-@app.post("/incidents")
-def open_incident() -> Response:
-    request = _body(OpenIncident)
-    window = (request.scheduled_for, request.scheduled_until) if request.scheduled_for and request.scheduled_until else None
+def open_incident(request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    body = _body("OpenIncident", request)
+    window = (body.scheduled_for, body.scheduled_until) if body.scheduled_for and body.scheduled_until else None
     try:
         change = _desk().open(
-            request.title, request.impact, tuple(request.components), request.message, utc_now(), request.status, request.kind, window, request.notify, _idempotency_key()
+            body.title, body.impact, tuple(body.components), body.message, utc_now(), body.status, body.kind, window, body.notify,
+            _idempotency_key(request),
         )
     except IncidentError as error:
-        raise BadRequestError(str(error)) from None
+        raise Refused(400, str(error)) from None
     logger.info("incident opened", extra={"incident_id": change.incident.incident_id, "notifying": len(change.notifying)})
     return _created(change)
 
 
-@app.get("/incidents/<incident_id>")
-def show_incident(incident_id: str) -> dict[str, Any]:
+def show_incident(request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    incident_id = request.path_parameters.get("incident_id", "")
     incident = _incidents().get(incident_id)
     if incident is None:
-        raise NotFoundError(f"no incident {incident_id}")
-    return _with_deliveries(incident)
+        raise Refused(404, f"no incident {incident_id}")
+    return 200, _with_deliveries(incident)
 
 
-@app.post("/incidents/<incident_id>/updates")
-def add_update(incident_id: str) -> Response:
-    request = _body(AddUpdate)
-    key = _idempotency_key()
+def add_update(request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    incident_id = request.path_parameters.get("incident_id", "")
+    body = _body("AddUpdate", request)
+    key = _idempotency_key(request)
     try:
-        change = _desk().update(incident_id, request.status, request.message, utc_now(), request.notify, f"{incident_id}-key-{key}" if key else None, dict(request.affected))
+        change = _desk().update(incident_id, body.status, body.message, utc_now(), body.notify, f"{incident_id}-key-{key}" if key else None, dict(body.affected))
     except IncidentError as error:
-        raise (NotFoundError if str(error).startswith("no incident") else BadRequestError)(str(error)) from None
+        raise Refused(404 if str(error).startswith("no incident") else 400, str(error)) from None
     return _created(change)
 
 
-@app.post("/incidents/<incident_id>/resolve")
-def resolve_incident(incident_id: str) -> Response:
-    request = _body(Resolve)
+def resolve_incident(request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    incident_id = request.path_parameters.get("incident_id", "")
+    body = _body("Resolve", request)
     try:
-        change = _desk().resolve(incident_id, request.message, utc_now(), request.notify)
+        change = _desk().resolve(incident_id, body.message, utc_now(), body.notify)
     except IncidentError as error:
-        raise (NotFoundError if str(error).startswith("no incident") else BadRequestError)(str(error)) from None
+        raise Refused(404 if str(error).startswith("no incident") else 400, str(error)) from None
     return _created(change)
 
 
-def _created(change: Any) -> Response:
-    import json
-
+def _created(change: Any) -> tuple[int, dict[str, Any]]:
     document = {**to_document(change.incident), "added": [update.update_id for update in change.added], "notifying": list(change.notifying)}
     # 201 when something was added, 200 when the request repeated an earlier one.
-    return Response(status_code=201 if change.added else 200, content_type="application/json", body=json.dumps(document))
+    return (201 if change.added else 200), document
+
+
+ROUTES: dict[str, Callable[[WebhookRequest], tuple[int, dict[str, Any]]]] = {
+    "GET /incidents": list_incidents,
+    "POST /incidents": open_incident,
+    "GET /incidents/{incident_id}": show_incident,
+    "POST /incidents/{incident_id}/updates": add_update,
+    "POST /incidents/{incident_id}/resolve": resolve_incident,
+}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -166,4 +149,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Who did it, for the audit trail: the IAM principal API Gateway authorized.
     iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
     logger.append_keys(caller=iam.get("userArn"))
-    return app.resolve(event, context)
+    request = WebhookRequest.from_api_gateway(event)
+    route = ROUTES.get(request.route)
+    try:
+        if route is None:
+            raise Refused(404, f"no route {request.route}")
+        status, document = route(request)
+    except Refused as refused:
+        status, document = refused.status, {"statusCode": refused.status, "message": str(refused)}
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(document)}

@@ -133,7 +133,7 @@ def _agent_command(message: InboundMessage, agent_id: str, now: datetime) -> dic
     # Imported here: only agents' SMS need the on-call code, customers' stay lean.
     from switchboard.oncall.actions import run_command
     from switchboard.oncall.commands import parse_agent_sms
-    from switchboard.oncall.config import get_agent
+    from switchboard.oncall.agents import get_agent
     from switchboard.oncall.desk import desk_from
     from switchboard.store.oncall import OncallStore
 

@@ -17,7 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from switchboard.errors import RejectedRequest
 from switchboard.incident_model import IncidentError
 from switchboard.incidents.service import IncidentDesk
-from switchboard.incidents.statuspage import ComponentNotice, StatuspageShapeError, parse_notification
 from switchboard.observability import logger, metrics
 from switchboard.settings import get_secret, get_settings
 from switchboard.store import clients
@@ -43,6 +42,10 @@ def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
         payload = json.loads(request.body)
     except ValueError as error:
         raise RejectedRequest(400, f"the body is not JSON ({error})") from None
+    # Imported once the secret matched: the reader's pydantic models (~70 ms) are not part of
+    # the cold start, and a forged request never loads them.
+    from switchboard.incidents.statuspage import ComponentNotice, StatuspageShapeError, parse_notification
+
     try:
         notice = parse_notification(payload)
     except StatuspageShapeError as error:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ulid import ULID
 
-from switchboard.models import iso_utc
+from switchboard.oncall.agents import agent_document, agent_from_item
 from switchboard.oncall.policy import DEFAULT_POLICY, EscalationPolicy, validate_policy
 from switchboard.oncall.schedule import (
     AfterHoursMode,
@@ -49,7 +49,7 @@ def load_config(store: OncallStore) -> OncallConfig:
     policy = DEFAULT_POLICY
     for item in store.load():
         if item["type"] == "agent":
-            agents[item["agent_id"]] = _agent(item)
+            agents[item["agent_id"]] = agent_from_item(item)
         elif item["type"] == "schedule":
             schedule = _schedule(item)
         elif item["type"] == "override":
@@ -59,12 +59,6 @@ def load_config(store: OncallStore) -> OncallConfig:
     # Overrides in the order they were added (their ids are ULIDs): the newest wins.
     overrides.sort(key=lambda override: override.override_id)
     return OncallConfig(agents, replace(schedule, overrides=tuple(overrides)), policy)
-
-
-def get_agent(store: OncallStore, agent_id: str) -> Agent | None:
-    """One agent (one GetItem): the sender of an SMS command."""
-    item = store.get_agent(agent_id)
-    return _agent(item) if item else None
 
 
 def on_call_now(store: OncallStore, at: datetime) -> str | None:
@@ -94,7 +88,7 @@ def add_agent(store: OncallStore, config: OncallConfig, agent: Agent, now: datet
     # A new agent's access starts now: links issued to someone removed under the same id stay void.
     agent = replace(agent, access_since=previous.access_since if previous else now)
     try:
-        store.put_agent(_agent_document(agent), previous.phone if previous else None)
+        store.put_agent(agent_document(agent), previous.phone if previous else None)
     except AgentPhoneTaken:
         raise ConfigError(f"{agent.phone} is already the phone of another agent") from None
     return agent
@@ -106,7 +100,7 @@ def sign_out_everywhere(store: OncallStore, config: OncallConfig, agent_id: str,
     if agent is None:
         raise ConfigError(f"no agent {agent_id!r}; agents: {', '.join(sorted(config.agents)) or 'none yet'}")
     signed_out = replace(agent, access_since=now)
-    store.put_agent(_agent_document(signed_out), agent.phone)
+    store.put_agent(agent_document(signed_out), agent.phone)
     return signed_out
 
 
@@ -182,18 +176,6 @@ def _check(schedule: Schedule, agents: dict[str, Agent]) -> None:
 
 
 # ---- documents ------------------------------------------------------------------------
-
-
-def _agent(item: dict[str, Any]) -> Agent:
-    since = item.get("access_since")
-    return Agent(item["agent_id"], item["name"], item["phone"], item.get("email"), datetime.fromisoformat(since) if since else None)
-
-
-def _agent_document(agent: Agent) -> dict[str, Any]:
-    document = {"agent_id": agent.agent_id, "name": agent.name, "phone": agent.phone, "email": agent.email}
-    if agent.access_since is not None:
-        document["access_since"] = iso_utc(agent.access_since)
-    return document
 
 
 def _schedule_document(schedule: Schedule) -> dict[str, Any]:

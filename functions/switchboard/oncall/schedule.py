@@ -42,6 +42,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from switchboard.hours import BusinessHours, parse_business_hours
+from switchboard.oncall.agents import Agent  # noqa: F401 (the schedule's agents; named here by many)
 
 UTC = timezone.utc
 MAX_LENGTH_DAYS = 365  # a longer turn is a typo; it would also push handoffs past year 9999 sooner
@@ -68,17 +69,6 @@ class PageDecision(StrEnum):
 
 class ScheduleError(ValueError):
     """A schedule, handoff or length that cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class Agent:
-    agent_id: str  # slug: ^[a-z0-9][a-z0-9-]{0,31}$
-    name: str
-    phone: str  # E.164, already normalized by the caller
-    email: str | None = None
-    # Links, sign-in links and sessions issued before this are void (added, or signed out
-    # everywhere); None: all of theirs count (an agent added before there were any).
-    access_since: datetime | None = None
 
 
 @dataclass(frozen=True)

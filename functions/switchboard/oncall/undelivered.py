@@ -13,7 +13,7 @@ from datetime import datetime
 
 from switchboard.conversations.replies import customer_label
 from switchboard.models import Channel, OutboundMessage, OutboundPurpose
-from switchboard.oncall.config import get_agent
+from switchboard.oncall.agents import get_agent
 from switchboard.store.conversations import ConversationStore, Route
 from switchboard.store.oncall import OncallStore
 from switchboard.store.queue import OutboxQueue
