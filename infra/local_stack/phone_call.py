@@ -45,15 +45,7 @@ def new_leg_sid() -> str:
 
 def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: CallScript, to: str = LOCAL_SUPPORT_NUMBER) -> list[Step]:
     steps: list[Step] = []
-
-    def request(url: str, form: dict[str, str]) -> ElementTree.Element | None:
-        path = _local(url, public_url)
-        status, body = post(path, form)
-        steps.append(Step(path.split("?")[0], status, body, (path, form)))
-        if status >= 300:
-            raise RuntimeError(f"POST {path} answered {status}: {body[:300]}")
-        return ElementTree.fromstring(body) if body.lstrip().startswith("<") else None
-
+    request = _requester(post, public_url, steps)
     twiml = request(f"{public_url}/webhooks/twilio/voice", twilio_call_form(caller, call_sid, to, CallStatus="ringing"))
     attempt = 0
     duration = 0
@@ -81,7 +73,7 @@ def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: C
         elif record is not None:
             if script.voicemail is None:
                 break  # hangs up at the voicemail greeting
-            twiml = _leave_voicemail(request, record, caller, call_sid, to, script.voicemail)
+            _leave_voicemail(request, record, caller, call_sid, to, script.voicemail)
             duration += 12
             break
         else:
@@ -90,7 +82,8 @@ def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: C
     return steps
 
 
-def _leave_voicemail(request, record: ElementTree.Element, caller: str, call_sid: str, to: str, text: str) -> None:
+def _leave_voicemail(request: Callable[[str, dict[str, str]], ElementTree.Element | None], record: ElementTree.Element, caller: str,
+                     call_sid: str, to: str, text: str) -> None:
     recording_sid = "RE" + secrets.token_hex(16)
     recording_url = f"https://api.twilio.com/2010-04-01/Accounts/{LOCAL_ACCOUNT_SID}/Recordings/{recording_sid}"
     recording = {"RecordingSid": recording_sid, "RecordingUrl": recording_url, "RecordingDuration": "12"}
@@ -101,7 +94,20 @@ def _leave_voicemail(request, record: ElementTree.Element, caller: str, call_sid
             caller, call_sid, to, CallStatus="completed", TranscriptionStatus="completed", TranscriptionText=text,
             TranscriptionSid="TR" + secrets.token_hex(16), **recording,
         ))
-    return None
+
+
+def _requester(post: Post, public_url: str, steps: list[Step]) -> Callable[[str, dict[str, str]], ElementTree.Element | None]:
+    """POST to one of our callback URLs, as Twilio does: each answer kept in `steps`, its TwiML parsed."""
+
+    def request(url: str, form: dict[str, str]) -> ElementTree.Element | None:
+        path = _local(url, public_url)
+        status, body = post(path, form)
+        steps.append(Step(path.split("?")[0], status, body, (path, form)))
+        if status >= 300:
+            raise RuntimeError(f"POST {path} answered {status}: {body[:300]}")
+        return ElementTree.fromstring(body) if body.lstrip().startswith("<") else None
+
+    return request
 
 
 def _local(url: str, public_url: str) -> str:
@@ -118,17 +124,8 @@ def play_callback(post: Post, public_url: str, twiml_url: str, agent_phone: str,
     """`12 CALL` as Twilio plays it once the agent's phone rings: they answer, press `key`;
     the customer's phone answers (or not), they talk, the call ends."""
     steps: list[Step] = []
-    call_sid = new_leg_sid()
-    form = twilio_call_form(support_number, call_sid, agent_phone, CallStatus="in-progress", Direction="outbound-api")
-
-    def request(url: str, fields: dict[str, str]) -> ElementTree.Element | None:
-        path = _local(url, public_url)
-        status, body = post(path, fields)
-        steps.append(Step(path.split("?")[0], status, body, (path, fields)))
-        if status >= 300:
-            raise RuntimeError(f"POST {path} answered {status}: {body[:300]}")
-        return ElementTree.fromstring(body) if body.lstrip().startswith("<") else None
-
+    request = _requester(post, public_url, steps)
+    form = twilio_call_form(support_number, new_leg_sid(), agent_phone, CallStatus="in-progress", Direction="outbound-api")
     screening = request(twiml_url, form)
     gather = screening.find("Gather") if screening is not None else None
     if gather is None:

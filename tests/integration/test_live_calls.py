@@ -74,6 +74,15 @@ def call(local, caller: str, script: CallScript, call_sid: str | None = None):
     return call_sid, play_call(poster(local), local.public_url, caller, call_sid, script)
 
 
+def customer_writes(local, sms_form, text: str) -> tuple[dict[str, str], str]:
+    """A customer's SMS, stored and routed (paged): its form and the conversation id."""
+    form = sms_form(body=text)
+    assert local.post_sms(form).status_code == 200
+    conversation_id = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True).conversation_id
+    route_message(conversation_id, form["MessageSid"])
+    return form, conversation_id
+
+
 def the_call(local, call_sid: str):
     """The call's one message and its conversation."""
     route, message_id = local.conversations().find_claim("twilio-call", call_sid)
@@ -162,10 +171,7 @@ def test_the_caller_hanging_up_while_it_rings_is_an_abandoned_call(local, team):
 
 def test_an_accepted_call_acknowledges_the_page_of_the_callers_conversation(local, team, sms_form):
     ana, ben = team
-    form = sms_form(body="My order never arrived")
-    local.post_sms(form)
-    conversation_id = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True).conversation_id
-    route_message(conversation_id, form["MessageSid"])
+    form, conversation_id = customer_writes(local, sms_form, "My order never arrived")
     pages = PageStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
     assert pages.get_page(conversation_id).status == PageStatus.OPEN
 
@@ -247,10 +253,7 @@ def test_12_call_rings_the_agent_then_puts_them_through_and_logs_the_call(local,
     from switchboard.store.outbox import OutboxStore
 
     ana, ben = team
-    form = sms_form(body="Can someone call me? It is urgent")
-    local.post_sms(form)
-    conversation_id = local.conversations().find_identity(Identity(IdentityKind.PHONE, form["From"]), consistent=True).conversation_id
-    route_message(conversation_id, form["MessageSid"])
+    form, conversation_id = customer_writes(local, sms_form, "Can someone call me? It is urgent")
     drain_outbox()
     code = local.conversations().get_summary(conversation_id).short_code
 

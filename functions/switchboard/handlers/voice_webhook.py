@@ -29,6 +29,14 @@ from switchboard.channels.voice import (
     greeting_twiml,
     hang_up_twiml,
 )
+from switchboard.channels.voice_live import (
+    CALLBACK_CONNECT_PATH,
+    CALLBACK_DONE_PATH,
+    CALLBACK_PATH,
+    DIALED_PATH,
+    SCREEN_PATH,
+    SCREENED_PATH,
+)
 from switchboard.conversations.inbound import record_part
 from switchboard.hours import parse_business_hours
 from switchboard.observability import logger, mask_phone, metrics
@@ -103,7 +111,6 @@ def _voicemail(form: dict[str, str], open_now: bool) -> dict[str, Any]:
 
 def _hunt(path: str, form: dict[str, str], query: dict[str, str], now: datetime) -> dict[str, Any]:
     """A step of putting the call through (oncall/live_calls.py); its TwiML answer."""
-    from switchboard.channels.voice_live import DIALED_PATH, SCREEN_PATH
     from switchboard.oncall import live_calls
 
     call_sid, number = _hunt_call(query)
@@ -129,7 +136,6 @@ def _callback(path: str, form: dict[str, str], query: dict[str, str], now: datet
     """A step of `12 CALL`: the agent answered, pressed a key, or the call to the customer ended."""
     from urllib.parse import urlencode
 
-    from switchboard.channels.voice_live import CALLBACK_CONNECT_PATH, CALLBACK_PATH
     from switchboard.errors import RejectedRequest
     from switchboard.oncall import live_calls
 
@@ -191,5 +197,5 @@ def _line():
     )
 
 
-HUNT_PATHS = frozenset({VOICE_PATH + "/screen", VOICE_PATH + "/screened", VOICE_PATH + "/dialed"})
-CALLBACK_PATHS = frozenset({VOICE_PATH + "/callback", VOICE_PATH + "/callback/connect", VOICE_PATH + "/callback/done"})
+HUNT_PATHS = frozenset({SCREEN_PATH, SCREENED_PATH, DIALED_PATH})
+CALLBACK_PATHS = frozenset({CALLBACK_PATH, CALLBACK_CONNECT_PATH, CALLBACK_DONE_PATH})
