@@ -9,6 +9,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from switchboard.agent_pages.conversation_page import CHANNEL_NAMES
 from switchboard.models import Conversation
 from switchboard.oncall.config import OncallConfig
 from switchboard.oncall.schedule import on_call_at
@@ -23,7 +24,6 @@ STYLE = (
     "tr.mine td{background:#eef4ff}.sub{color:#555;font-size:.85rem}a{color:#1f5fbf}"
     "form.inline{display:inline}button.link{background:none;color:#1f5fbf;padding:0;text-decoration:underline}"
 )
-CHANNEL_NAMES = {"sms": "SMS", "voice": "Call", "email": "Email", "x": "X"}
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,7 @@ def read_inbox(agent_id: str, now: datetime, conversations: ConversationStore, p
 
 
 def _mine(page: Page | None, agent_id: str) -> bool:
-    if page is None or page.status not in (PageStatus.OPEN, PageStatus.ACKED):
-        return False
-    return agent_id in page.agents or agent_id in page.recipients or page.acked_by == agent_id
+    return page is not None and page.status in (PageStatus.OPEN, PageStatus.ACKED) and page.paged_to(agent_id)
 
 
 def inbox_page(inbox: Inbox, agent_name: str, now: datetime, sign_out_csrf: str) -> str:

@@ -121,8 +121,7 @@ def may_act(agent_id: str, page: Page | None, on_call: str | None) -> bool:
     """Whether an agent's SMS may act on a conversation with this page. Pure."""
     if agent_id == on_call:
         return True
-    # recipients and acked_by also cover pages written before `agents` was kept.
-    return page is not None and (agent_id in page.agents or agent_id in page.recipients or agent_id == page.acked_by)
+    return page is not None and page.paged_to(agent_id)
 
 
 def _refusal(conversation_id: str, agent: Agent, now: datetime, desk: Desk) -> str | None:

@@ -53,13 +53,12 @@ class LiveAnswering:
     max_ring: timedelta  # the caller's ringing, across every attempt
     record: bool
     public_url: str
-    default_region: str
 
     @classmethod
     def from_settings(cls, settings) -> "LiveAnswering":
         return cls(
             settings.live_answering, settings.live_greeting.format(brand=settings.brand_name), settings.dial_timeout_seconds,
-            timedelta(seconds=settings.max_ring_seconds), settings.call_recording == "on", settings.public_url, settings.default_phone_region,
+            timedelta(seconds=settings.max_ring_seconds), settings.call_recording == "on", settings.public_url,
         )
 
 

@@ -84,6 +84,11 @@ class Page:
     # When each agent was last paged about it: who hears that it was answered (oncall/answered.py).
     paged_at: dict[str, datetime] = field(default_factory=dict)
 
+    def paged_to(self, agent_id: str) -> bool:
+        """Whether the page reached the agent at any level, or they settled or took it over."""
+        # recipients and acked_by also cover pages written before `agents` was kept.
+        return agent_id in self.agents or agent_id in self.recipients or agent_id == self.acked_by
+
 
 @dataclass(frozen=True)
 class Opened:
