@@ -49,7 +49,7 @@ setup: $(STAMP)
 	@$(PY) -c "from local_stack.dynamodb_local import ensure_jar; ensure_jar()"
 
 run: setup
-	PORT=$(PORT) $(VENV)/bin/switchboard local up --port $(PORT)
+	PORT=$(PORT) $(VENV)/bin/switchboard local up --port $(PORT)$(if $(PARAMETERS), --parameter-overrides $(PARAMETERS))
 
 test: setup
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || infra/install-chromium.sh

@@ -15,7 +15,8 @@ from local_stack.stack import LOCAL_SUPPORT_EMAIL, LOCAL_X_USERNAME, LocalStack,
 from switchboard.channels.twilio_webhook import retried
 
 
-def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
+def serve(port: int, state_dir: Path = LOCAL_DIR, overrides: dict[str, str] | None = None) -> int:
+    """overrides: template parameters over the local stack's values (already checked)."""
     running = running_state(state_dir)
     if running is not None:
         print(
@@ -25,9 +26,9 @@ def serve(port: int, state_dir: Path = LOCAL_DIR) -> int:
         )
         return 1
     public_url = default_public_url(port)
-    stack = LocalStack(state_dir, public_url=public_url)
+    stack = LocalStack(state_dir, public_url=public_url, overrides=overrides)
     try:  # take the port first: a busy port should fail before anything starts
-        gateway = Gateway(stack.template.http_routes(), stack.template.functions(), port=port)
+        gateway = Gateway(stack.http_routes(), stack.template.functions(), port=port)
     except OSError as error:
         print(f"cannot serve on port {port}: {error.strerror}; choose another with PORT=<port> make run", file=sys.stderr)
         return 1
@@ -85,6 +86,8 @@ def _print_banner(stack: LocalStack, gateway: Gateway, public_url: str, drivers:
         for route in gateway.routes
     ]
     lines += ["", "and drives:"] + [f"  {line}" for line in drivers.describe()]
+    if stack.overrides:
+        lines += ["", "parameters overridden: " + ", ".join(f"{name}={value}" for name, value in stack.overrides.items())]
     lines += [
         "",
         f"Twilio signatures are checked against: {public_url}  (set SWITCHBOARD_PUBLIC_URL to change)",

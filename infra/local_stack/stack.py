@@ -15,7 +15,7 @@ from local_stack.paths import LOCAL_DIR, REPO_ROOT
 from local_stack.processes import StartError, free_port, port_open, stop_process
 from local_stack.resources import ensure_buckets, ensure_queues, ensure_tables, put_secret
 from local_stack.stale_stacks import RecordedProcess, ServerRecord, stop_stale_stacks
-from local_stack.template import REGION, Resolver, Template
+from local_stack.template import REGION, Resolver, Route, Template
 
 STATE_FILE = "stack.json"
 DEFAULT_GATEWAY_PORT = 3000
@@ -106,9 +106,15 @@ def local_auth_token(state_dir: Path) -> str:
 class LocalStack:
     """DynamoDB Local (data under state_dir) and moto's endpoints, with template.yaml's resources."""
 
-    def __init__(self, state_dir: Path = LOCAL_DIR, public_url: str | None = None, template: Template | None = None) -> None:
+    def __init__(
+        self, state_dir: Path = LOCAL_DIR, public_url: str | None = None, template: Template | None = None,
+        overrides: dict[str, str] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.template = template or Template()
+        # The local stack's values (LOCAL_PARAMETERS) and the user's --parameter-overrides over them.
+        self.parameters = {**LOCAL_PARAMETERS, **(overrides or {})}
+        self.overrides = dict(overrides or {})
         self.public_url = public_url or default_public_url()
         self.endpoints: Endpoints | None = None
         self._dynamodb = None
@@ -155,7 +161,10 @@ class LocalStack:
         return local_auth_token(self.state_dir)
 
     def resolver(self) -> Resolver:
-        return Resolver(self.template, {"PublicUrl": self.public_url, **LOCAL_PARAMETERS})
+        return Resolver(self.template, {"PublicUrl": self.public_url, **self.parameters})
+
+    def http_routes(self) -> list[Route]:
+        return self.template.http_routes({"PublicUrl": self.public_url, **self.parameters})
 
     def function_environment(self) -> dict[str, str]:
         """Every function's environment, resolved; all functions share one process locally."""
@@ -198,7 +207,10 @@ class LocalStack:
         assert self.endpoints is not None and self._record is not None
         path = self.state_dir / STATE_FILE
         owner = self._record.owner  # read once at start: the same process and start time
-        state = {"pid": owner.pid, "pid_started": owner.started, "gateway_port": gateway_port, "public_url": self.public_url, **asdict(self.endpoints)}
+        state = {
+            "pid": owner.pid, "pid_started": owner.started, "gateway_port": gateway_port, "public_url": self.public_url,
+            "parameter_overrides": self.overrides, **asdict(self.endpoints),
+        }
         path.write_text(json.dumps(state, indent=2) + "\n")
         return path
 
@@ -242,7 +254,11 @@ def attached(state_dir: Path = LOCAL_DIR, public_url: str | None = None) -> Iter
     functions' resolved environment.
     """
     state = running_state(state_dir)
-    stack = LocalStack(state_dir, public_url=public_url or (state or {}).get("public_url"))
+    # A command beside `local up` runs the functions with the parameters `local up` was given.
+    stack = LocalStack(
+        state_dir, public_url=public_url or (state or {}).get("public_url"),
+        overrides=(state or {}).get("parameter_overrides"),
+    )
     started = state is None
     if started:
         stack.start()

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -134,7 +134,10 @@ class Template:
             )
         return functions
 
-    def http_routes(self) -> list[Route]:
+    def http_routes(self, parameters: dict[str, str] | None = None) -> list[Route]:
+        """Every HttpApi route; a throttle given by parameters (`!Ref ApiRateLimit`) takes
+        their values, else the parameters' defaults."""
+        resolve = Resolver(self, parameters or {}).resolve
         routes = []
         for function in self.functions().values():
             for event_name, event in function.events.items():
@@ -143,7 +146,7 @@ class Template:
                     method, path = props.get("Method", "ANY").upper(), props["Path"]
                     where = f"{function.logical_id}.Events.{event_name} ({method} {path})"
                     authorization = self._route_authorization(props, where)
-                    throttle = self._route_throttle(props)
+                    throttle = self._route_throttle(props, resolve)
                     routes.append(Route(method, path, function.logical_id, authorization, throttle))
         # Literal paths before parameterized ones, as API Gateway prefers the most specific.
         return sorted(routes, key=lambda route: (route.path.count("{"), route.path))
@@ -160,11 +163,11 @@ class Template:
             merged.update(self.resources.get(api_id["Ref"], {}).get("Properties", {}).get(name) or {})
         return merged
 
-    def _route_throttle(self, props: dict[str, Any]) -> Throttle | None:
+    def _route_throttle(self, props: dict[str, Any], resolve: Callable[[Any], Any]) -> Throttle | None:
         """The event's RouteSettings over its HttpApi's (and Globals.HttpApi's) DefaultRouteSettings, as SAM
         writes them into the stage; None when neither sets both limits."""
         settings = {**self._http_api_setting(props.get("ApiId"), "DefaultRouteSettings"), **(props.get("RouteSettings") or {})}
-        rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
+        rate, burst = resolve(settings.get("ThrottlingRateLimit")), resolve(settings.get("ThrottlingBurstLimit"))
         if rate is None or burst is None:
             return None
         return Throttle(float(rate), int(burst))
@@ -204,6 +207,41 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, str]:
         return {name: str(spec["Default"]) for name, spec in self.parameters.items() if "Default" in spec}
+
+    def parameter_overrides(self, pairs: list[str]) -> dict[str, str]:
+        """NAME=VALUE pairs (as `sam deploy --parameter-overrides` takes them), each checked as
+        CloudFormation checks a parameter: a name the template declares, a value its Type,
+        AllowedValues, AllowedPattern and limits accept. ValueError naming what is wrong."""
+        overrides: dict[str, str] = {}
+        for pair in pairs:
+            name, separator, value = pair.partition("=")
+            if not separator or not name:
+                raise ValueError(f"{pair!r}: a parameter override is NAME=VALUE")
+            if name not in self.parameters:
+                raise ValueError(f"{name}: template.yaml declares no such parameter (it declares {', '.join(sorted(self.parameters))})")
+            problem = _parameter_problem(self.parameters[name], value)
+            if problem:
+                raise ValueError(f"{name}={value}: {problem}")
+            overrides[name] = value
+        return overrides
+
+
+def _parameter_problem(spec: dict[str, Any], value: str) -> str | None:
+    """Why CloudFormation would refuse this value for a parameter, or None."""
+    if spec.get("AllowedValues") and value not in [str(allowed) for allowed in spec["AllowedValues"]]:
+        return f"must be one of {', '.join(str(allowed) for allowed in spec['AllowedValues'])}"
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        return spec.get("ConstraintDescription") or f"must match {spec['AllowedPattern']}"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "must be a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]) or "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"must be from {spec.get('MinValue', '-inf')} to {spec.get('MaxValue', 'inf')}"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]) or "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"must be {spec.get('MinLength', 0)} to {spec.get('MaxLength', 'any')} characters long"
+    return None
 
 
 def local_table_name(logical_id: str) -> str:

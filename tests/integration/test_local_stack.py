@@ -138,9 +138,9 @@ def _clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "QUARANTINE_BUCKET", "SWITCHBOARD_", "TWILIO_"))}
 
 
-def _local_up(tmp_path, port):
+def _local_up(tmp_path, port, *options):
     env = {**_clean_env(), "SWITCHBOARD_LOCAL_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(SWITCHBOARD + ["local", "up", "--port", str(port)], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(SWITCHBOARD + ["local", "up", "--port", str(port), *options], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _servers_using(path) -> list[int]:
@@ -166,7 +166,8 @@ def test_local_up_serves_until_ctrl_c_and_stops_everything(tmp_path):
     from local_stack.processes import free_port
 
     port = free_port()
-    process = _local_up(tmp_path, port)
+    # A webhook burst of 40 (the default is 200), refilled at 1 a second: enough for this test's requests.
+    process = _local_up(tmp_path, port, "--parameter-overrides", "ApiBurstLimit=40", "ApiRateLimit=1")
     try:
         deadline = time.monotonic() + 90
         while not (tmp_path / "stack.json").exists():
@@ -194,11 +195,16 @@ def test_local_up_serves_until_ctrl_c_and_stops_everything(tmp_path):
         answered = run_cli(["local", "send", "sms", "--from", agent, f"{code} It ships today, sorry!"], env)
         assert answered.returncode == 0 and "Sent to" in answered.stdout, answered.stdout
         assert _wait_for_outbox(env, "+14155550177")["body"] == "It ships today, sorry!"
+
+        # The overridden throttle is the gateway's: 50 more requests find the bucket empty.
+        statuses = [requests.post(f"http://127.0.0.1:{port}/webhooks/twilio/sms", timeout=10).status_code for _ in range(50)]
+        assert 429 in statuses and set(statuses) == {415, 429}
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}" in output and "POST   /webhooks/twilio/sms" in output
+    assert "parameters overridden: ApiBurstLimit=40, ApiRateLimit=1" in output
     assert "stopped: gateway, drivers, moto, DynamoDB Local" in output
     assert _servers_using(tmp_path) == []
 

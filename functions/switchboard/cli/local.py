@@ -16,8 +16,13 @@ from switchboard.cli.output import print_json
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     from local_stack.serve import serve
+    from local_stack.template import Template
 
-    return serve(args.port)
+    try:
+        overrides = Template().parameter_overrides(args.parameter_overrides)
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    return serve(args.port, overrides=overrides)
 
 
 def cmd_local_invoke(args: argparse.Namespace) -> int:
@@ -226,6 +231,11 @@ def add_parsers(commands: Any, data_options: Any) -> None:
     local = commands.add_parser("local", help="the local stack (no AWS account needed)").add_subparsers(dest="action", required=True, metavar="ACTION")
     up = local.add_parser("up", help="start the local stack and serve the webhook routes until Ctrl-C (`make run`)")
     up.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="gateway port (default $PORT or 3000)")
+    up.add_argument(
+        "--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
+        help="template.yaml parameters for this run, over the local stack's values, as `sam deploy` takes them"
+        " (e.g. LiveAnswering=always ApiRateLimit=1000)",
+    )
     up.set_defaults(run=cmd_local_up)
     invoke = local.add_parser("invoke", help="run a function of template.yaml with an event file, like `sam local invoke`")
     invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. SmsWebhookFunction")
