@@ -258,6 +258,13 @@ def test_record_calls_back_on_each_route_with_caller_and_called_in_the_query():
         assert record.get(attribute).startswith(f"{PUBLIC_URL}{path}?caller=%2B14155550100&called=%2B15005550006")
     assert record.get("method") == "POST"
     assert record.get("recordingStatusCallbackMethod") == "POST"
+
+
+def test_a_voicemail_after_the_hunt_says_so_in_its_signed_callbacks():
+    """Only those callbacks read what the hunt tried: a straight voicemail reads no call state."""
+    record = ET.fromstring(greeting_twiml(PUBLIC_URL, CALL_FORM, "Nobody could answer.", 120, hunted=True)).find("Record")
+    for attribute in ("action", "transcribeCallback", "recordingStatusCallback"):
+        assert callback(record.get(attribute))[1] == {"caller": CALLER, "called": SUPPORT_NUMBER, "hunted": "1"}
     assert record.get("recordingStatusCallbackEvent") == "completed absent"
     assert record.get("playBeep") == "true"
     assert record.get("finishOnKey") == "#"

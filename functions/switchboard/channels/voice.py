@@ -45,18 +45,19 @@ NO_MESSAGE = "We did not get a message. Goodbye."
 # ---- answering the call ---------------------------------------------------------------
 
 
-def greeting_twiml(public_url: str, form: dict[str, str], greeting: str, max_seconds: int) -> str:
+def greeting_twiml(public_url: str, form: dict[str, str], greeting: str, max_seconds: int, hunted: bool = False) -> str:
     """The TwiML that greets the caller and records a voicemail, built with Twilio's builders.
 
     The callbacks carry the caller and the number called in their query string: the
     recording status callback does not send them, and Twilio signs the full URL, so
-    they cannot be altered.
+    they cannot be altered. hunted: agents were rung first, and the callbacks say so
+    (`hunted=1`), so only those read what the hunt tried.
     """
     from twilio.twiml.voice_response import VoiceResponse
 
     from switchboard.channels.twilio_webhook import retried
 
-    call = urlencode({"caller": form.get("From", ""), "called": form.get("To", "")})
+    call = urlencode({"caller": form.get("From", ""), "called": form.get("To", ""), **({"hunted": "1"} if hunted else {})})
     response = VoiceResponse()
     response.say(greeting)
     response.record(

@@ -71,7 +71,7 @@ def handler(request: WebhookRequest, now: datetime) -> dict[str, Any]:
         return _callback(request.path, form, query, now)
     part = call_part(request.path, form, query, now, settings.default_phone_region)
     if part is not None:
-        part = _with_hunt(part, form.get("CallSid", ""))
+        part = _with_hunt(part, form.get("CallSid", ""), query)
         result = record_part(part.message, part.updates, conversation_store(), settings.conversation_idle)
         logger.append_keys(caller=mask_phone(part.message.sender.value))
         logger.info(
@@ -104,9 +104,9 @@ def _answer(form: dict[str, str], now: datetime) -> dict[str, Any]:
     return _voicemail(form, open_now)
 
 
-def _voicemail(form: dict[str, str], open_now: bool) -> dict[str, Any]:
+def _voicemail(form: dict[str, str], open_now: bool, hunted: bool = False) -> dict[str, Any]:
     greeting = settings.voice_greeting_open if open_now else settings.voice_greeting_closed
-    return xml_response(greeting_twiml(settings.public_url, form, greeting, settings.voicemail_max_seconds))
+    return xml_response(greeting_twiml(settings.public_url, form, greeting, settings.voicemail_max_seconds, hunted))
 
 
 def _hunt(path: str, form: dict[str, str], query: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def _hunt(path: str, form: dict[str, str], query: dict[str, str], now: datetime)
     if dialed.twiml is not None:
         return xml_response(dialed.twiml)
     caller, called = query.get("caller", ""), query.get("called", "")
-    return _voicemail({**form, "From": caller, "To": called, "CallSid": call_sid}, business_hours.is_open(now))
+    return _voicemail({**form, "From": caller, "To": called, "CallSid": call_sid}, business_hours.is_open(now), hunted=True)
 
 
 def _callback(path: str, form: dict[str, str], query: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -166,9 +166,12 @@ def _hunt_call(query: dict[str, str]) -> tuple[str, int]:
     return call_sid, int(attempt)
 
 
-def _with_hunt(part, call_sid: str):
-    """A missed call's or voicemail's part, with what the hunt tried (who was rung, abandoned)."""
-    if settings.live_answering == "never" or not call_sid:
+def _with_hunt(part, call_sid: str, query: dict[str, str]):
+    """A missed call's or voicemail's part, with what the hunt tried (who was rung, abandoned).
+
+    A voicemail callback's own signed URL says whether agents were rung (`hunted`); the
+    number's status callback has no query, so it always reads the call."""
+    if settings.live_answering == "never" or not call_sid or ("caller" in query and "hunted" not in query):
         return part
     from dataclasses import replace
 
