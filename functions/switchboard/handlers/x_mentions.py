@@ -45,8 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     conversations, checkpoints = stores()
     started = utc_now()
     deadline = started + timedelta(milliseconds=context.get_remaining_time_in_millis()) - STORE_MARGIN
-    since_id = checkpoints.get(CHECKPOINT)
-    saved = checkpoints.backlog(CHECKPOINT)
+    since_id, saved = checkpoints.read(CHECKPOINT)
     backlog = Backlog(**saved) if saved else None
     client = make_client(get_secret(settings.x_bearer_token_parameter, settings.secret_max_age_seconds), settings.provider_timeout_seconds)
     poll = fetch_mentions(

@@ -14,17 +14,13 @@ class CheckpointStore:
         self._client = client
         self._table = table_name
 
-    def get(self, name: str) -> str | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=to_item(keys.checkpoint_key(name)), ConsistentRead=True
-        ).get("Item")
-        return str(from_item(item)["position"]) if item else None
-
-    def backlog(self, name: str) -> dict[str, str] | None:
-        """{"since_id", "next_token", "newest_id"} of an unfinished walk, or None."""
+    def read(self, name: str) -> tuple[str | None, dict[str, str] | None]:
+        """(position, backlog) in one read: the newest id stored, or None before the first
+        poll; {"since_id", "next_token", "newest_id"} of an unfinished walk, or None."""
         item = self._client.get_item(TableName=self._table, Key=to_item(keys.checkpoint_key(name)), ConsistentRead=True).get("Item")
         values = from_item(item) if item else {}
-        return values.get("backlog")
+        position = values.get("position")
+        return (None if position is None else str(position)), values.get("backlog")
 
     def save_backlog(self, name: str, backlog: dict[str, str], moment: str) -> None:
         self._client.update_item(
