@@ -257,15 +257,46 @@ def send(port: int, name: str, requests: list[tuple[bytes, dict[str, str]]], cli
     return Phase(name, len(done), seconds, dict(counted), done, sum(reconnects), stopped_early)
 
 
-def raw_put_rates(dynamodb_port: int, count: int, warmup: int, tag: str, cpu: Callable[[], dict[str, float]]) -> tuple[float, float, str, str]:
-    """Single put_item calls/s into a throwaway table: one client sequentially, then 8 threads."""
+def _local_client(dynamodb_port: int) -> Any:
     import boto3
     from botocore.config import Config
 
-    client = boto3.session.Session().client(
+    return boto3.session.Session().client(
         "dynamodb", endpoint_url=f"http://127.0.0.1:{dynamodb_port}", region_name="us-east-1",
         aws_access_key_id="local", aws_secret_access_key="local", config=Config(max_pool_connections=16),
     )
+
+
+def _timed_writes(write: Callable[[str], None], count: int, warmup: int, cpu: Callable[[], dict[str, float]], unit: str) -> tuple[float, float, str, str]:
+    """(1-client calls/s, 8-thread calls/s, and their CPU lines) of `write(key)` calls."""
+    for index in range(warmup):  # unmeasured: the JIT of DynamoDB Local warms up
+        write(f"warm-{index}")
+    cpu_before, started = cpu(), time.perf_counter()
+    for index in range(count):
+        write(f"seq-{index}")
+    seconds = time.perf_counter() - started
+    sequential, sequential_cpu = count / seconds, cpu_line(cpu_before, cpu(), seconds, count, unit)
+
+    counter = itertools.count().__next__
+
+    def worker() -> None:
+        while (index := counter()) < count:
+            write(f"par-{index}")
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(8)]
+    cpu_before, started = cpu(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    seconds = time.perf_counter() - started
+    return sequential, count / seconds, sequential_cpu, cpu_line(cpu_before, cpu(), seconds, count, unit)
+
+
+def raw_put_rates(dynamodb_port: int, count: int, warmup: int, tag: str, cpu: Callable[[], dict[str, float]]) -> tuple[float, float, str, str]:
+    """Single put_item calls/s into a throwaway table: one client sequentially, then 8 threads."""
+    client = _local_client(dynamodb_port)
     table = f"bench-raw-put-{tag}-{os.getpid()}"
     client.create_table(
         TableName=table, BillingMode="PAY_PER_REQUEST",
@@ -275,34 +306,54 @@ def raw_put_rates(dynamodb_port: int, count: int, warmup: int, tag: str, cpu: Ca
     try:
         client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
         payload = {"S": "x" * 100}
+        return _timed_writes(
+            lambda key: client.put_item(TableName=table, Item={"pk": {"S": key}, "body": payload, "n": {"N": "1"}}),
+            count, warmup, cpu, "put",
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            client.delete_table(TableName=table)
 
-        def put(key: str) -> None:
-            client.put_item(TableName=table, Item={"pk": {"S": key}, "body": payload, "n": {"N": "1"}})
 
-        for index in range(warmup):  # unmeasured: the JIT of DynamoDB Local warms up
-            put(f"warm-{index}")
-        cpu_before, started = cpu(), time.perf_counter()
-        for index in range(count):
-            put(f"seq-{index}")
-        seconds = time.perf_counter() - started
-        sequential, sequential_cpu = count / seconds, cpu_line(cpu_before, cpu(), seconds, count, "put")
+def raw_transaction_rates(dynamodb_port: int, count: int, warmup: int, cpu: Callable[[], dict[str, float]]) -> tuple[float, float, str, str]:
+    """TransactWriteItems calls/s of a known customer's SMS's shape (store/conversations.py
+    append_message: the remembered route's ConditionCheck, the MessageSid claim, the message,
+    the conversation's summary moving in the ByActivity index) into a throwaway table with
+    the template's keys, index and stream: what DynamoDB Local itself allows that write."""
+    client = _local_client(dynamodb_port)
+    table = f"bench-raw-transaction-{os.getpid()}"
+    strings = [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "activity_pk", "activity_sk")]
+    client.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=strings,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "ByActivity", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "activity_pk", "KeyType": "HASH"}, {"AttributeName": "activity_sk", "KeyType": "RANGE"}],
+        }],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    try:
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
+        client.put_item(TableName=table, Item={"pk": {"S": "IDENTITY#phone#+14155550100"}, "sk": {"S": "IDENTITY"}, "conversation_id": {"S": "c"}})
+        body = {"S": "x" * 160}
 
-        threads_n = 8
-        counter = itertools.count().__next__
+        def write(key: str) -> None:
+            conversation = f"CONV#{hash(key) % 200}"
+            client.transact_write_items(TransactItems=[
+                {"ConditionCheck": {
+                    "TableName": table, "Key": {"pk": {"S": "IDENTITY#phone#+14155550100"}, "sk": {"S": "IDENTITY"}},
+                    "ConditionExpression": "conversation_id = :c", "ExpressionAttributeValues": {":c": {"S": "c"}},
+                }},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": f"PROVIDER#twilio#{key}"}, "sk": {"S": "PROVIDER"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": conversation}, "sk": {"S": f"MSG#{key}"}, "body": body}}},
+                {"Update": {
+                    "TableName": table, "Key": {"pk": {"S": conversation}, "sk": {"S": "CONVERSATION"}},
+                    "UpdateExpression": "SET activity_pk = :p, activity_sk = :a, preview = :b ADD message_count :one",
+                    "ExpressionAttributeValues": {":p": {"S": "ACTIVITY"}, ":a": {"S": f"{time.time():.6f}#{conversation}"}, ":b": body, ":one": {"N": "1"}},
+                }},
+            ])
 
-        def worker() -> None:
-            while (index := counter()) < count:
-                put(f"par-{index}")
-
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(threads_n)]
-        cpu_before, started = cpu(), time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-        seconds = time.perf_counter() - started
-        return sequential, count / seconds, sequential_cpu, cpu_line(cpu_before, cpu(), seconds, count, "put")
+        return _timed_writes(write, count, warmup, cpu, "transaction")
     finally:
         with contextlib.suppress(Exception):
             client.delete_table(TableName=table)
@@ -422,6 +473,8 @@ def figure_c_d(report: Report, tmp: Path, base_env: dict[str, str], messages: in
         say(f"  raw put_item ({raw_count} calls into a throwaway table, 1 client, then 8 threads) before the gateway runs ...")
         root_pid = up.process.pid
         raw_before = raw_put_rates(dynamodb_port, raw_count, raw_warmup, "before", lambda: cpu_snapshot(root_pid))
+        say(f"  raw TransactWriteItems of a known customer's SMS's shape ({raw_count} calls, 1 client, then 8 threads) ...")
+        raw_transaction = raw_transaction_rates(dynamodb_port, raw_count, raw_warmup, lambda: cpu_snapshot(root_pid))
         phases = []
         cpu_lines: dict[int, str] = {}
         for clients, requests in runs:
@@ -452,6 +505,8 @@ def figure_c_d(report: Report, tmp: Path, base_env: dict[str, str], messages: in
         say(f"      {raw_one_cpu}")
         say(f"  raw DynamoDB Local put_item, 8 threads             {raw_eight:8.1f} calls/s  (before {raw_before[1]:.1f}, after {raw_after[1]:.1f})")
         say(f"      {raw_eight_cpu}")
+        say(f"  raw TransactWriteItems, the SMS webhook's write     {raw_transaction[0]:8.1f} calls/s 1 client, {raw_transaction[1]:.1f} with 8 threads")
+        say(f"      1 client: {raw_transaction[2]}")
         all_ok = True
         # The gateway logs its own time per request (request read → response written), in
         # completion order: warm-up first, then each run. The gap to the client's latency
@@ -488,6 +543,11 @@ def figure_c_d(report: Report, tmp: Path, base_env: dict[str, str], messages: in
                 measured += f" (deadline: {phase.sent}/{messages} sent)"
             report.add(Row("(c)", f"gateway ({clients} client{'s' if clients > 1 else ''}) ≥ {THROUGHPUT_RATIO_TARGET} × raw put (1 client)", measured, met and ok, miss))
             report.add(Row("(c)", f"gateway ({clients} client{'s' if clients > 1 else ''}) vs raw put (8 threads)", f"{phase.rate / raw_eight:.2f} × {raw_eight:.0f}", None, informational=True))
+            same_shape = raw_transaction[0] if clients == 1 else raw_transaction[1]
+            report.add(Row(
+                "(c)", f"gateway ({clients} client{'s' if clients > 1 else ''}) vs its own write alone (raw TransactWriteItems, {'1 client' if clients == 1 else '8 threads'})",
+                f"{phase.rate / same_shape:.2f} × {same_shape:.0f}", None, informational=True,
+            ))
 
         # Verify: every 200 stored exactly once, through the CLI as a user would, and by a Scan.
         expected = warm.ok + sum(phase.ok for _, phase in phases)
