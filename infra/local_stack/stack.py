@@ -103,6 +103,15 @@ def local_auth_token(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def local_overrides(template: Template, pairs: list[str]) -> dict[str, str]:
+    """`local up --parameter-overrides`: the template's checks, and PublicUrl refused: the
+    local stack's public URL is what Twilio signs locally, SWITCHBOARD_PUBLIC_URL."""
+    overrides = template.parameter_overrides(pairs)
+    if "PublicUrl" in overrides:
+        raise ValueError("PublicUrl: the local stack takes its public URL from SWITCHBOARD_PUBLIC_URL (signatures are checked against it); set that instead")
+    return overrides
+
+
 class LocalStack:
     """DynamoDB Local (data under state_dir) and moto's endpoints, with template.yaml's resources."""
 

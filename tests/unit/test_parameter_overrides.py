@@ -39,6 +39,12 @@ def test_the_cli_refuses_a_bad_override_before_starting_anything(capsys):
     assert "ApiBurstLimit=9999999: must be from 1 to 5000" in capsys.readouterr().err
 
 
+def test_the_public_url_is_not_a_local_override_because_signatures_are_checked_against_it(capsys):
+    assert main(["local", "up", "--parameter-overrides", "PublicUrl=https://support.example.com"]) == 2
+    error = capsys.readouterr().err
+    assert "PublicUrl: the local stack takes its public URL from SWITCHBOARD_PUBLIC_URL" in error
+
+
 def test_the_api_throttle_is_the_parameters_and_an_override_changes_it(tmp_path):
     defaults = TEMPLATE.parameter_defaults()
     sms_route = "POST /webhooks/twilio/sms"

@@ -16,10 +16,11 @@ from switchboard.cli.output import print_json
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     from local_stack.serve import serve
+    from local_stack.stack import local_overrides
     from local_stack.template import Template
 
     try:
-        overrides = Template().parameter_overrides(args.parameter_overrides)
+        overrides = local_overrides(Template(), args.parameter_overrides)
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     return serve(args.port, overrides=overrides)
