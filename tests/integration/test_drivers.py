@@ -26,7 +26,7 @@ from local_stack.drivers.schedule_expressions import (
     UnsupportedLocally,
     parse_schedule_expression,
 )
-from local_stack.drivers.stream import LOCAL_MAX_STREAM_RETRIES
+from local_stack.drivers.stream import LOCAL_MAX_STREAM_RETRIES, STREAM_IDLE_SECONDS
 from local_stack.resources import ensure_queues, ensure_tables
 from local_stack.stack import LocalStack
 from local_stack.template import Resolver, Template
@@ -524,6 +524,29 @@ def test_background_threads_deliver_and_stop_promptly(drivers, queues):
     drivers.stop()
     assert time.monotonic() - started < 2.5  # an SQS long poll lasts at most 1 s
     assert not drivers._threads
+
+
+def test_in_the_background_a_shard_is_read_at_lambdas_rate_not_once_per_write(drivers):
+    """Lambda polls a shard about four times a second; writes trickling in every 25 ms are
+    delivered in order, from a few GetRecords rather than one per write."""
+    drivers.start()
+    reads = []
+    clients = {id(source._streams): source._streams for source in drivers.streams}  # the sources share one
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodbstreams.GetRecords", lambda **_: reads.append(1))
+    keys = [unique(f"MSG#{n:02d}-") for n in range(40)]
+    started = time.monotonic()
+    for key in keys:
+        put(key, type="message", direction="inbound")
+        time.sleep(0.025)
+    deadline = time.monotonic() + 5
+    while sum(len(batch) for batch in keys_delivered("InboundRouter")) < len(keys):
+        assert time.monotonic() < deadline, log_of(drivers)
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    assert [key for batch in keys_delivered("InboundRouter") for key in batch] == keys
+    per_source = elapsed / STREAM_IDLE_SECONDS + 2  # one shard each
+    assert 0 < len(reads) <= len(drivers.streams) * per_source < len(keys) * len(drivers.streams), (len(reads), elapsed)
 
 
 # ---- the real template ------------------------------------------------------------

@@ -33,7 +33,10 @@ from local_stack.template import ACCOUNT_ID, REGION, FunctionSpec, Resolver, que
 # AWS retries a failing stream batch until its records expire, blocking the shard for
 # up to a day; locally that default is capped so a broken function shows up at once.
 LOCAL_MAX_STREAM_RETRIES = 3
-STREAM_IDLE_SECONDS = 0.25  # Lambda polls each shard about four times a second
+# Lambda polls each shard about four times a second, and again at once only while a read
+# came back full (a backlog); between polls it delivers what it already read.
+STREAM_IDLE_SECONDS = 0.25
+GET_RECORDS_LIMIT = 1000
 
 
 def _function_arn(spec: FunctionSpec) -> str:
@@ -50,6 +53,8 @@ class ShardReader:
     retry: list[dict[str, Any]] | None = None  # the failed batch, retried before anything newer
     attempts: int = 0  # retries made of `retry`
     waiting_since: float | None = None  # when the oldest pending record arrived (batching window)
+    fetched_at: float = float("-inf")  # the last GetRecords (monotonic)
+    backlogged: bool = False  # the last GetRecords came back full: read on at once
 
 
 class StreamSource:
@@ -111,13 +116,17 @@ class StreamSource:
     def poll(self, flush: bool) -> bool:
         """Fetch what is new and deliver at most one batch per shard. True when anything happened.
 
-        flush: deliver a partial batch now instead of waiting out the batching window.
+        flush: deliver a partial batch now instead of waiting out the batching window, and
+        read every shard now (the callers' thread: tests). In the background a shard is read
+        at Lambda's rate (four times a second, at once while a backlog lasts), so a trickle of
+        writes does not turn into a GetRecords per record against the one DynamoDB Local.
         """
         busy = False
         if not self.readers:  # every shard read to its end: look for the ones that follow
             self._open_shards(starting=False)
         for reader in list(self.readers.values()):
-            busy |= self._fetch(reader)
+            if flush or reader.backlogged or time.monotonic() - reader.fetched_at >= STREAM_IDLE_SECONDS:
+                busy |= self._fetch(reader)
             busy |= self._deliver(reader, flush)
             if reader.closed and not reader.pending and reader.retry is None:
                 # Read a child shard only once its parent is done, so a key's changes stay in order.
@@ -165,8 +174,9 @@ class StreamSource:
     def _fetch(self, reader: ShardReader) -> bool:
         if reader.closed:
             return False
+        reader.fetched_at = time.monotonic()
         try:
-            response = self._streams.get_records(ShardIterator=reader.iterator, Limit=1000)
+            response = self._streams.get_records(ShardIterator=reader.iterator, Limit=GET_RECORDS_LIMIT)
         except ClientError as error:
             if error.response["Error"]["Code"] not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
                 raise
@@ -175,6 +185,7 @@ class StreamSource:
             return True
         reader.iterator = response.get("NextShardIterator")
         reader.closed = reader.iterator is None
+        reader.backlogged = len(response["Records"]) >= GET_RECORDS_LIMIT
         for raw in response["Records"]:
             reader.last_sequence = raw["dynamodb"]["SequenceNumber"]
             record = self._lambda_record(raw)
