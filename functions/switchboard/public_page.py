@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import parse_qs
 
 STYLE = (
     "body{font:1.05rem/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}"
@@ -25,6 +26,11 @@ PRIVATE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Frame-Options": "DENY",
 }
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A submitted form's fields (application/x-www-form-urlencoded), the first value of each."""
+    return {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
 
 
 def page(status: int, title: str, content: str, style: str = "", private: bool = False) -> dict[str, Any]:

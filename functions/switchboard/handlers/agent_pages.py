@@ -23,7 +23,6 @@ import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Callable
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,7 +35,7 @@ from switchboard.agent_pages.conversation_view import presigned_attachments, rea
 from switchboard.link_tokens import csrf_matches, csrf_token
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
-from switchboard.public_page import page
+from switchboard.public_page import form_fields, page
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.agent_access import AgentAccessStore
@@ -264,7 +263,7 @@ def _conversations() -> ConversationStore:
 def _form(request: WebhookRequest) -> dict[str, str] | None:
     if len(request.body) > MAX_FORM_BYTES:
         return None
-    return {name: values[0] for name, values in parse_qs(request.body.decode("utf-8", errors="replace")).items()}
+    return form_fields(request.body)
 
 
 def _purpose(conversation_id: str) -> str:

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard.conversations.satisfaction import MAX_COMMENT_LENGTH, SCORE_WORDS, SCORES, link_rating, rated_by_link
 from switchboard.models import utc_now
 from switchboard.observability import logger, metrics
-from switchboard.public_page import page
+from switchboard.public_page import form_fields, page
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.conversations import ConversationStore
@@ -67,7 +67,7 @@ def _form(token: str, score: int | None, store: ConversationStore) -> dict[str, 
 def _record(token: str, body: bytes, store: ConversationStore) -> dict[str, Any]:
     if len(body) > MAX_FORM_BYTES:
         return page(413, "Too long", f"<p>That comment was too long: at most {MAX_COMMENT_LENGTH} characters.</p>")
-    form = {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
+    form = form_fields(body)
     score = _score(form.get("score", ""))
     if score is None:
         return page(400, "Pick a score", "<p>Choose a rating from 1 (poor) to 5 (great), then send it again.</p>")

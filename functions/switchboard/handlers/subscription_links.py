@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,7 +29,7 @@ from switchboard.incidents.subscriptions import (
 )
 from switchboard.models import utc_now
 from switchboard.observability import logger, mask_email, metrics
-from switchboard.public_page import page
+from switchboard.public_page import form_fields, page
 from switchboard.settings import get_settings
 from switchboard.store import clients
 from switchboard.store.incidents import IncidentStore
@@ -67,7 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _request_subscription(body: bytes, source_ip: str | None, store: SubscriberStore) -> dict[str, Any]:
     if len(body) > MAX_FORM_BYTES:
         return _page(413, "Too long", "That form was too long.")
-    form = {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
+    form = form_fields(body)
     settings.require("notice_queue_url")
     dynamodb = clients.dynamodb()
     known = {component.component_id: component.name for component in IncidentStore(dynamodb, settings.table_name).components()}
