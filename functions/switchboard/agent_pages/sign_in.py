@@ -42,6 +42,17 @@ class SignIn:
     brand: str
     default_phone_region: str
 
+    @classmethod
+    def from_settings(cls, settings, dynamodb, sqs) -> "SignIn":
+        """As AgentPagesFunction's settings describe it (the function, and `switchboard agents login-link`)."""
+        settings.require("outbox_queue_url")
+        table = settings.table_name
+        return cls(
+            AgentAccessStore(dynamodb, table), OncallStore(dynamodb, table), RateLimits(dynamodb, table),
+            OutboxQueue(sqs, settings.outbox_queue_url), settings.public_url, timedelta(minutes=settings.agent_sign_in_minutes),
+            timedelta(hours=settings.agent_session_hours), settings.brand_name, settings.default_phone_region,
+        )
+
 
 def request_link(typed: str, source_ip: str | None, now: datetime, sign_in: SignIn) -> int | None:
     """Send a sign-in link if `typed` is an agent's phone or address. None once handled

@@ -147,31 +147,19 @@ def cmd_oncall_agents_remove(args: argparse.Namespace) -> int:
 
 def cmd_agents_login_link(args: argparse.Namespace) -> int:
     """A one-time sign-in link to the agents' inbox, as the agent's own request would send."""
-    from datetime import timedelta
-
     import boto3
 
     from switchboard.agent_pages.sign_in import SignIn, issue_link
     from switchboard.cli.environment import function_settings
     from switchboard.models import utc_now
     from switchboard.oncall.agents import get_agent
-    from switchboard.store.agent_access import AgentAccessStore
-    from switchboard.store.queue import OutboxQueue
-    from switchboard.store.rate_limits import RateLimits
 
     with data_environment(args.stack):
         pages = function_settings(args.stack, "AgentPagesFunction")
-        client, table = boto3.client("dynamodb"), required_env("TABLE_NAME")
-        store = _oncall_store()
-        agent = get_agent(store, args.id)
+        agent = get_agent(_oncall_store(), args.id)
         if agent is None:
             raise CliError(f"no agent {args.id!r} (see switchboard oncall show)", EXIT_NOT_FOUND)
-        sign_in = SignIn(
-            AgentAccessStore(client, table), store, RateLimits(client, table), OutboxQueue(boto3.client("sqs"), required_env("OUTBOX_QUEUE_URL")),
-            pages.public_url, timedelta(minutes=pages.agent_sign_in_minutes), timedelta(hours=pages.agent_session_hours),
-            pages.brand_name, pages.default_phone_region,
-        )
-        link = issue_link(agent, utc_now(), sign_in)
+        link = issue_link(agent, utc_now(), SignIn.from_settings(pages, boto3.client("dynamodb"), boto3.client("sqs")))
     emit(args, {"agent_id": agent.agent_id, "link": link, "minutes": pages.agent_sign_in_minutes},
          f"{link}\n(works once, for {pages.agent_sign_in_minutes} minutes; it signs in as {agent.name})")
     return 0

@@ -237,15 +237,8 @@ def _signed_in(request: WebhookRequest, now: datetime) -> Visitor | None:
 
 def _sign_in_desk():
     from switchboard.agent_pages.sign_in import SignIn
-    from switchboard.store.queue import OutboxQueue
-    from switchboard.store.rate_limits import RateLimits
 
-    settings.require("outbox_queue_url")
-    return SignIn(
-        _access(), _oncall(), RateLimits(clients.dynamodb(), settings.table_name), OutboxQueue(clients.sqs(), settings.outbox_queue_url),
-        settings.public_url, timedelta(minutes=settings.agent_sign_in_minutes), timedelta(hours=settings.agent_session_hours),
-        settings.brand_name, settings.default_phone_region,
-    )
+    return SignIn.from_settings(settings, clients.dynamodb(), clients.sqs())
 
 
 def _access() -> AgentAccessStore:
