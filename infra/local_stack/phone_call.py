@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
-from local_stack.send import LOCAL_ACCOUNT_SID, LOCAL_SUPPORT_NUMBER, twilio_call_form
+from local_stack.send import LOCAL_ACCOUNT_SID, LOCAL_SUPPORT_NUMBER, new_call_sid, twilio_call_form
 
 Post = Callable[[str, dict[str, str]], tuple[int, str]]  # (path + query, form) → (status, body)
 
@@ -39,10 +39,6 @@ class CallScript:
     hang_up_on_attempt: int | None = None  # the caller hangs up while this attempt's phone rings
 
 
-def new_leg_sid() -> str:
-    return "CA" + secrets.token_hex(16)
-
-
 def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: CallScript, to: str = LOCAL_SUPPORT_NUMBER) -> list[Step]:
     steps: list[Step] = []
     request = _requester(post, public_url, steps)
@@ -57,7 +53,7 @@ def play_call(post: Post, public_url: str, caller: str, call_sid: str, script: C
             phone = (number.text or "").strip()
             if script.hang_up_on_attempt == attempt:
                 break  # the caller gives up while it rings: only the status callback follows
-            leg = new_leg_sid()
+            leg = new_call_sid()
             key = script.keys.get(phone)
             outcome = {"DialCallStatus": "no-answer", "DialCallSid": leg}
             if key is not None:
@@ -125,7 +121,7 @@ def play_callback(post: Post, public_url: str, twiml_url: str, agent_phone: str,
     the customer's phone answers (or not), they talk, the call ends."""
     steps: list[Step] = []
     request = _requester(post, public_url, steps)
-    form = twilio_call_form(support_number, new_leg_sid(), agent_phone, CallStatus="in-progress", Direction="outbound-api")
+    form = twilio_call_form(support_number, new_call_sid(), agent_phone, CallStatus="in-progress", Direction="outbound-api")
     screening = request(twiml_url, form)
     gather = screening.find("Gather") if screening is not None else None
     if gather is None:
@@ -134,5 +130,5 @@ def play_callback(post: Post, public_url: str, twiml_url: str, agent_phone: str,
     dial = dialing.find("Dial") if dialing is not None else None
     if dial is not None:
         outcome = {"DialCallStatus": "completed", "DialCallDuration": str(talk_seconds)} if customer_answers else {"DialCallStatus": "no-answer"}
-        request(dial.get("action", ""), {**form, "DialCallSid": new_leg_sid(), **outcome})
+        request(dial.get("action", ""), {**form, "DialCallSid": new_call_sid(), **outcome})
     return steps
