@@ -176,8 +176,9 @@ def _with_hunt(part, call_sid: str, query: dict[str, str]):
     from dataclasses import replace
 
     from switchboard.oncall.live_calls import hunt_fields
+    from switchboard.store.calls import CallStore
 
-    fields = hunt_fields(_line().calls.get(call_sid))
+    fields = hunt_fields(CallStore(clients.dynamodb(), settings.table_name).get(call_sid))
     if not fields:
         return part
     updates = None if part.updates is None else {**part.updates, **{f"provider_fields.{k}": v for k, v in fields.items()}}

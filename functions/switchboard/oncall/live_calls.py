@@ -144,7 +144,7 @@ def dialed(call_sid: str, number: int, dial_status: str, leg_sid: str | None, du
     if call is None or number not in call.attempts:
         return Dialed(None, "voicemail")
     if call.accepted_attempt == number:
-        talk = int(duration) if duration.isdigit() else 0
+        talk = _seconds(duration)
         line.calls.attempt_ended(call_sid, number, "accepted", leg_sid, talk)
         agent = line.load_config().agents.get(call.accepted_by or "")
         _record_talk(call, talk, agent.name if agent else call.accepted_by or "an agent", line)
@@ -211,7 +211,7 @@ def _record_answered(call: LiveCall, attempt: Attempt, agent_name: str, now: dat
 def _record_talk(call: LiveCall, talk_seconds: int, agent_name: str, line: Line) -> None:
     """The talk time, on the call's message (stored when the agent accepted)."""
     ring = str(int(((call.accepted_at or call.started_at) - call.started_at).total_seconds()))
-    body = f"Answered by {agent_name} after {ring} s of ringing; {talk_seconds // 60} min {talk_seconds % 60} s on the phone"
+    body = f"Answered by {agent_name} after {ring} s of ringing; {_on_the_phone(talk_seconds)}"
     fields = {"AnsweredBy": call.accepted_by or "", "RingSeconds": ring, "TalkSeconds": str(talk_seconds)}
     record_part(_call_message(call, body, fields), {"body": body, "provider_fields.TalkSeconds": str(talk_seconds)},
                 line.conversations, line.conversation_idle)
@@ -249,9 +249,9 @@ def callback_done(conversation_id: str, agent_id: str, call_sid: str, dial_statu
         return declined_twiml()
     agent = line.load_config().agents.get(agent_id)
     name = agent.name if agent else agent_id
-    talk = int(duration) if duration.isdigit() else 0
+    talk = _seconds(duration)
     answered = dial_status == "completed" and talk > 0
-    said = f"{name} called back: {talk // 60} min {talk % 60} s on the phone" if answered else f"{name} called back: {dial_status or 'no answer'}"
+    said = f"{name} called back: {_on_the_phone(talk) if answered else dial_status or 'no answer'}"
     message = InboundMessage(
         channel=Channel.VOICE, provider=PROVIDER, provider_id=call_sid, sender=Identity(IdentityKind.AGENT, agent_id, display_name=name),
         received_at=now, kind=MessageKind.CALL, body=said,
@@ -268,3 +268,12 @@ def callback_done(conversation_id: str, agent_id: str, call_sid: str, dial_statu
     except DuplicateMessage:
         pass  # Twilio's retry: logged once
     return declined_twiml()
+
+
+def _seconds(duration: str) -> int:
+    """Twilio's DialCallDuration (seconds, as text; absent when nobody spoke)."""
+    return int(duration) if duration.isdigit() else 0
+
+
+def _on_the_phone(talk_seconds: int) -> str:
+    return f"{talk_seconds // 60} min {talk_seconds % 60} s on the phone"
