@@ -170,10 +170,13 @@ class LocalStack:
         return local_auth_token(self.state_dir)
 
     def resolver(self) -> Resolver:
-        return Resolver(self.template, {"PublicUrl": self.public_url, **self.parameters})
+        return Resolver(self.template, self._parameter_values())
 
     def http_routes(self) -> list[Route]:
-        return self.template.http_routes({"PublicUrl": self.public_url, **self.parameters})
+        return self.template.http_routes(self._parameter_values())
+
+    def _parameter_values(self) -> dict[str, str]:
+        return {"PublicUrl": self.public_url, **self.parameters}
 
     def function_environment(self) -> dict[str, str]:
         """Every function's environment, resolved; all functions share one process locally."""

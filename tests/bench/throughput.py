@@ -396,12 +396,7 @@ def settled_counts(dynamodb_port: int, table: str) -> Stored:
 
 def stored_counts(dynamodb_port: int, table: str) -> Stored:
     """Message items by direction, conversation items and the sum of message_count, by a Scan."""
-    import boto3
-
-    client = boto3.session.Session().client(
-        "dynamodb", endpoint_url=f"http://127.0.0.1:{dynamodb_port}", region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
-    )
+    client = _local_client(dynamodb_port)
     inbound = outbound = conversations = total = 0
     pages = client.get_paginator("scan").paginate(
         TableName=table, ProjectionExpression="#t, message_count, direction", ExpressionAttributeNames={"#t": "type"},
